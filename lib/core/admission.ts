@@ -1,0 +1,144 @@
+import { QueueFullError, TaskCancelledError } from './errors.js';
+import type { Scheduler } from './scheduler.js';
+import { WaitList, WaitNode } from './wait-list.js';
+
+export type FullScope = 'pool' | 'session';
+
+class Waiter extends WaitNode {
+  constructor(
+    readonly sessionId: string | undefined,
+    readonly admit: () => void,
+    readonly refuse: (error: unknown) => void,
+    readonly signal: AbortSignal | undefined,
+  ) {
+    super();
+  }
+  onAbort: (() => void) | undefined = undefined;
+}
+
+/**
+ * Queue capacity: the pool total and each session's share, with callers waiting for room
+ * in FIFO order when the policy is 'wait'.
+ *
+ * Invariant: while anyone waits for pool room, newcomers wait behind them (no barging);
+ * a waiter blocked by its own session's limit waits on that session and does not hold up
+ * callers of other sessions.
+ */
+export class Admission {
+  private readonly poolWaiters = new WaitList<Waiter>();
+  private readonly sessionWaiters = new Map<string, WaitList<Waiter>>();
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly maxQueued: number,
+    private readonly maxPerSession: number,
+  ) {}
+
+  get waiting(): number {
+    let n = this.poolWaiters.length;
+    for (const list of this.sessionWaiters.values()) n += list.length;
+    return n;
+  }
+
+  /** Which limit stops a new task of this session now, if any. */
+  full(sessionId: string | undefined): FullScope | undefined {
+    if (
+      sessionId !== undefined &&
+      this.sessionWaiters.size > 0 &&
+      this.sessionWaiters.has(sessionId)
+    ) {
+      return 'session';
+    }
+    return this.limit(sessionId, this.poolWaiters.length > 0);
+  }
+
+  error(scope: FullScope, sessionId: string | undefined): QueueFullError {
+    return scope === 'pool'
+      ? new QueueFullError('pool', this.maxQueued)
+      : new QueueFullError('session', this.maxPerSession, sessionId);
+  }
+
+  /** Waits for room; `admit` runs synchronously once there is some, `refuse` on abort or close. */
+  wait(
+    scope: FullScope,
+    sessionId: string | undefined,
+    signal: AbortSignal | undefined,
+    admit: () => void,
+    refuse: (error: unknown) => void,
+  ): void {
+    const w = new Waiter(sessionId, admit, refuse, signal);
+    if (signal !== undefined) {
+      w.onAbort = () => {
+        w.list?.remove(w);
+        this.dropEmpty(sessionId);
+        refuse(new TaskCancelledError(0, 'aborted', signal.reason));
+      };
+      signal.addEventListener('abort', w.onAbort, { once: true });
+    }
+    this.enlist(w, scope);
+  }
+
+  /** A queued task started: hand the freed room to the first waiters that fit. */
+  released(sessionId: string | undefined): void {
+    if (sessionId !== undefined && this.sessionWaiters.size > 0) {
+      const list = this.sessionWaiters.get(sessionId);
+      const w = list?.shift();
+      if (w !== undefined) {
+        this.dropEmpty(sessionId);
+        if (this.limit(sessionId, this.poolWaiters.length > 0) === undefined) this.grant(w);
+        else this.poolWaiters.push(w);
+      }
+    }
+    let w: Waiter | undefined;
+    while ((w = this.poolWaiters.peek()) !== undefined) {
+      const scope = this.limit(w.sessionId, false);
+      if (scope === 'pool') return;
+      this.poolWaiters.shift();
+      if (scope === 'session') this.enlist(w, 'session');
+      else this.grant(w);
+    }
+  }
+
+  /** Refuses every waiter (the pool stopped accepting). */
+  refuseAll(error: unknown): void {
+    const all = [...this.sessionWaiters.values(), this.poolWaiters];
+    this.sessionWaiters.clear();
+    for (const list of all) {
+      let w: Waiter | undefined;
+      while ((w = list.shift()) !== undefined) {
+        this.detach(w);
+        w.refuse(error);
+      }
+    }
+  }
+
+  private limit(sessionId: string | undefined, poolBusy: boolean): FullScope | undefined {
+    if (poolBusy || this.scheduler.queued >= this.maxQueued) return 'pool';
+    if (sessionId !== undefined) {
+      const s = this.scheduler.sessions.get(sessionId);
+      if (s !== undefined && s.size >= this.maxPerSession) return 'session';
+    }
+    return undefined;
+  }
+
+  private enlist(w: Waiter, scope: FullScope): void {
+    if (scope === 'pool') return this.poolWaiters.push(w);
+    let list = this.sessionWaiters.get(w.sessionId!);
+    if (list === undefined) this.sessionWaiters.set(w.sessionId!, (list = new WaitList<Waiter>()));
+    list.push(w);
+  }
+
+  private grant(w: Waiter): void {
+    this.detach(w);
+    w.admit();
+  }
+
+  private detach(w: Waiter): void {
+    if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
+  }
+
+  private dropEmpty(sessionId: string | undefined): void {
+    if (sessionId === undefined) return;
+    if (this.sessionWaiters.get(sessionId)?.length === 0) this.sessionWaiters.delete(sessionId);
+  }
+}

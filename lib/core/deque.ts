@@ -1,0 +1,62 @@
+/**
+ * Growable ring buffer: O(1) push / shift without Array#shift's copying.
+ *
+ * Invariant: `length` items live at indices head, head+1, ... (mod capacity), and the
+ * capacity is a power of two so wrapping is a mask. Shifted slots are cleared so the
+ * buffer never keeps a settled task alive.
+ */
+const SHRINK_ABOVE = 1024;
+
+export class Deque<T> {
+  private buf: (T | undefined)[];
+  private head = 0;
+  private mask: number;
+  length = 0;
+
+  constructor() {
+    this.buf = new Array(16);
+    this.mask = 15;
+  }
+
+  push(item: T): void {
+    if (this.length > this.mask) this.grow();
+    this.buf[(this.head + this.length) & this.mask] = item;
+    this.length++;
+  }
+
+  shift(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.buf[this.head];
+    this.buf[this.head] = undefined;
+    this.head = (this.head + 1) & this.mask;
+    if (--this.length === 0 && this.mask >= SHRINK_ABOVE) this.reset();
+    return item;
+  }
+
+  peek(): T | undefined {
+    return this.length === 0 ? undefined : this.buf[this.head];
+  }
+
+  /** Removes every item, passing each (in order) to `each`. */
+  drain(each: (item: T) => void): void {
+    let item: T | undefined;
+    while ((item = this.shift()) !== undefined) each(item);
+  }
+
+  // A burst must not pin its peak capacity forever: an emptied large buffer starts over.
+  private reset(): void {
+    this.buf = new Array(16);
+    this.mask = 15;
+    this.head = 0;
+  }
+
+  private grow(): void {
+    const old = this.buf;
+    const cap = old.length;
+    const next = new Array<T | undefined>(cap * 2);
+    for (let i = 0; i < this.length; i++) next[i] = old[(this.head + i) & this.mask];
+    this.buf = next;
+    this.head = 0;
+    this.mask = cap * 2 - 1;
+  }
+}

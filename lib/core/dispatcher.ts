@@ -1,0 +1,295 @@
+import { Admission } from './admission.js';
+import type { DrainReport } from './drain-report.js';
+import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
+import { HandlerRegistry } from './handler-registry.js';
+import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
+import { Scheduler } from './scheduler.js';
+import type { PoolState, PoolStats } from './stats.js';
+import { Task, type TaskHandlerFn } from './task.js';
+
+export interface SubmitOptions {
+  /** Tasks of one session run one at a time, in submission order. Omit for unordered work. */
+  sessionId?: string;
+  /** Aborts waiting for queue room (whenFull: 'wait'). */
+  signal?: AbortSignal;
+}
+
+const ACCEPTED: Promise<void> = Promise.resolve();
+
+/**
+ * The pool's public face: accepts tasks, reports on them, resizes, drains.
+ * Every accepted task settles exactly once: completed, failed or cancelled.
+ */
+export class Dispatcher {
+  readonly options: ResolvedPoolOptions;
+  private readonly handlers = new HandlerRegistry();
+  private readonly scheduler: Scheduler;
+  private readonly admission: Admission;
+  private state: PoolState = 'created';
+  private nextTaskId = 1;
+  private readonly counts = { accepted: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0 };
+  private draining: Promise<DrainReport> | undefined;
+  private onIdle: (() => void) | undefined;
+
+  constructor(options?: PoolOptions) {
+    this.options = resolvePoolOptions(options);
+    this.scheduler = new Scheduler(this.options.laneConcurrency, this.options.virtualNodes, {
+      dequeued: (session) => this.admission.released(session?.id),
+      finished: (task, ok, value) => this.settle(task, ok, value),
+    });
+    this.admission = new Admission(
+      this.scheduler,
+      this.options.maxQueued,
+      this.options.maxQueuedPerSession,
+    );
+    for (let i = 0; i < this.options.lanes; i++) this.scheduler.addLane();
+  }
+
+  get accepting(): boolean {
+    return this.state === 'created' || this.state === 'running';
+  }
+
+  registerHandler<P, R>(type: string, handler: TaskHandlerFn<P, R>, origin?: string): void {
+    this.handlers.register(type, handler, origin);
+  }
+
+  handlerTypes(): string[] {
+    return this.handlers.types();
+  }
+
+  /** Starts running tasks; tasks submitted before are queued and start now. */
+  start(): void {
+    if (this.state !== 'created') return;
+    this.state = 'running';
+    this.scheduler.start();
+  }
+
+  /** Runs a task and resolves with its handler's result (or rejects with its error). */
+  submit<R = unknown, P = unknown>(type: string, payload: P, options?: SubmitOptions): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.accept(type, payload, options, resolve as (v: unknown) => void, reject)?.catch(reject);
+    });
+  }
+
+  /**
+   * Queues a task nobody awaits; resolves once it is accepted. A failure of the task
+   * itself goes to `onUnhandledFailure`.
+   */
+  enqueue<P = unknown>(type: string, payload: P, options?: SubmitOptions): Promise<void> {
+    try {
+      return this.accept(type, payload, options, undefined, undefined) ?? ACCEPTED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  addLane(): number {
+    if (this.scheduler.lanes.size >= this.options.maxLanes) {
+      throw new InvalidOptionError(
+        'lanes',
+        this.scheduler.lanes.size + 1,
+        `at most maxLanes (${this.options.maxLanes})`,
+      );
+    }
+    return this.scheduler.addLane().id;
+  }
+
+  /** Removes a lane; its waiting sessions move at once, its running tasks finish first. */
+  removeLane(laneId: number): Promise<void> {
+    return this.scheduler.removeLane(laneId);
+  }
+
+  /** Grows or shrinks to `lanes`; removes the highest lane ids first. Resolves when removed lanes are gone. */
+  resize(lanes: number): Promise<void> {
+    if (!Number.isInteger(lanes) || lanes < 1 || lanes > this.options.maxLanes) {
+      throw new InvalidOptionError(
+        'lanes',
+        lanes,
+        `an integer from 1 to maxLanes (${this.options.maxLanes})`,
+      );
+    }
+    while (this.scheduler.lanes.size < lanes) this.scheduler.addLane();
+    const removals: Promise<void>[] = [];
+    while (this.scheduler.lanes.size > lanes) {
+      removals.push(this.scheduler.removeLane(Math.max(...this.scheduler.lanes.keys())));
+    }
+    return Promise.all(removals).then(() => undefined);
+  }
+
+  /**
+   * Stops accepting, lets queued and running tasks finish, and resolves with a report.
+   * At `deadlineMs`, tasks still queued are cancelled (callers get `TaskCancelledError`)
+   * and running ones are awaited. Calling it again returns the same drain.
+   */
+  drain(deadlineMs = Infinity): Promise<DrainReport> {
+    if (this.draining !== undefined) return this.draining;
+    if (!(deadlineMs >= 0))
+      throw new InvalidOptionError('deadlineMs', deadlineMs, 'a number >= 0, or Infinity');
+    this.state = 'draining';
+    this.admission.refuseAll(new PoolClosedError('draining'));
+    this.scheduler.start();
+    this.draining = this.runDrain(deadlineMs);
+    return this.draining;
+  }
+
+  stats(): PoolStats {
+    const s = this.scheduler;
+    const lanes = [...s.lanes.values(), ...s.retiring].map((l) => ({
+      id: l.id,
+      queued: l.queued,
+      running: l.running,
+      concurrency: l.concurrency,
+      retiring: l.removed,
+    }));
+    return {
+      state: this.state,
+      lanes,
+      queued: s.queued,
+      running: s.running,
+      activeSessions: s.sessions.size,
+      waiting: this.admission.waiting,
+      ...this.counts,
+    };
+  }
+
+  // Returns a promise only when the caller has to wait for queue room.
+  private accept(
+    type: string,
+    payload: unknown,
+    options: SubmitOptions | undefined,
+    resolve: ((v: unknown) => void) | undefined,
+    reject: ((e: unknown) => void) | undefined,
+  ): Promise<void> | undefined {
+    if (this.state === 'draining' || this.state === 'stopped') {
+      this.counts.rejected++;
+      throw new PoolClosedError(this.state);
+    }
+    const fn = this.handlers.get(type).fn;
+    let sessionId: string | undefined;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      sessionId = options.sessionId;
+      signal = options.signal;
+      if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
+        throw new InvalidOptionError(
+          'sessionId',
+          sessionId,
+          'a non-empty string (convert numeric ids with String(id)), or undefined',
+        );
+      }
+      if (signal?.aborted) throw new TaskCancelledError(0, 'aborted', signal.reason);
+    }
+    const scope = this.admission.full(sessionId);
+    if (scope === undefined) {
+      this.push(type, fn, payload, sessionId, resolve, reject);
+      return undefined;
+    }
+    if (this.options.whenFull === 'reject') {
+      this.counts.rejected++;
+      throw this.admission.error(scope, sessionId);
+    }
+    return new Promise<void>((admitted, refused) => {
+      this.admission.wait(
+        scope,
+        sessionId,
+        signal,
+        () => {
+          this.push(type, fn, payload, sessionId, resolve, reject);
+          admitted();
+        },
+        (error) => {
+          this.counts.rejected++;
+          refused(error);
+        },
+      );
+    });
+  }
+
+  private push(
+    type: string,
+    fn: TaskHandlerFn,
+    payload: unknown,
+    sessionId: string | undefined,
+    resolve: ((v: unknown) => void) | undefined,
+    reject: ((e: unknown) => void) | undefined,
+  ): void {
+    const session = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
+    const task = new Task(this.nextTaskId++, type, fn, payload, session);
+    task.resolve = resolve;
+    task.reject = reject;
+    this.counts.accepted++;
+    this.scheduler.enqueue(task);
+  }
+
+  private settle(task: Task, ok: boolean, value: unknown): void {
+    if (ok) {
+      this.counts.completed++;
+      task.resolve?.(value);
+    } else {
+      this.counts.failed++;
+      if (task.reject !== undefined) task.reject(value);
+      else this.reportUnhandled(task, value);
+    }
+    if (this.onIdle !== undefined && this.scheduler.queued + this.scheduler.running === 0)
+      this.onIdle();
+  }
+
+  private cancel(task: Task, error: TaskCancelledError): void {
+    this.counts.cancelled++;
+    if (task.reject !== undefined) task.reject(error);
+    else this.reportUnhandled(task, error);
+  }
+
+  private reportUnhandled(task: Task, error: unknown): void {
+    try {
+      this.options.onUnhandledFailure(error, {
+        taskId: task.taskId,
+        type: task.type,
+        sessionId: task.sessionId,
+      });
+    } catch {
+      // A throwing reporter must not stop the pool; the failure is already counted.
+    }
+  }
+
+  private async runDrain(deadlineMs: number): Promise<DrainReport> {
+    const began = Date.now();
+    const before = { ...this.counts };
+    const report: DrainReport = {
+      completed: 0,
+      failed: 0,
+      cancelled: 0,
+      cancelledTasks: [],
+      runningAtDeadline: 0,
+      deadlineReached: false,
+      durationMs: 0,
+    };
+    const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.scheduler.queued + this.scheduler.running === 0) this.onIdle!();
+    let timer: NodeJS.Timeout | undefined;
+    if (deadlineMs !== Infinity) {
+      timer = setTimeout(() => {
+        report.deadlineReached = true;
+        report.runningAtDeadline = this.scheduler.running;
+        this.scheduler.cancelQueued((task) => {
+          report.cancelledTasks.push({
+            taskId: task.taskId,
+            type: task.type,
+            sessionId: task.sessionId,
+          });
+          this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown'));
+        });
+        if (this.scheduler.running === 0) this.onIdle!();
+      }, deadlineMs);
+    }
+    await idle;
+    clearTimeout(timer);
+    this.onIdle = undefined;
+    this.state = 'stopped';
+    report.completed = this.counts.completed - before.completed;
+    report.failed = this.counts.failed - before.failed;
+    report.cancelled = report.cancelledTasks.length;
+    report.durationMs = Date.now() - began;
+    return report;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Named errors of the engine. Each message says what was wrong and what to do next,
+ * so a user reading a log line can fix the call without opening the source.
+ */
+export class WorkerPoolError extends Error {
+  /** A stable, machine-readable code; `name` carries the class name. */
+  readonly code: string = 'WORKER_POOL_ERROR';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidOptionError extends WorkerPoolError {
+  override readonly code = 'INVALID_OPTION';
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`Invalid option "${option}": got ${describe(value)}; expected ${allowed}.`);
+  }
+}
+
+export class UnknownTaskTypeError extends WorkerPoolError {
+  override readonly code = 'UNKNOWN_TASK_TYPE';
+  constructor(
+    readonly type: string,
+    readonly known: readonly string[],
+  ) {
+    super(
+      `No handler is registered for task type "${type}". Known types: ${
+        known.length ? known.map((t) => `"${t}"`).join(', ') : '(none)'
+      }. Decorate a provider method with @TaskHandler('${type}') or register one with registerHandler().`,
+    );
+  }
+}
+
+export class DuplicateHandlerError extends WorkerPoolError {
+  override readonly code = 'DUPLICATE_HANDLER';
+  constructor(
+    readonly type: string,
+    readonly existing: string,
+    readonly incoming: string,
+  ) {
+    super(
+      `Task type "${type}" has two handlers: ${existing} and ${incoming}. ` +
+        `A type has exactly one handler per pool; rename one of the types or remove one handler.`,
+    );
+  }
+}
+
+export class QueueFullError extends WorkerPoolError {
+  override readonly code = 'QUEUE_FULL';
+  constructor(
+    readonly scope: 'pool' | 'session',
+    readonly limit: number,
+    readonly sessionId?: string,
+  ) {
+    super(
+      scope === 'pool'
+        ? `The pool queue is full (${limit} tasks queued). Retry later, raise "maxQueued", or set whenFull: 'wait'.`
+        : `The queue of session "${sessionId}" is full (${limit} tasks queued). Retry later, raise "maxQueuedPerSession", or set whenFull: 'wait'.`,
+    );
+  }
+}
+
+export class PoolClosedError extends WorkerPoolError {
+  override readonly code = 'POOL_CLOSED';
+  constructor(readonly state: string) {
+    super(
+      `The worker pool is ${state} and accepts no new tasks. Submit before shutdown starts, or check dispatcher.accepting first.`,
+    );
+  }
+}
+
+export type CancelReason = 'shutdown' | 'aborted';
+
+export class TaskCancelledError extends WorkerPoolError {
+  override readonly code = 'TASK_CANCELLED';
+  constructor(
+    readonly taskId: number,
+    readonly reason: CancelReason,
+    cause?: unknown,
+  ) {
+    super(
+      reason === 'shutdown'
+        ? `Task ${taskId} was cancelled: the pool reached its drain deadline before the task started. Raise the drain deadline or submit fewer tasks before shutdown.`
+        : `Task ${taskId} was cancelled by its caller's AbortSignal before it was accepted or started.`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+export class UnknownLaneError extends WorkerPoolError {
+  override readonly code = 'UNKNOWN_LANE';
+  constructor(
+    readonly laneId: number,
+    readonly known: readonly number[],
+  ) {
+    super(
+      `No lane with id ${laneId}. Current lanes: ${known.join(', ') || '(none)'}. Read lane ids from stats().lanes.`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
+  if (typeof value === 'function') return 'a function';
+  return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
+}

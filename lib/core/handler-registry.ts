@@ -1,0 +1,36 @@
+import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
+import type { TaskHandlerFn } from './task.js';
+
+export interface HandlerEntry {
+  readonly type: string;
+  readonly fn: TaskHandlerFn;
+  /** Where the handler comes from, for error messages ("ChatHandlers.onMessage"). */
+  readonly origin: string;
+}
+
+/** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, HandlerEntry>();
+
+  register(type: string, fn: TaskHandlerFn, origin = 'anonymous handler'): void {
+    if (typeof type !== 'string' || type.length === 0) {
+      throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
+    }
+    if (typeof fn !== 'function') {
+      throw new InvalidOptionError('handler', fn, `a function for task type "${type}"`);
+    }
+    const existing = this.handlers.get(type);
+    if (existing) throw new DuplicateHandlerError(type, existing.origin, origin);
+    this.handlers.set(type, { type, fn, origin });
+  }
+
+  get(type: string): HandlerEntry {
+    const entry = this.handlers.get(type);
+    if (entry === undefined) throw new UnknownTaskTypeError(String(type), this.types());
+    return entry;
+  }
+
+  types(): string[] {
+    return [...this.handlers.keys()];
+  }
+}

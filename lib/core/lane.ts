@@ -1,0 +1,32 @@
+import { Deque } from './deque.js';
+import { Session } from './session.js';
+import type { Task } from './task.js';
+
+/**
+ * A logical worker: up to `concurrency` tasks at once, taken from `ready` in turn.
+ *
+ * `ready` holds sessions with queued work and nothing running (re-queued at the tail
+ * after each task, so sessions on a lane share it round robin) and unkeyed tasks.
+ * `slots` counts the run loops alive on this lane; it never exceeds `concurrency`.
+ */
+export class Lane {
+  readonly ready = new Deque<Session | Task>();
+  /** Tasks homed on this lane and not yet started (in ready sessions or running ones). */
+  queued = 0;
+  running = 0;
+  slots = 0;
+  /** Taken out of the ring: finishes what it runs, then is gone. */
+  removed = false;
+  /** Resolves removal waiters once the last running task has settled. */
+  gone: (() => void)[] = [];
+  readonly createdAt = Date.now();
+
+  constructor(
+    readonly id: number,
+    readonly concurrency: number,
+  ) {}
+
+  get load(): number {
+    return this.queued + this.running;
+  }
+}

@@ -1,0 +1,89 @@
+import { InvalidOptionError } from './errors.js';
+
+/** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
+export const MAX_LANES = 65_536;
+
+export type WhenFull = 'reject' | 'wait';
+
+/** Options of one pool. Every field is optional; defaults are listed per field. */
+export interface PoolOptions {
+  /** Lanes at start. Default 4. */
+  lanes?: number;
+  /** Upper bound for `resize` / `addLane`. Default 256. */
+  maxLanes?: number;
+  /** Tasks one lane runs at once, each from a different session. Default 1. */
+  laneConcurrency?: number;
+  /** Most tasks waiting in the whole pool (running ones not counted). Default 100_000. */
+  maxQueued?: number;
+  /** Most tasks waiting in one session. Default 10_000. */
+  maxQueuedPerSession?: number;
+  /** When a queue is full: throw `QueueFullError` ('reject', default) or wait for room ('wait'). */
+  whenFull?: WhenFull;
+  /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
+  virtualNodes?: number;
+  /**
+   * Called when a task that nobody awaits (accepted with `enqueue`) fails, so no failure
+   * goes unseen. Default: `console.error`.
+   */
+  onUnhandledFailure?: (
+    error: unknown,
+    task: { taskId: number; type: string; sessionId?: string },
+  ) => void;
+}
+
+export type ResolvedPoolOptions = Required<PoolOptions>;
+
+export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
+  lanes: 4,
+  maxLanes: 256,
+  laneConcurrency: 1,
+  maxQueued: 100_000,
+  maxQueuedPerSession: 10_000,
+  whenFull: 'reject',
+  virtualNodes: 160,
+  onUnhandledFailure: (error, task) =>
+    console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
+};
+
+/** Fills defaults and throws `InvalidOptionError` naming the first bad value. */
+export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', options, 'an object');
+  }
+  const o = { ...DEFAULT_POOL_OPTIONS, ...stripUndefined(options) };
+  positiveInt('maxLanes', o.maxLanes);
+  if (o.maxLanes > MAX_LANES) {
+    throw new InvalidOptionError('maxLanes', o.maxLanes, `an integer from 1 to ${MAX_LANES}`);
+  }
+  positiveInt('lanes', o.lanes);
+  if (o.lanes > o.maxLanes) {
+    throw new InvalidOptionError('lanes', o.lanes, `an integer from 1 to maxLanes (${o.maxLanes})`);
+  }
+  positiveInt('laneConcurrency', o.laneConcurrency);
+  positiveIntOrInfinity('maxQueued', o.maxQueued);
+  positiveIntOrInfinity('maxQueuedPerSession', o.maxQueuedPerSession);
+  positiveInt('virtualNodes', o.virtualNodes);
+  if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {
+    throw new InvalidOptionError('whenFull', o.whenFull, `'reject' or 'wait'`);
+  }
+  if (typeof o.onUnhandledFailure !== 'function') {
+    throw new InvalidOptionError('onUnhandledFailure', o.onUnhandledFailure, 'a function');
+  }
+  return o;
+}
+
+export function positiveInt(name: string, value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new InvalidOptionError(name, value, 'an integer >= 1');
+  }
+}
+
+function positiveIntOrInfinity(name: string, value: unknown): void {
+  if (value !== Infinity && (!Number.isInteger(value) || (value as number) < 1)) {
+    throw new InvalidOptionError(name, value, 'an integer >= 1, or Infinity');
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

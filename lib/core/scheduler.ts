@@ -1,0 +1,215 @@
+import { InvalidOptionError, UnknownLaneError } from './errors.js';
+import { HashRing } from './hash-ring.js';
+import { Lane } from './lane.js';
+import { Session } from './session.js';
+import { Task } from './task.js';
+
+export interface SchedulerHooks {
+  /** A queued task started: its queue slot (pool and session) is free again. */
+  dequeued(session: Session | undefined): void;
+  /** A task's handler returned or threw. */
+  finished(task: Task, ok: boolean, value: unknown): void;
+}
+
+/**
+ * Places tasks on lanes and runs them.
+ *
+ * Invariants:
+ * - an active session (in `sessions`) keeps its lane until it is idle, whatever the ring
+ *   says meanwhile; only then is its state dropped, so idle sessions cost nothing;
+ * - when a session's lane is removed, the session follows the ring: at once if it is
+ *   waiting in the lane's ready queue, or when its running task settles otherwise, so
+ *   its next task never starts before the previous one has settled;
+ * - `queued` / `running` equal the sums over lanes, live and retiring.
+ */
+export class Scheduler {
+  readonly lanes = new Map<number, Lane>();
+  readonly sessions = new Map<string, Session>();
+  /** Removed lanes still finishing their running tasks. */
+  readonly retiring = new Set<Lane>();
+  queued = 0;
+  running = 0;
+  private started = false;
+  private readonly ring: HashRing;
+
+  constructor(
+    private readonly laneConcurrency: number,
+    virtualNodes: number,
+    private readonly hooks: SchedulerHooks,
+  ) {
+    this.ring = new HashRing(virtualNodes);
+  }
+
+  /** The session's state, created (and homed by the ring) on first use. */
+  session(id: string): Session {
+    let s = this.sessions.get(id);
+    if (s === undefined) {
+      s = new Session(id, this.lanes.get(this.ring.lookup(id))!);
+      this.sessions.set(id, s);
+    }
+    return s;
+  }
+
+  enqueue(task: Task): void {
+    this.queued++;
+    const s = task.session;
+    if (s === undefined) return this.place(task);
+    s.push(task);
+    s.lane.queued++;
+    if (s.size === 1 && !s.running) this.makeReady(s.lane, s);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const lane of this.lanes.values()) this.wake(lane);
+  }
+
+  addLane(): Lane {
+    let id = 0;
+    while (this.lanes.has(id) || this.isRetiring(id)) id++;
+    const lane = new Lane(id, this.laneConcurrency);
+    this.lanes.set(id, lane);
+    this.ring.add(id);
+    return lane;
+  }
+
+  /** Takes the lane out of the ring and moves its waiting work; resolves once it is gone. */
+  removeLane(id: number): Promise<void> {
+    const lane = this.lanes.get(id);
+    if (lane === undefined) throw new UnknownLaneError(id, [...this.lanes.keys()]);
+    if (this.lanes.size === 1) {
+      throw new InvalidOptionError(
+        'laneId',
+        id,
+        'a lane other than the last one: a pool keeps at least one lane',
+      );
+    }
+    this.lanes.delete(id);
+    this.ring.remove(id);
+    lane.removed = true;
+    lane.ready.drain((item) => {
+      if (item instanceof Task) {
+        lane.queued--;
+        this.place(item);
+      } else {
+        this.rehome(item);
+        this.makeReady(item.lane, item);
+      }
+    });
+    if (lane.running === 0 && lane.slots === 0) return Promise.resolve();
+    this.retiring.add(lane);
+    return new Promise((resolve) => lane.gone.push(resolve));
+  }
+
+  /** Empties every queue, handing each waiting task to `each` in submission order per session. */
+  cancelQueued(each: (task: Task) => void): void {
+    for (const s of this.sessions.values()) {
+      let t: Task | undefined;
+      while ((t = s.shift()) !== undefined) each(t);
+      if (!s.running) this.sessions.delete(s.id);
+    }
+    for (const lane of [...this.lanes.values(), ...this.retiring]) {
+      lane.ready.drain((item) => {
+        if (item instanceof Task) each(item);
+      });
+      lane.queued = 0;
+    }
+    this.queued = 0;
+  }
+
+  private isRetiring(id: number): boolean {
+    for (const lane of this.retiring) if (lane.id === id) return true;
+    return false;
+  }
+
+  /** Unkeyed tasks go to the least-loaded live lane. */
+  private place(task: Task): void {
+    let best: Lane | undefined;
+    for (const lane of this.lanes.values()) {
+      if (best === undefined || lane.load < best.load) best = lane;
+    }
+    best!.queued++;
+    this.makeReady(best!, task);
+  }
+
+  private rehome(s: Session): void {
+    const to = this.lanes.get(this.ring.lookup(s.id))!;
+    s.lane.queued -= s.size;
+    to.queued += s.size;
+    s.lane = to;
+  }
+
+  private makeReady(lane: Lane, item: Session | Task): void {
+    lane.ready.push(item);
+    if (this.started && lane.slots < lane.concurrency) {
+      lane.slots++;
+      void this.runSlot(lane);
+    }
+  }
+
+  private wake(lane: Lane): void {
+    while (lane.slots < lane.concurrency && lane.slots < lane.ready.length) {
+      lane.slots++;
+      void this.runSlot(lane);
+    }
+  }
+
+  // One run loop: it lives while its lane has ready work, so a busy lane pays no
+  // wake-up per task. Handlers start on a fresh microtask, never inside submit().
+  private async runSlot(lane: Lane): Promise<void> {
+    await undefined;
+    let task: Task | undefined;
+    while ((task = this.take(lane)) !== undefined) {
+      let ok = true;
+      let value: unknown;
+      try {
+        value = await task.fn(task.payload, task);
+      } catch (error) {
+        ok = false;
+        value = error;
+      }
+      this.finish(lane, task, ok, value);
+    }
+    lane.slots--;
+    if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
+  }
+
+  private take(lane: Lane): Task | undefined {
+    if (lane.removed) return undefined;
+    const item = lane.ready.shift();
+    if (item === undefined) return undefined;
+    let task: Task;
+    if (item instanceof Task) {
+      task = item;
+    } else {
+      task = item.shift()!;
+      item.running = true;
+    }
+    task.laneId = lane.id;
+    lane.queued--;
+    lane.running++;
+    this.queued--;
+    this.running++;
+    this.hooks.dequeued(task.session);
+    return task;
+  }
+
+  private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
+    lane.running--;
+    this.running--;
+    const s = task.session;
+    if (s !== undefined) {
+      s.running = false;
+      if (s.lane.removed) this.rehome(s);
+      if (s.size > 0) this.makeReady(s.lane, s);
+      else this.sessions.delete(s.id);
+    }
+    this.hooks.finished(task, ok, value);
+  }
+
+  private retire(lane: Lane): void {
+    this.retiring.delete(lane);
+    for (const resolve of lane.gone.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,42 @@
+import type { Lane } from './lane.js';
+import type { Task } from './task.js';
+
+/**
+ * The queue of one session: a FIFO of tasks linked through `task.next`.
+ *
+ * Invariant: a session exists only while it has queued tasks or a running one, and it
+ * is in its lane's ready queue exactly when it has queued tasks and none running. That
+ * is what gives per-session order and mutual exclusion on a lane of any concurrency.
+ */
+export class Session {
+  head: Task | undefined = undefined;
+  tail: Task | undefined = undefined;
+  size = 0;
+  running = false;
+
+  constructor(
+    readonly id: string,
+    public lane: Lane,
+  ) {}
+
+  push(task: Task): void {
+    if (this.tail === undefined) this.head = task;
+    else this.tail.next = task;
+    this.tail = task;
+    this.size++;
+  }
+
+  shift(): Task | undefined {
+    const task = this.head;
+    if (task === undefined) return undefined;
+    this.head = task.next;
+    if (this.head === undefined) this.tail = undefined;
+    task.next = undefined;
+    this.size--;
+    return task;
+  }
+
+  get idle(): boolean {
+    return !this.running && this.size === 0;
+  }
+}

@@ -1,0 +1,28 @@
+import { Deque } from '../../lib/core/deque.js';
+
+describe('Deque', () => {
+  it('is FIFO across growth and wrap-around', () => {
+    const q = new Deque<number>();
+    let next = 0;
+    let expected = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < round * 3; i++) q.push(next++);
+      for (let i = 0; i < round * 2; i++) expect(q.shift()).toBe(expected++);
+    }
+    while (q.length) expect(q.shift()).toBe(expected++);
+    expect(expected).toBe(next);
+    expect(q.shift()).toBeUndefined();
+    expect(q.peek()).toBeUndefined();
+  });
+
+  it('drains in order and starts small again after a large burst', () => {
+    const q = new Deque<number>();
+    for (let i = 0; i < 5000; i++) q.push(i);
+    const seen: number[] = [];
+    q.drain((x) => seen.push(x));
+    expect(seen).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    expect(q.length).toBe(0);
+    q.push(1);
+    expect((q as unknown as { buf: unknown[] }).buf.length).toBe(16);
+  });
+});

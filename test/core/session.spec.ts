@@ -1,0 +1,38 @@
+import { Lane } from '../../lib/core/lane.js';
+import { Session } from '../../lib/core/session.js';
+import { Task } from '../../lib/core/task.js';
+
+const noop = () => undefined;
+
+describe('Session', () => {
+  it('keeps its tasks in FIFO order and reports idle only when empty and not running', () => {
+    const s = new Session('a', new Lane(0, 1));
+    expect(s.idle).toBe(true);
+    const tasks = [1, 2, 3].map((id) => new Task(id, 't', noop, id, s));
+    tasks.forEach((t) => s.push(t));
+    expect(s.size).toBe(3);
+    expect(s.shift()!.taskId).toBe(1);
+    s.running = true;
+    expect(s.shift()!.taskId).toBe(2);
+    expect(s.shift()!.taskId).toBe(3);
+    expect(s.shift()).toBeUndefined();
+    expect(s.idle).toBe(false);
+    s.running = false;
+    expect(s.idle).toBe(true);
+    expect(tasks.every((t) => t.next === undefined)).toBe(true);
+  });
+});
+
+describe('Task as context', () => {
+  it('creates its AbortSignal lazily and aborts it even if read after abort', () => {
+    const t = new Task(1, 't', noop, null, undefined);
+    t.abort('stop');
+    expect(t.signal.aborted).toBe(true);
+    expect(t.signal.reason).toBe('stop');
+    const u = new Task(2, 't', noop, null, undefined);
+    const signal = u.signal;
+    u.abort('later');
+    expect(signal.aborted).toBe(true);
+    expect(u.sessionId).toBeUndefined();
+  });
+});
