@@ -8,7 +8,7 @@ import {
   UnknownLaneError,
   UnknownTaskTypeError,
 } from '../../lib/core/index.js';
-import { deferred, flush } from '../support/deferred.js';
+import { type Deferred, deferred, flush } from '../support/deferred.js';
 
 describe('Dispatcher basics', () => {
   it('resolves submit with the handler result and passes a full context', async () => {
@@ -108,7 +108,7 @@ describe('Dispatcher basics', () => {
 describe('Dispatcher ordering and fairness', () => {
   it('runs one task per session at a time, in order, even on a lane of concurrency 4', async () => {
     const pool = new Dispatcher({ lanes: 1, laneConcurrency: 4 });
-    const gates = new Map<string, ReturnType<typeof deferred>>();
+    const gates = new Map<string, Deferred>();
     const started: string[] = [];
     pool.registerHandler('t', async (p: { s: string; i: number }) => {
       started.push(`${p.s}${p.i}`);
