@@ -1,25 +1,65 @@
-import { Dispatcher } from '../lib/core/index.js';
-import { OrderLog, runLoad } from './load.js';
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Dispatcher } from '../lib/index.js';
+import { AppModule } from './app.module.js';
+import { ChatService } from './chat/chat.service.js';
+import { OrderLog } from './chat/order-log.js';
+import { runLoad } from './load.js';
 
-// Temporary driver on the bare engine; the Nest sample app replaces it.
-const log = new OrderLog();
-const pool = new Dispatcher({ lanes: 4, maxLanes: 16 });
-pool.registerHandler('chat.message', async (m: { sessionId: string; seq: number }) => {
-  log.started(m.sessionId, m.seq);
-  await new Promise((r) => setTimeout(r, Math.random() * 3));
-  log.finished(m.sessionId);
-});
-pool.start();
-const result = await runLoad(
-  {
-    sessions: 200,
-    messagesPerSession: 25,
-    send: (sessionId, seq) => pool.submit('chat.message', { sessionId, seq }, { sessionId }),
-    resize: (step) => pool.resize([4, 8, 12, 6, 3, 10][step % 6]),
-    resizeEveryMs: 100,
-    progress: (line) => console.log(line),
-  },
-  log,
+// The README's main job: boot the sample app, talk to it over HTTP, then drive a chat
+// load through it while the pool is resized, and check the per-conversation order.
+const CONVERSATIONS = 200;
+const MESSAGES = 25;
+const SIZES = [4, 8, 12, 6, 3, 10, 2, 16, 5];
+
+const app = await NestFactory.create(AppModule, { logger: ['log', 'warn', 'error'] });
+await app.listen(0, '127.0.0.1');
+const url = await app.getUrl();
+const pool = app.get(Dispatcher);
+console.log(`\nSample app listening on ${url}`);
+
+for (const text of ['hello', 'how are you?', 'bye']) {
+  const res = await fetch(`${url}/conversations/demo/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text }),
+  });
+  console.log(
+    `POST /conversations/demo/messages ${JSON.stringify({ text })} -> ${res.status} ${await res.text()}`,
+  );
+}
+
+console.log(
+  `\nSending ${CONVERSATIONS} conversations x ${MESSAGES} messages, resizing the pool every 150 ms:`,
 );
-console.log(result);
-process.exitCode = result.orderViolations + result.overlapViolations + result.failed === 0 ? 0 : 1;
+const chat = app.get(ChatService);
+const result = await runLoad({
+  conversations: CONVERSATIONS,
+  messagesPerConversation: MESSAGES,
+  send: (conversationId, seq) => chat.send({ conversationId, seq, text: `message ${seq}` }),
+  resizeEveryMs: 150,
+  resize: (step) => {
+    const lanes = SIZES[step % SIZES.length];
+    void pool.resize(lanes);
+    console.log(`  resized to ${lanes} lanes`);
+  },
+  progress: (done, total) => {
+    const s = pool.stats();
+    console.log(
+      `  ${done}/${total} done | lanes ${s.lanes.length} | queued ${s.queued} | running ${s.running} | sessions ${s.activeSessions}`,
+    );
+  },
+});
+
+const stats = (await (await fetch(`${url}/stats`)).json()) as ReturnType<Dispatcher['stats']>;
+const log = app.get(OrderLog);
+await app.close();
+
+const ok = result.failed === 0 && log.orderViolations === 0 && log.overlapViolations === 0;
+console.log(`\nSummary
+  messages:            ${result.sent} sent, ${result.completed} completed, ${result.failed} failed in ${result.durationMs} ms
+  per-session order:   ${log.orderViolations} out-of-order starts
+  mutual exclusion:    ${log.overlapViolations} overlapping runs
+  pool (GET /stats):   accepted ${stats.accepted}, completed ${stats.completed}, failed ${stats.failed}, lanes at end ${stats.lanes.length}
+  verdict:             ${ok ? 'OK: every conversation ran in order, one message at a time' : 'FAILED'}`);
+process.exitCode = ok ? 0 : 1;

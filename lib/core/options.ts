@@ -50,6 +50,15 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', options, 'an object');
   }
+  for (const key of Object.keys(options)) {
+    if (!(key in DEFAULT_POOL_OPTIONS)) {
+      throw new InvalidOptionError(
+        key,
+        (options as Record<string, unknown>)[key],
+        `no such option; known options: ${Object.keys(DEFAULT_POOL_OPTIONS).join(', ')}`,
+      );
+    }
+  }
   const o = { ...DEFAULT_POOL_OPTIONS, ...stripUndefined(options) };
   positiveInt('maxLanes', o.maxLanes);
   if (o.maxLanes > MAX_LANES) {

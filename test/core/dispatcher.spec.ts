@@ -102,6 +102,9 @@ describe('Dispatcher basics', () => {
     expect(() => new Dispatcher({ maxQueued: -1 })).toThrow(/or Infinity/);
     expect(() => new Dispatcher({ laneConcurrency: 0 })).toThrow(InvalidOptionError);
     expect(() => new Dispatcher(null as never)).toThrow(/"options"/);
+    expect(() => new Dispatcher({ lane: 8 } as never)).toThrow(
+      /Invalid option "lane": got 8; expected no such option; known options: lanes,/,
+    );
   });
 });
 

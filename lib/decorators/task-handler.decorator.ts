@@ -1,0 +1,35 @@
+import { SetMetadata } from '@nestjs/common';
+import { InvalidOptionError } from '../core/index.js';
+import type { TaskHandlerOptions } from '../interfaces/task-handler-options.interface.js';
+import { DEFAULT_POOL_NAME, TASK_HANDLER_METADATA } from '../worker-pool.constants.js';
+
+export interface TaskHandlerMetadata {
+  type: string;
+  pool: string;
+}
+
+/**
+ * Marks a provider method as the handler of one task type. It is called with the provider
+ * instance as `this` and receives `(payload, ctx: TaskContext)`.
+ */
+export function TaskHandler(type: string, options: TaskHandlerOptions = {}): MethodDecorator {
+  if (typeof type !== 'string' || type.length === 0) {
+    throw new InvalidOptionError(
+      '@TaskHandler type',
+      type,
+      'a non-empty string naming the task type',
+    );
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(
+      '@TaskHandler options',
+      options,
+      'an object such as { pool: "name" }',
+    );
+  }
+  const pool = options.pool ?? DEFAULT_POOL_NAME;
+  if (typeof pool !== 'string' || pool.length === 0) {
+    throw new InvalidOptionError('@TaskHandler pool', pool, 'a non-empty string naming a pool');
+  }
+  return SetMetadata<string, TaskHandlerMetadata>(TASK_HANDLER_METADATA, { type, pool });
+}

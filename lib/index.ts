@@ -1,0 +1,14 @@
+export * from './core/index.js';
+export { InjectDispatcher } from './decorators/inject-dispatcher.decorator.js';
+export { TaskHandler } from './decorators/task-handler.decorator.js';
+export type { TaskHandlerOptions } from './interfaces/task-handler-options.interface.js';
+export type {
+  WorkerPoolModuleAsyncOptions,
+  WorkerPoolModuleOptions,
+  WorkerPoolOptions,
+  WorkerPoolOptionsFactory,
+} from './interfaces/worker-pool-options.interface.js';
+export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
+export { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
+export { WorkerPoolModule } from './worker-pool.module.js';
+export { getDispatcherToken, getWorkerPoolOptionsToken } from './worker-pool.tokens.js';

@@ -1,0 +1,4 @@
+export interface TaskHandlerOptions {
+  /** The pool whose tasks of this type the method handles. Default: 'default'. */
+  pool?: string;
+}

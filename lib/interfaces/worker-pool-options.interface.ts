@@ -1,0 +1,35 @@
+import type { FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
+import type { PoolOptions } from '../core/index.js';
+
+export interface WorkerPoolModuleOptions extends PoolOptions {
+  /**
+   * Name of the pool, for apps that run several. Inject a named pool with
+   * `@InjectDispatcher(name)` and bind handlers with `@TaskHandler(type, { pool: name })`.
+   * Default: 'default' (injectable as `Dispatcher`).
+   */
+  name?: string;
+  /** Make the dispatcher injectable everywhere without importing the module. Default: false. */
+  isGlobal?: boolean;
+  /**
+   * How long shutdown lets queued and running tasks finish. At the deadline, tasks still
+   * queued are cancelled (their callers get `TaskCancelledError`) and running ones are awaited.
+   * Default: 10_000 ms.
+   */
+  drainTimeoutMs?: number;
+}
+
+/** Options that may come from config: everything but what decides the module's shape. */
+export type WorkerPoolOptions = Omit<WorkerPoolModuleOptions, 'name' | 'isGlobal'>;
+
+export interface WorkerPoolOptionsFactory {
+  createWorkerPoolOptions(): Promise<WorkerPoolOptions> | WorkerPoolOptions;
+}
+
+export interface WorkerPoolModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  name?: string;
+  isGlobal?: boolean;
+  useFactory?: (...args: any[]) => Promise<WorkerPoolOptions> | WorkerPoolOptions;
+  inject?: FactoryProvider['inject'];
+  useClass?: Type<WorkerPoolOptionsFactory>;
+  useExisting?: Type<WorkerPoolOptionsFactory>;
+}

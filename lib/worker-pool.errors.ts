@@ -1,0 +1,16 @@
+import { WorkerPoolError } from './core/index.js';
+import { requestScopedHandler, unknownPool } from './worker-pool.messages.js';
+
+export class UnknownPoolError extends WorkerPoolError {
+  override readonly code = 'UNKNOWN_POOL';
+  constructor(origin: string, pool: string, known: string[]) {
+    super(unknownPool(origin, pool, known));
+  }
+}
+
+export class RequestScopedHandlerError extends WorkerPoolError {
+  override readonly code = 'REQUEST_SCOPED_HANDLER';
+  constructor(origin: string) {
+    super(requestScopedHandler(origin));
+  }
+}

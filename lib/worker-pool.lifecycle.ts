@@ -1,0 +1,26 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
+import { drainSummary } from './worker-pool.messages.js';
+import type { WorkerPoolRef } from './worker-pool.ref.js';
+
+/** Starts the pool once the app is up and drains it before the app goes down. */
+@Injectable()
+export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(@Inject(WORKER_POOL_INSTANCE) private readonly pool: WorkerPoolRef) {}
+
+  onApplicationBootstrap(): void {
+    this.pool.dispatcher.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const report = await this.pool.dispatcher.drain(this.pool.drainTimeoutMs);
+    const line = drainSummary(this.pool.name, report);
+    if (report.cancelled > 0) this.pool.logger.warn(line);
+    else this.pool.logger.log(line);
+  }
+}

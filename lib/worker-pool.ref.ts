@@ -1,0 +1,39 @@
+import { Logger } from '@nestjs/common';
+import { Dispatcher, InvalidOptionError } from './core/index.js';
+import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interface.js';
+
+/** One pool as the module owns it: its name, its engine and its shutdown deadline. */
+export class WorkerPoolRef {
+  readonly dispatcher: Dispatcher;
+  readonly drainTimeoutMs: number;
+  readonly logger: Logger;
+
+  constructor(
+    readonly name: string,
+    options: WorkerPoolOptions,
+  ) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('options', options, 'an object of WorkerPoolOptions');
+    }
+    this.logger = new Logger(`WorkerPool:${name}`);
+    const { drainTimeoutMs = 10_000, ...poolOptions } = options;
+    if (!(typeof drainTimeoutMs === 'number' && drainTimeoutMs >= 0)) {
+      throw new InvalidOptionError(
+        'drainTimeoutMs',
+        drainTimeoutMs,
+        'a number of milliseconds >= 0, or Infinity',
+      );
+    }
+    this.drainTimeoutMs = drainTimeoutMs;
+    this.dispatcher = new Dispatcher({
+      onUnhandledFailure: (error, task) =>
+        this.logger.error(
+          `Task ${task.taskId} (${task.type}${task.sessionId === undefined ? '' : `, session ${task.sessionId}`}) failed and nobody awaited it: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          error instanceof Error ? error.stack : undefined,
+        ),
+      ...poolOptions,
+    });
+  }
+}

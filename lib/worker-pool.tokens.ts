@@ -1,0 +1,12 @@
+import { Dispatcher } from './core/index.js';
+import { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
+
+/** Injection token of a pool's dispatcher: the `Dispatcher` class itself for the default pool. */
+export function getDispatcherToken(name: string = DEFAULT_POOL_NAME): string | typeof Dispatcher {
+  return name === DEFAULT_POOL_NAME ? Dispatcher : `nest-worker-pool:dispatcher:${name}`;
+}
+
+/** Injection token of a pool's resolved module options. */
+export function getWorkerPoolOptionsToken(name: string = DEFAULT_POOL_NAME): string {
+  return `nest-worker-pool:options:${name}`;
+}

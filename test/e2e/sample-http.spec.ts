@@ -1,0 +1,74 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { Dispatcher } from '../../lib/index.js';
+import { AppModule } from '../../sample/app.module.js';
+import { OrderLog } from '../../sample/chat/order-log.js';
+
+describe('sample app over HTTP (e2e)', () => {
+  let app: INestApplication;
+
+  beforeEach(async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+
+  afterEach(() => app.close());
+
+  it('processes the messages of one conversation in order and reports stats', async () => {
+    const server = app.getHttpServer();
+    const replies = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((text) =>
+        request(server).post('/conversations/c1/messages').send({ text }).expect(201),
+      ),
+    );
+    expect(replies.map((r) => r.body.seq).sort()).toEqual([0, 1, 2, 3]);
+    expect(replies[0].body).toMatchObject({
+      conversationId: 'c1',
+      reply: expect.stringMatching(/^echo: /),
+    });
+    const log = app.get(OrderLog);
+    expect(log.orderViolations).toBe(0);
+    expect(log.overlapViolations).toBe(0);
+
+    const stats = await request(server).get('/stats').expect(200);
+    expect(stats.body).toMatchObject({
+      state: 'running',
+      accepted: 4,
+      completed: 4,
+      queued: 0,
+      activeSessions: 0,
+    });
+  });
+
+  it('answers a bad body with 400 and a hint', async () => {
+    const res = await request(app.getHttpServer())
+      .post('/conversations/c1/messages')
+      .send({})
+      .expect(400);
+    expect(res.body.message).toMatch(/\{"text": "hi"\}/);
+  });
+
+  it('keeps per-conversation order for many conversations while the pool resizes', async () => {
+    const server = app.getHttpServer();
+    const pool = app.get(Dispatcher);
+    const work: Promise<unknown>[] = [];
+    for (let m = 0; m < 5; m++) {
+      for (let c = 0; c < 20; c++) {
+        // then() sends the request now, so resizes happen while messages are in flight.
+        work.push(
+          request(server)
+            .post(`/conversations/k${c}/messages`)
+            .send({ text: `${m}` })
+            .then((r) => r),
+        );
+      }
+      await pool.resize(1 + (m % 4) * 3);
+    }
+    const responses = (await Promise.all(work)) as Array<{ status: number }>;
+    expect(responses.every((r) => r.status === 201)).toBe(true);
+    expect(app.get(OrderLog)).toMatchObject({ orderViolations: 0, overlapViolations: 0 });
+  });
+});

@@ -1,0 +1,230 @@
+import 'reflect-metadata';
+import { Injectable, Module, type OnModuleInit, Scope } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  Dispatcher,
+  DuplicateHandlerError,
+  InjectDispatcher,
+  InvalidOptionError,
+  PoolClosedError,
+  RequestScopedHandlerError,
+  type TaskContext,
+  TaskHandler,
+  UnknownPoolError,
+  UnknownTaskTypeError,
+  WorkerPoolModule,
+  type WorkerPoolOptions,
+  getDispatcherToken,
+} from '../../lib/index.js';
+import { deferred } from '../support/deferred.js';
+
+@Injectable()
+class Greeter {
+  readonly greeting = 'hello';
+  contexts: TaskContext[] = [];
+
+  @TaskHandler('greet')
+  greet(name: string, ctx: TaskContext): string {
+    this.contexts.push(ctx);
+    return `${this.greeting} ${name}`;
+  }
+
+  notAHandler(): void {}
+}
+
+async function boot(
+  providers: unknown[],
+  imports: unknown[] = [WorkerPoolModule.forRoot({ lanes: 2 })],
+) {
+  const moduleRef = await Test.createTestingModule({
+    imports: imports as never[],
+    providers: providers as never[],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('WorkerPoolModule (e2e)', () => {
+  it('discovers @TaskHandler methods and calls them with the DI instance and a context', async () => {
+    const app = await boot([Greeter]);
+    const pool = app.get(Dispatcher);
+    await expect(pool.submit('greet', 'ada', { sessionId: 'u1' })).resolves.toBe('hello ada');
+    const ctx = app.get(Greeter).contexts[0];
+    expect(ctx).toMatchObject({ type: 'greet', sessionId: 'u1', attempt: 1, taskId: 1 });
+    expect(ctx.signal).toBeInstanceOf(AbortSignal);
+    expect(pool.handlerTypes()).toEqual(['greet']);
+    await app.close();
+  });
+
+  it('rejects an unknown type with a named error listing the known ones', async () => {
+    const app = await boot([Greeter]);
+    await expect(app.get(Dispatcher).submit('gret', 'x')).rejects.toThrow(UnknownTaskTypeError);
+    await expect(app.get(Dispatcher).submit('gret', 'x')).rejects.toThrow(/Known types: "greet"/);
+    await app.close();
+  });
+
+  it('fails startup when two handlers claim one type, naming both', async () => {
+    @Injectable()
+    class OtherGreeter {
+      @TaskHandler('greet')
+      hi(): string {
+        return 'hi';
+      }
+    }
+    await expect(boot([Greeter, OtherGreeter])).rejects.toThrow(DuplicateHandlerError);
+    await expect(boot([Greeter, OtherGreeter])).rejects.toThrow(
+      /Greeter\.greet and OtherGreeter\.hi/,
+    );
+  });
+
+  it('fails startup for a handler on a request-scoped provider', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {
+      @TaskHandler('per-request')
+      run(): void {}
+    }
+    await expect(boot([PerRequest])).rejects.toThrow(RequestScopedHandlerError);
+  });
+
+  it('fails startup for a handler bound to a pool that does not exist', async () => {
+    @Injectable()
+    class Lost {
+      @TaskHandler('lost', { pool: 'nope' })
+      run(): void {}
+    }
+    await expect(boot([Lost])).rejects.toThrow(UnknownPoolError);
+    await expect(boot([Lost])).rejects.toThrow(/pool "nope".*pools: "default"/);
+  });
+
+  it('validates options at startup with a message per bad value', async () => {
+    await expect(boot([], [WorkerPoolModule.forRoot({ lanes: -2 })])).rejects.toThrow(
+      /Invalid option "lanes": got -2/,
+    );
+    await expect(boot([], [WorkerPoolModule.forRoot({ drainTimeoutMs: -1 })])).rejects.toThrow(
+      /"drainTimeoutMs"/,
+    );
+    expect(() => WorkerPoolModule.forRoot({ name: '' })).toThrow(InvalidOptionError);
+    expect(() => WorkerPoolModule.forRootAsync({})).toThrow(
+      /exactly one of useFactory, useClass or useExisting/,
+    );
+    expect(() => TaskHandler('')).toThrow(/@TaskHandler type/);
+    expect(() => TaskHandler('x', { pool: 3 as never })).toThrow(/@TaskHandler pool/);
+  });
+
+  it('supports forRootAsync with an injected factory, and useClass', async () => {
+    @Injectable()
+    class Config {
+      lanes = 3;
+    }
+    @Module({ providers: [Config], exports: [Config] })
+    class ConfigModule {}
+    const app = await boot(
+      [Greeter],
+      [
+        WorkerPoolModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [Config],
+          useFactory: (config: Config): WorkerPoolOptions => ({ lanes: config.lanes }),
+        }),
+      ],
+    );
+    expect(app.get(Dispatcher).stats().lanes).toHaveLength(3);
+    await app.close();
+
+    @Injectable()
+    class PoolConfig {
+      createWorkerPoolOptions(): WorkerPoolOptions {
+        return { lanes: 5 };
+      }
+    }
+    const app2 = await boot([Greeter], [WorkerPoolModule.forRootAsync({ useClass: PoolConfig })]);
+    expect(app2.get(Dispatcher).stats().lanes).toHaveLength(5);
+    await app2.close();
+  });
+
+  it('runs named pools side by side, each with its own handlers, injected by name', async () => {
+    @Injectable()
+    class Reports {
+      @TaskHandler('render', { pool: 'reports' })
+      render(id: number): string {
+        return `report ${id}`;
+      }
+    }
+    @Injectable()
+    class Consumer {
+      constructor(
+        readonly main: Dispatcher,
+        @InjectDispatcher('reports') readonly reports: Dispatcher,
+      ) {}
+    }
+    const app = await boot(
+      [Greeter, Reports, Consumer],
+      [
+        WorkerPoolModule.forRoot({ lanes: 2 }),
+        WorkerPoolModule.forRoot({ name: 'reports', lanes: 1 }),
+      ],
+    );
+    const consumer = app.get(Consumer);
+    expect(consumer.main).not.toBe(consumer.reports);
+    expect(consumer.reports).toBe(app.get(getDispatcherToken('reports')));
+    await expect(consumer.reports.submit('render', 7)).resolves.toBe('report 7');
+    await expect(consumer.main.submit('render', 7)).rejects.toThrow(UnknownTaskTypeError);
+    expect(consumer.main.handlerTypes()).toEqual(['greet']);
+    await app.close();
+  });
+
+  it('makes the dispatcher injectable app-wide with isGlobal', async () => {
+    @Injectable()
+    class Deep {
+      constructor(readonly pool: Dispatcher) {}
+    }
+    @Module({ providers: [Deep], exports: [Deep] })
+    class FeatureModule {}
+    const app = await boot([], [WorkerPoolModule.forRoot({ isGlobal: true }), FeatureModule]);
+    expect(app.get(Deep).pool).toBeInstanceOf(Dispatcher);
+    await app.close();
+  });
+
+  it('starts on bootstrap and drains on close: queued tasks finish, later submits are refused', async () => {
+    const gate = deferred();
+    const finished: number[] = [];
+    @Injectable()
+    class Slow {
+      @TaskHandler('slow')
+      async run(n: number): Promise<void> {
+        await gate.promise;
+        finished.push(n);
+      }
+    }
+    @Injectable()
+    class EarlyBird implements OnModuleInit {
+      early?: Promise<unknown>;
+      stateAtInit?: string;
+      constructor(private readonly pool: Dispatcher) {}
+      onModuleInit(): void {
+        // Handlers are registered before user onModuleInit hooks; work queues until bootstrap.
+        this.early = this.pool.submit('slow', 0, { sessionId: 'a' });
+        this.stateAtInit = this.pool.stats().state;
+      }
+    }
+    const app = await boot(
+      [Slow, EarlyBird],
+      [WorkerPoolModule.forRoot({ lanes: 2, drainTimeoutMs: 60_000 })],
+    );
+    const pool = app.get(Dispatcher);
+    const { early, stateAtInit } = app.get(EarlyBird);
+    expect(stateAtInit).toBe('created');
+    expect(pool.stats().state).toBe('running');
+    const work = [1, 2, 3].map((n) => pool.submit('slow', n, { sessionId: 'a' }));
+    const closing = app.close();
+    // close() runs onModuleDestroy hooks first; drain starts in beforeApplicationShutdown.
+    while (pool.accepting) await new Promise((r) => setImmediate(r));
+    await expect(pool.submit('slow', 9)).rejects.toThrow(PoolClosedError);
+    gate.resolve();
+    await closing;
+    await Promise.all([early, ...work]);
+    expect(finished).toEqual([0, 1, 2, 3]);
+    expect(pool.stats().state).toBe('stopped');
+  });
+});
