@@ -69,9 +69,13 @@ export class Admission {
     const w = new Waiter(sessionId, admit, refuse, signal);
     if (signal !== undefined) {
       w.onAbort = () => {
+        const inPool = w.list === this.poolWaiters;
         w.list?.remove(w);
         this.dropEmpty(sessionId);
         refuse(new TaskCancelledError(0, 'aborted', signal.reason));
+        // A waiter promoted from its session's list leaves: the next one takes its turn,
+        // or nobody would ever wake that list (its session may have nothing queued).
+        if (inPool && sessionId !== undefined) this.handOn(sessionId);
       };
       signal.addEventListener('abort', w.onAbort, { once: true });
     }
@@ -80,23 +84,42 @@ export class Admission {
 
   /** A queued task started: hand the freed room to the first waiters that fit. */
   released(sessionId: string | undefined): void {
-    if (sessionId !== undefined && this.sessionWaiters.size > 0) {
-      const list = this.sessionWaiters.get(sessionId);
-      const w = list?.shift();
-      if (w !== undefined) {
-        this.dropEmpty(sessionId);
-        if (this.limit(sessionId, this.poolWaiters.length > 0) === undefined) this.grant(w);
-        else this.poolWaiters.push(w);
-      }
-    }
+    if (sessionId !== undefined && this.sessionWaiters.size > 0) this.handOn(sessionId);
     let w: Waiter | undefined;
     while ((w = this.poolWaiters.peek()) !== undefined) {
       const scope = this.limit(w.sessionId, false);
       if (scope === 'pool') return;
-      this.poolWaiters.shift();
-      if (scope === 'session') this.enlist(w, 'session');
-      else this.grant(w);
+      if (scope === 'session') this.park(w.sessionId!);
+      else this.grant(this.poolWaiters.shift()!);
     }
+  }
+
+  /** The first waiter on the session's list gets the session's freed room. */
+  private handOn(sessionId: string): void {
+    const w = this.sessionWaiters.get(sessionId)?.shift();
+    if (w === undefined) return;
+    this.dropEmpty(sessionId);
+    if (this.limit(sessionId, this.poolWaiters.length > 0) === undefined) this.grant(w);
+    else this.poolWaiters.push(w);
+  }
+
+  /**
+   * The session is full: every pool waiter of it moves, in order, to the front of its
+   * session's list, so none overtakes an earlier one of the same session.
+   */
+  private park(sessionId: string): void {
+    const list = new WaitList<Waiter>();
+    for (let n = this.poolWaiters.peek(); n !== undefined;) {
+      const next = n.next as Waiter | undefined;
+      if (n.sessionId === sessionId) {
+        this.poolWaiters.remove(n);
+        list.push(n);
+      }
+      n = next;
+    }
+    const rest = this.sessionWaiters.get(sessionId);
+    for (let n = rest?.shift(); n !== undefined; n = rest!.shift()) list.push(n);
+    this.sessionWaiters.set(sessionId, list);
   }
 
   /** Refuses every waiter (the pool stopped accepting). */

@@ -37,6 +37,15 @@ export class Deque<T> {
     return this.length === 0 ? undefined : this.buf[this.head];
   }
 
+  /** The first item, from the front, that satisfies `test`. */
+  find<S extends T>(test: (item: T) => item is S): S | undefined {
+    for (let i = 0; i < this.length; i++) {
+      const item = this.buf[(this.head + i) & this.mask] as T;
+      if (test(item)) return item;
+    }
+    return undefined;
+  }
+
   /** Removes every item, passing each (in order) to `each`. */
   drain(each: (item: T) => void): void {
     let item: T | undefined;

@@ -3,6 +3,7 @@ import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import { HandlerRegistry } from './handler-registry.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
+import { now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
 import type { PoolState, PoolStats } from './stats.js';
 import { Task, type TaskHandlerFn } from './task.js';
@@ -15,6 +16,16 @@ export interface SubmitOptions {
 }
 
 const ACCEPTED: Promise<void> = Promise.resolve();
+
+// One shared executor hands submit() its resolvers: no closure allocated per task.
+const captured = {
+  resolve: undefined as unknown as (value: unknown) => void,
+  reject: undefined as unknown as (reason: unknown) => void,
+};
+function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  captured.resolve = resolve as (value: unknown) => void;
+  captured.reject = reject;
+}
 
 /**
  * The pool's public face: accepts tasks, reports on them, resizes, drains.
@@ -66,9 +77,15 @@ export class Dispatcher {
 
   /** Runs a task and resolves with its handler's result (or rejects with its error). */
   submit<R = unknown, P = unknown>(type: string, payload: P, options?: SubmitOptions): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.accept(type, payload, options, resolve as (v: unknown) => void, reject)?.catch(reject);
-    });
+    const promise = new Promise<R>(capture);
+    const resolve = captured.resolve;
+    const reject = captured.reject;
+    try {
+      this.accept(type, payload, options, resolve, reject)?.catch(reject);
+    } catch (error) {
+      reject(error);
+    }
+    return promise;
   }
 
   /**
@@ -134,19 +151,32 @@ export class Dispatcher {
 
   stats(): PoolStats {
     const s = this.scheduler;
-    const lanes = [...s.lanes.values(), ...s.retiring].map((l) => ({
-      id: l.id,
-      queued: l.queued,
-      running: l.running,
-      concurrency: l.concurrency,
-      retiring: l.removed,
-    }));
+    const at = now();
+    s.accepted.checkpoint(s.lastTaskId + 1, at);
+    let busyMs = s.retiredBusyMs;
+    const lanes = [...s.lanes.values(), ...s.retiring].map((l) => {
+      const laneBusy = l.busy.busyMs(at);
+      busyMs += laneBusy;
+      const age = at - l.createdAt;
+      return {
+        id: l.id,
+        queued: l.queued,
+        running: l.running,
+        concurrency: l.concurrency,
+        retiring: l.removed,
+        busyMs: laneBusy,
+        utilization: age > 0 ? Math.min(1, laneBusy / (age * l.concurrency)) : 0,
+      };
+    });
+    const oldest = s.oldestQueuedId();
     return {
       state: this.state,
       lanes,
       queued: s.queued,
       running: s.running,
       activeSessions: s.sessions.size,
+      oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
+      busyMs,
       waiting: this.admission.waiting,
       ...this.counts,
     };
@@ -177,7 +207,10 @@ export class Dispatcher {
           'a non-empty string (convert numeric ids with String(id)), or undefined',
         );
       }
-      if (signal?.aborted) throw new TaskCancelledError(0, 'aborted', signal.reason);
+      if (signal?.aborted) {
+        this.counts.rejected++;
+        throw new TaskCancelledError(0, 'aborted', signal.reason);
+      }
     }
     const scope = this.admission.full(sessionId);
     if (scope === undefined) {
@@ -271,6 +304,9 @@ export class Dispatcher {
       timer = setTimeout(() => {
         report.deadlineReached = true;
         report.runningAtDeadline = this.scheduler.running;
+        // Running handlers are awaited, but told to stop through ctx.signal.
+        for (const task of this.scheduler.runningTasks())
+          task.abort(new TaskCancelledError(task.taskId, 'deadline'));
         this.scheduler.cancelQueued((task) => {
           report.cancelledTasks.push({
             taskId: task.taskId,

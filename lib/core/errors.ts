@@ -74,7 +74,11 @@ export class PoolClosedError extends WorkerPoolError {
   }
 }
 
-export type CancelReason = 'shutdown' | 'aborted';
+/**
+ * 'shutdown': still queued at the drain deadline. 'deadline': the abort reason given to a
+ * handler still running at the drain deadline. 'aborted': the caller's AbortSignal fired.
+ */
+export type CancelReason = 'shutdown' | 'deadline' | 'aborted';
 
 export class TaskCancelledError extends WorkerPoolError {
   override readonly code = 'TASK_CANCELLED';
@@ -86,7 +90,9 @@ export class TaskCancelledError extends WorkerPoolError {
     super(
       reason === 'shutdown'
         ? `Task ${taskId} was cancelled: the pool reached its drain deadline before the task started. Raise the drain deadline or submit fewer tasks before shutdown.`
-        : `Task ${taskId} was cancelled by its caller's AbortSignal before it was accepted or started.`,
+        : reason === 'deadline'
+          ? `Task ${taskId} is still running at the pool's drain deadline; stop it soon (the pool awaits it) and watch ctx.signal in long handlers.`
+          : `Task ${taskId} was cancelled by its caller's AbortSignal before it was accepted or started.`,
       cause === undefined ? undefined : { cause },
     );
   }

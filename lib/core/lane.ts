@@ -1,4 +1,5 @@
 import { Deque } from './deque.js';
+import { BusyMeter, now } from './load-meter.js';
 import { Session } from './session.js';
 import type { Task } from './task.js';
 
@@ -9,8 +10,16 @@ import type { Task } from './task.js';
  * after each task, so sessions on a lane share it round robin) and unkeyed tasks.
  * `slots` counts the run loops alive on this lane; it never exceeds `concurrency`.
  */
+/** One run loop's view: the task it is running, if any. */
+export interface RunLoop {
+  task: Task | undefined;
+}
+
 export class Lane {
   readonly ready = new Deque<Session | Task>();
+  readonly busy = new BusyMeter();
+  /** Run loops alive on this lane, each with the task it runs. */
+  readonly loops = new Set<RunLoop>();
   /** Tasks homed on this lane and not yet started (in ready sessions or running ones). */
   queued = 0;
   running = 0;
@@ -19,7 +28,7 @@ export class Lane {
   removed = false;
   /** Resolves removal waiters once the last running task has settled. */
   gone: (() => void)[] = [];
-  readonly createdAt = Date.now();
+  readonly createdAt = now();
 
   constructor(
     readonly id: number,

@@ -1,6 +1,7 @@
 import { InvalidOptionError, UnknownLaneError } from './errors.js';
 import { HashRing } from './hash-ring.js';
-import { Lane } from './lane.js';
+import { Lane, type RunLoop } from './lane.js';
+import { AcceptClock, now } from './load-meter.js';
 import { Session } from './session.js';
 import { Task } from './task.js';
 
@@ -24,11 +25,18 @@ export interface SchedulerHooks {
  */
 export class Scheduler {
   readonly lanes = new Map<number, Lane>();
+  /** `lanes` as an array: placing an unkeyed task scans it without an iterator. */
+  private live: Lane[] = [];
   readonly sessions = new Map<string, Session>();
   /** Removed lanes still finishing their running tasks. */
   readonly retiring = new Set<Lane>();
   queued = 0;
   running = 0;
+  /** Id of the newest accepted task, for `accepted` checkpoints. */
+  lastTaskId = 0;
+  readonly accepted = new AcceptClock();
+  /** Busy time of lanes that are gone. */
+  retiredBusyMs = 0;
   private started = false;
   private readonly ring: HashRing;
 
@@ -52,6 +60,7 @@ export class Scheduler {
 
   enqueue(task: Task): void {
     this.queued++;
+    this.lastTaskId = task.taskId;
     const s = task.session;
     if (s === undefined) return this.place(task);
     s.push(task);
@@ -70,6 +79,7 @@ export class Scheduler {
     while (this.lanes.has(id) || this.isRetiring(id)) id++;
     const lane = new Lane(id, this.laneConcurrency);
     this.lanes.set(id, lane);
+    this.live = [...this.lanes.values()];
     this.ring.add(id);
     return lane;
   }
@@ -86,6 +96,7 @@ export class Scheduler {
       );
     }
     this.lanes.delete(id);
+    this.live = [...this.lanes.values()];
     this.ring.remove(id);
     lane.removed = true;
     lane.ready.drain((item) => {
@@ -118,6 +129,25 @@ export class Scheduler {
     this.queued = 0;
   }
 
+  /** Every task whose handler is running now. */
+  *runningTasks(): IterableIterator<Task> {
+    for (const lane of [...this.lanes.values(), ...this.retiring]) {
+      for (const loop of lane.loops) if (loop.task !== undefined) yield loop.task;
+    }
+  }
+
+  /** Id of the longest-waiting task (the lowest queued id), or undefined if none waits. */
+  oldestQueuedId(): number | undefined {
+    let oldest = Infinity;
+    for (const s of this.sessions.values())
+      if (s.head !== undefined && s.head.taskId < oldest) oldest = s.head.taskId;
+    for (const lane of [...this.lanes.values(), ...this.retiring]) {
+      const first = lane.ready.find((item) => item instanceof Task);
+      if (first !== undefined && first.taskId < oldest) oldest = first.taskId;
+    }
+    return oldest === Infinity ? undefined : oldest;
+  }
+
   private isRetiring(id: number): boolean {
     for (const lane of this.retiring) if (lane.id === id) return true;
     return false;
@@ -125,12 +155,18 @@ export class Scheduler {
 
   /** Unkeyed tasks go to the least-loaded live lane. */
   private place(task: Task): void {
-    let best: Lane | undefined;
-    for (const lane of this.lanes.values()) {
-      if (best === undefined || lane.load < best.load) best = lane;
+    const live = this.live;
+    let best = live[0];
+    let least = best.queued + best.running;
+    for (let i = 1; i < live.length; i++) {
+      const load = live[i].queued + live[i].running;
+      if (load < least) {
+        best = live[i];
+        least = load;
+      }
     }
-    best!.queued++;
-    this.makeReady(best!, task);
+    best.queued++;
+    this.makeReady(best, task);
   }
 
   private rehome(s: Session): void {
@@ -159,8 +195,15 @@ export class Scheduler {
   // wake-up per task. Handlers start on a fresh microtask, never inside submit().
   private async runSlot(lane: Lane): Promise<void> {
     await undefined;
+    const startedAt = now();
+    lane.busy.started(startedAt);
+    this.accepted.checkpoint(this.lastTaskId + 1, startedAt);
+    // Known per loop, not per task, so the running tasks can be reached at a deadline.
+    const loop: RunLoop = { task: undefined };
+    lane.loops.add(loop);
     let task: Task | undefined;
     while ((task = this.take(lane)) !== undefined) {
+      loop.task = task;
       let ok = true;
       let value: unknown;
       try {
@@ -169,9 +212,12 @@ export class Scheduler {
         ok = false;
         value = error;
       }
+      loop.task = undefined;
       this.finish(lane, task, ok, value);
     }
+    lane.loops.delete(loop);
     lane.slots--;
+    lane.busy.ended(now(), startedAt);
     if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
   }
 
@@ -210,6 +256,7 @@ export class Scheduler {
 
   private retire(lane: Lane): void {
     this.retiring.delete(lane);
+    this.retiredBusyMs += lane.busy.busyMs(now());
     for (const resolve of lane.gone.splice(0)) resolve();
   }
 }

@@ -7,6 +7,10 @@ export interface LaneStats {
   concurrency: number;
   /** Removed from the ring, finishing its running tasks. */
   retiring: boolean;
+  /** Time this lane's run loops have been busy since it was added (ms). */
+  busyMs: number;
+  /** Busy time / (age x concurrency) since the lane was added, 0..1. */
+  utilization: number;
 }
 
 /** A snapshot of the pool; counters count since the pool was created. */
@@ -17,6 +21,13 @@ export interface PoolStats {
   running: number;
   /** Sessions with work queued or running. Idle sessions hold no state. */
   activeSessions: number;
+  /**
+   * Age of the longest-waiting task (ms), 0 when none waits. A lower bound, exact to within
+   * the time between two `stats()` calls or two bursts of work.
+   */
+  oldestWaitMs: number;
+  /** Busy time of all lanes, past and present, since the pool was created (ms). */
+  busyMs: number;
   /** Callers waiting for queue room (whenFull: 'wait'). */
   waiting: number;
   accepted: number;

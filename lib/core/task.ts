@@ -21,7 +21,8 @@ export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
 
 /**
  * One accepted task. It doubles as the handler's context so a run allocates nothing
- * beyond the task itself; its AbortController is made only if the handler reads `signal`.
+ * beyond the task itself; its AbortController is made only when `signal` is read or the
+ * task is aborted.
  * `next` links the task into its session's FIFO.
  */
 export class Task implements TaskContext {
@@ -31,7 +32,6 @@ export class Task implements TaskContext {
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((reason: unknown) => void) | undefined = undefined;
   private controller: AbortController | undefined = undefined;
-  private abortReason: unknown = undefined;
 
   constructor(
     readonly taskId: number,
@@ -46,16 +46,11 @@ export class Task implements TaskContext {
   }
 
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
+    return (this.controller ??= new AbortController()).signal;
   }
 
+  // Aborting is rare, so it may create the controller; a second abort keeps the first reason.
   abort(reason: unknown): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
+    (this.controller ??= new AbortController()).abort(reason);
   }
 }
