@@ -1,3 +1,15 @@
+export type { AutoscaleOptions } from './autoscaler/autoscale-options.interface.js';
+export {
+  type AutoscaleDecision,
+  type AutoscaleInput,
+  type AutoscalePolicy,
+  DEFAULT_AUTOSCALE_POLICY_OPTIONS,
+  type DefaultAutoscalePolicyOptions,
+  type PoolSample,
+  defaultAutoscalePolicy,
+} from './autoscaler/autoscale-policy.js';
+export { AutoscaleSetupError } from './autoscaler/autoscale.job.js';
+export { type AutoscaleRecord, Autoscaler } from './autoscaler/autoscaler.js';
 export * from './core/index.js';
 export { InjectDispatcher } from './decorators/inject-dispatcher.decorator.js';
 export { TaskHandler } from './decorators/task-handler.decorator.js';
@@ -11,4 +23,8 @@ export type {
 export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
 export { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
 export { WorkerPoolModule } from './worker-pool.module.js';
-export { getDispatcherToken, getWorkerPoolOptionsToken } from './worker-pool.tokens.js';
+export {
+  getAutoscalerToken,
+  getDispatcherToken,
+  getWorkerPoolOptionsToken,
+} from './worker-pool.tokens.js';

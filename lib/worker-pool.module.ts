@@ -1,5 +1,6 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { AutoscaleJob } from './autoscaler/autoscale.job.js';
 import { InvalidOptionError } from './core/index.js';
 import type {
   WorkerPoolModuleAsyncOptions,
@@ -11,7 +12,11 @@ import { DEFAULT_POOL_NAME, WORKER_POOL_INSTANCE } from './worker-pool.constants
 import { WorkerPoolExplorer } from './worker-pool.explorer.js';
 import { WorkerPoolLifecycle } from './worker-pool.lifecycle.js';
 import { WorkerPoolRef } from './worker-pool.ref.js';
-import { getDispatcherToken, getWorkerPoolOptionsToken } from './worker-pool.tokens.js';
+import {
+  getAutoscalerToken,
+  getDispatcherToken,
+  getWorkerPoolOptionsToken,
+} from './worker-pool.tokens.js';
 
 @Module({})
 export class WorkerPoolModule {
@@ -76,6 +81,7 @@ function build(
     throw new InvalidOptionError('isGlobal', isGlobal, 'true or false');
   const optionsToken = getWorkerPoolOptionsToken(name);
   const dispatcherToken = getDispatcherToken(name);
+  const autoscalerToken = getAutoscalerToken(name);
   return {
     module: WorkerPoolModule,
     global: isGlobal,
@@ -92,10 +98,16 @@ function build(
         useFactory: (ref: WorkerPoolRef) => ref.dispatcher,
         inject: [WORKER_POOL_INSTANCE],
       },
+      {
+        provide: autoscalerToken,
+        useFactory: (ref: WorkerPoolRef) => ref.autoscaler,
+        inject: [WORKER_POOL_INSTANCE],
+      },
       WorkerPoolExplorer,
       WorkerPoolLifecycle,
+      AutoscaleJob,
     ],
-    exports: [dispatcherToken, optionsToken],
+    exports: [dispatcherToken, autoscalerToken, optionsToken],
   };
 }
 

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Autoscaler } from './autoscaler/autoscaler.js';
 import { Dispatcher, InvalidOptionError } from './core/index.js';
 import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interface.js';
 
@@ -7,6 +8,8 @@ export class WorkerPoolRef {
   readonly dispatcher: Dispatcher;
   readonly drainTimeoutMs: number;
   readonly logger: Logger;
+  /** Present when the pool was configured with `autoscale`. */
+  readonly autoscaler: Autoscaler | null = null;
 
   constructor(
     readonly name: string,
@@ -16,7 +19,7 @@ export class WorkerPoolRef {
       throw new InvalidOptionError('options', options, 'an object of WorkerPoolOptions');
     }
     this.logger = new Logger(`WorkerPool:${name}`);
-    const { drainTimeoutMs = 10_000, ...poolOptions } = options;
+    const { drainTimeoutMs = 10_000, autoscale, ...poolOptions } = options;
     if (!(typeof drainTimeoutMs === 'number' && drainTimeoutMs >= 0)) {
       throw new InvalidOptionError(
         'drainTimeoutMs',
@@ -35,5 +38,19 @@ export class WorkerPoolRef {
         ),
       ...poolOptions,
     });
+    if (autoscale !== undefined) {
+      if (autoscale === null || typeof autoscale !== 'object') {
+        throw new InvalidOptionError(
+          'autoscale',
+          autoscale,
+          'an object such as { min: 2, max: 32 }',
+        );
+      }
+      this.autoscaler = new Autoscaler(this.dispatcher, autoscale, (d) =>
+        this.logger.debug(
+          `autoscale ${d.direction} to ${d.desired}${d.applied ? '' : ' (not applied)'}: ${d.reason} ${JSON.stringify(d.inputs)}`,
+        ),
+      );
+    }
   }
 }

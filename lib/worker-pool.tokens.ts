@@ -1,3 +1,4 @@
+import { Autoscaler } from './autoscaler/autoscaler.js';
 import { Dispatcher } from './core/index.js';
 import { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
 
@@ -9,4 +10,9 @@ export function getDispatcherToken(name: string = DEFAULT_POOL_NAME): string | t
 /** Injection token of a pool's resolved module options. */
 export function getWorkerPoolOptionsToken(name: string = DEFAULT_POOL_NAME): string {
   return `nest-worker-pool:options:${name}`;
+}
+
+/** Injection token of a pool's autoscaler (null when the pool has no `autoscale` option). */
+export function getAutoscalerToken(name: string = DEFAULT_POOL_NAME): string | typeof Autoscaler {
+  return name === DEFAULT_POOL_NAME ? Autoscaler : `nest-worker-pool:autoscaler:${name}`;
 }

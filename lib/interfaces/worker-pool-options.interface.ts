@@ -1,4 +1,5 @@
 import type { FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
+import type { AutoscaleOptions } from '../autoscaler/autoscale-options.interface.js';
 import type { PoolOptions } from '../core/index.js';
 
 export interface WorkerPoolModuleOptions extends PoolOptions {
@@ -16,6 +17,11 @@ export interface WorkerPoolModuleOptions extends PoolOptions {
    * Default: 10_000 ms.
    */
   drainTimeoutMs?: number;
+  /**
+   * Grow and shrink the pool with its load, checked by a cron job. Needs `@nestjs/schedule`
+   * installed and `ScheduleModule.forRoot()` imported by the app. Default: off.
+   */
+  autoscale?: AutoscaleOptions;
 }
 
 /** Options that may come from config: everything but what decides the module's shape. */

@@ -1,0 +1,1 @@
+export { type WorkerPoolHealthOptions, WorkerPoolHealthIndicator } from './worker-pool.health.js';

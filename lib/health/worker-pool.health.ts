@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { type Dispatcher, InvalidOptionError } from '../core/index.js';
+import { getDispatcherToken } from '../worker-pool.tokens.js';
+
+export interface WorkerPoolHealthOptions {
+  /** Which pool to check. Default: the default pool. */
+  pool?: string;
+  /** Degraded when more tasks than this wait per live lane. Default: 100. */
+  maxQueuedPerLane?: number;
+  /** Degraded when the oldest waiting task is older than this. Default: 5_000 ms. */
+  maxOldestWaitMs?: number;
+}
+
+/**
+ * Terminus indicator for a pool: `up` with its key figures, `degraded` when a backlog or an
+ * old waiting task passes the thresholds, `down` when it no longer accepts work.
+ *
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.pool.isHealthy('workerPool')]); }
+ * ```
+ */
+@Injectable()
+export class WorkerPoolHealthIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  isHealthy(key = 'workerPool', options: WorkerPoolHealthOptions = {}) {
+    const { maxQueuedPerLane = 100, maxOldestWaitMs = 5_000 } = options;
+    if (!(maxQueuedPerLane >= 0))
+      throw new InvalidOptionError('maxQueuedPerLane', maxQueuedPerLane, 'a number >= 0');
+    if (!(maxOldestWaitMs >= 0))
+      throw new InvalidOptionError('maxOldestWaitMs', maxOldestWaitMs, 'a number >= 0');
+    const pool = this.moduleRef.get<Dispatcher>(getDispatcherToken(options.pool), {
+      strict: false,
+    });
+    const s = pool.stats();
+    const lanes = s.lanes.filter((l) => !l.retiring).length;
+    const data = {
+      state: s.state,
+      lanes,
+      queued: s.queued,
+      running: s.running,
+      activeSessions: s.activeSessions,
+      oldestWaitMs: Math.round(s.oldestWaitMs),
+    };
+    const indicator = this.indicators.check(key);
+    if (!pool.accepting)
+      return indicator.down({ ...data, reason: `the pool is ${s.state} and accepts no work` });
+    if (s.queued / Math.max(1, lanes) > maxQueuedPerLane) {
+      return indicator.degraded({
+        ...data,
+        reason: `backlog above ${maxQueuedPerLane} queued per lane`,
+      });
+    }
+    if (s.oldestWaitMs > maxOldestWaitMs) {
+      return indicator.degraded({
+        ...data,
+        reason: `oldest waiting task older than ${maxOldestWaitMs} ms`,
+      });
+    }
+    return indicator.up(data);
+  }
+}
