@@ -1,13 +1,34 @@
 import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { WorkerPoolHealthIndicator } from '../lib/health/index.js';
 import { WorkerPoolModule } from '../lib/index.js';
+import { AssistantHandlers } from './chat/assistant.handlers.js';
 import { ChatController } from './chat/chat.controller.js';
 import { ChatHandlers } from './chat/chat.handlers.js';
 import { ChatService } from './chat/chat.service.js';
 import { OrderLog } from './chat/order-log.js';
+import { HealthController } from './health.controller.js';
 
 @Module({
-  imports: [WorkerPoolModule.forRoot({ lanes: 4, maxLanes: 16, drainTimeoutMs: 5_000 })],
-  controllers: [ChatController],
-  providers: [ChatHandlers, ChatService, OrderLog],
+  imports: [
+    ScheduleModule.forRoot(),
+    TerminusModule,
+    WorkerPoolModule.forRoot({
+      lanes: 4,
+      maxLanes: 16,
+      drainTimeoutMs: 5_000,
+      // Short delays so the demo shows several decisions in seconds; production keeps the defaults.
+      autoscale: {
+        min: 2,
+        max: 12,
+        enabled: false,
+        history: 100,
+        policy: { scaleUpDelayMs: 1_500, scaleDownDelayMs: 3_000 },
+      },
+    }),
+  ],
+  controllers: [ChatController, HealthController],
+  providers: [ChatHandlers, AssistantHandlers, ChatService, OrderLog, WorkerPoolHealthIndicator],
 })
 export class AppModule {}

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Dispatcher } from '../lib/index.js';
+import { Autoscaler, Dispatcher } from '../lib/index.js';
 import { AppModule } from './app.module.js';
+import { runAutoscaleDemo } from './autoscale-demo.js';
 import { ChatService } from './chat/chat.service.js';
 import { OrderLog } from './chat/order-log.js';
 import { runLoad } from './load.js';
@@ -51,15 +52,34 @@ const result = await runLoad({
   },
 });
 
+console.log('\nGET /health ->', JSON.stringify(await (await fetch(`${url}/health`)).json()));
+
+console.log(
+  '\nAutoscaler on (min 2, max 12): a load of 100 ms tasks that rises and falls, from 3 lanes:',
+);
+await pool.resize(3);
+const scaler = app.get(Autoscaler);
+scaler.resume();
+const demo = await runAutoscaleDemo(pool, scaler, (line) => console.log(line));
+const applied = scaler.decisions().filter((d) => d.applied);
+const ups = applied.filter((d) => d.direction === 'up').length;
+const downs = applied.filter((d) => d.direction === 'down').length;
+scaler.pause();
+
 const stats = (await (await fetch(`${url}/stats`)).json()) as ReturnType<Dispatcher['stats']>;
 const log = app.get(OrderLog);
 await app.close();
 
-const ok = result.failed === 0 && log.orderViolations === 0 && log.overlapViolations === 0;
+const ok =
+  result.failed === 0 &&
+  demo.failed === 0 &&
+  log.orderViolations === 0 &&
+  log.overlapViolations === 0;
 console.log(`\nSummary
   messages:            ${result.sent} sent, ${result.completed} completed, ${result.failed} failed in ${result.durationMs} ms
   per-session order:   ${log.orderViolations} out-of-order starts
   mutual exclusion:    ${log.overlapViolations} overlapping runs
+  autoscale demo:      ${demo.sent} tasks, ${demo.failed} failed; scaled up ${ups}x and down ${downs}x
   pool (GET /stats):   accepted ${stats.accepted}, completed ${stats.completed}, failed ${stats.failed}, lanes at end ${stats.lanes.length}
   verdict:             ${ok ? 'OK: every conversation ran in order, one message at a time' : 'FAILED'}`);
 process.exitCode = ok ? 0 : 1;

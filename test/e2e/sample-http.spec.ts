@@ -43,6 +43,14 @@ describe('sample app over HTTP (e2e)', () => {
     });
   });
 
+  it('reports health through Terminus', async () => {
+    const res = await request(app.getHttpServer()).get('/health').expect(200);
+    expect(res.body).toMatchObject({
+      status: 'ok',
+      info: { workerPool: { status: 'up', state: 'running', lanes: 4 } },
+    });
+  });
+
   it('answers a bad body with 400 and a hint', async () => {
     const res = await request(app.getHttpServer())
       .post('/conversations/c1/messages')
