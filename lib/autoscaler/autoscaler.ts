@@ -130,6 +130,14 @@ export class Autoscaler {
     const record: AutoscaleRecord = { ...decision, desired, at: now, applied };
     this.records.push(record);
     if (this.records.length > (this.options.history ?? 20)) this.records.shift();
+    this.pool.publish({
+      type: 'scaling-decision',
+      direction: record.direction,
+      desired: record.desired,
+      applied: record.applied,
+      reason: record.reason,
+      inputs: record.inputs,
+    });
     this.onDecision(record);
     return record;
   }

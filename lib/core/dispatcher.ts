@@ -1,7 +1,9 @@
+import { type Observable, Subject } from 'rxjs';
 import { Admission } from './admission.js';
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
-import { HandlerRegistry } from './handler-registry.js';
+import type { PoolEvent } from './events.js';
+import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
@@ -40,12 +42,23 @@ export class Dispatcher {
   private nextTaskId = 1;
   private readonly counts = { accepted: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0 };
   private draining: Promise<DrainReport> | undefined;
+  private readonly events = new Subject<PoolEvent>();
   private onIdle: (() => void) | undefined;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
     this.scheduler = new Scheduler(this.options.laneConcurrency, this.options.virtualNodes, {
-      dequeued: (session) => this.admission.released(session?.id),
+      started: (task) => {
+        this.admission.released(task.session?.id);
+        if (this.events.observed) {
+          this.publish({
+            type: 'started',
+            ...describe(task),
+            laneId: task.laneId,
+            attempt: task.attempt,
+          });
+        }
+      },
       finished: (task, ok, value) => this.settle(task, ok, value),
     });
     this.admission = new Admission(
@@ -108,12 +121,12 @@ export class Dispatcher {
         `at most maxLanes (${this.options.maxLanes})`,
       );
     }
-    return this.scheduler.addLane().id;
+    return this.grow();
   }
 
   /** Removes a lane; its waiting sessions move at once, its running tasks finish first. */
   removeLane(laneId: number): Promise<void> {
-    return this.scheduler.removeLane(laneId);
+    return this.shrink(laneId);
   }
 
   /** Grows or shrinks to `lanes`; removes the highest lane ids first. Resolves when removed lanes are gone. */
@@ -125,11 +138,12 @@ export class Dispatcher {
         `an integer from 1 to maxLanes (${this.options.maxLanes})`,
       );
     }
-    while (this.scheduler.lanes.size < lanes) this.scheduler.addLane();
+    const from = this.scheduler.lanes.size;
+    while (this.scheduler.lanes.size < lanes) this.grow();
     const removals: Promise<void>[] = [];
-    while (this.scheduler.lanes.size > lanes) {
-      removals.push(this.scheduler.removeLane(Math.max(...this.scheduler.lanes.keys())));
-    }
+    while (this.scheduler.lanes.size > lanes)
+      removals.push(this.shrink(Math.max(...this.scheduler.lanes.keys())));
+    if (from !== lanes && this.events.observed) this.publish({ type: 'resized', from, to: lanes });
     return Promise.all(removals).then(() => undefined);
   }
 
@@ -143,6 +157,7 @@ export class Dispatcher {
     if (!(deadlineMs >= 0))
       throw new InvalidOptionError('deadlineMs', deadlineMs, 'a number >= 0, or Infinity');
     this.state = 'draining';
+    if (this.events.observed) this.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
     this.scheduler.start();
     this.draining = this.runDrain(deadlineMs);
@@ -177,6 +192,7 @@ export class Dispatcher {
       activeSessions: s.sessions.size,
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
+      types: Object.fromEntries([...this.handlers.entries()].map((e) => [e.type, { ...e.counts }])),
       waiting: this.admission.waiting,
       ...this.counts,
     };
@@ -194,7 +210,7 @@ export class Dispatcher {
       this.counts.rejected++;
       throw new PoolClosedError(this.state);
     }
-    const fn = this.handlers.get(type).fn;
+    const entry = this.handlers.get(type);
     let sessionId: string | undefined;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
@@ -214,7 +230,7 @@ export class Dispatcher {
     }
     const scope = this.admission.full(sessionId);
     if (scope === undefined) {
-      this.push(type, fn, payload, sessionId, resolve, reject);
+      this.push(entry, payload, sessionId, resolve, reject);
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
@@ -227,7 +243,7 @@ export class Dispatcher {
         sessionId,
         signal,
         () => {
-          this.push(type, fn, payload, sessionId, resolve, reject);
+          this.push(entry, payload, sessionId, resolve, reject);
           admitted();
         },
         (error) => {
@@ -238,28 +254,70 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Lifecycle events. Nothing is built for them while nobody subscribes. The stream
+   * completes when a drain finishes. A subscriber that throws does not stop the pool (rxjs
+   * reports the error as unhandled, see its `config.onUnhandledError`).
+   */
+  get events$(): Observable<PoolEvent> {
+    return this.events.asObservable();
+  }
+
+  /** Publishes an event on `events$`; for extensions such as the autoscaler. */
+  publish(event: PoolEvent): void {
+    if (!this.events.observed) return;
+    try {
+      this.events.next(event);
+    } catch {
+      // Only reachable with rxjs's deprecated synchronous error handling: keep the pool going.
+    }
+  }
+
+  private grow(): number {
+    const id = this.scheduler.addLane().id;
+    if (this.events.observed) this.publish({ type: 'lane-added', laneId: id });
+    return id;
+  }
+
+  private shrink(laneId: number): Promise<void> {
+    const gone = this.scheduler.removeLane(laneId);
+    if (!this.events.observed) return gone;
+    this.publish({ type: 'lane-retiring', laneId });
+    return gone.then(() => this.publish({ type: 'lane-removed', laneId }));
+  }
+
   private push(
-    type: string,
-    fn: TaskHandlerFn,
+    entry: HandlerEntry,
     payload: unknown,
     sessionId: string | undefined,
     resolve: ((v: unknown) => void) | undefined,
     reject: ((e: unknown) => void) | undefined,
   ): void {
     const session = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
-    const task = new Task(this.nextTaskId++, type, fn, payload, session);
+    const task = new Task(this.nextTaskId++, entry, payload, session);
     task.resolve = resolve;
     task.reject = reject;
     this.counts.accepted++;
+    entry.counts.accepted++;
+    if (this.events.observed) this.publish({ type: 'accepted', ...describe(task) });
     this.scheduler.enqueue(task);
   }
 
   private settle(task: Task, ok: boolean, value: unknown): void {
+    if (this.events.observed) {
+      this.publish(
+        ok
+          ? { type: 'completed', ...describe(task), laneId: task.laneId }
+          : { type: 'failed', ...describe(task), laneId: task.laneId, error: value },
+      );
+    }
     if (ok) {
       this.counts.completed++;
+      task.handler.counts.completed++;
       task.resolve?.(value);
     } else {
       this.counts.failed++;
+      task.handler.counts.failed++;
       if (task.reject !== undefined) task.reject(value);
       else this.reportUnhandled(task, value);
     }
@@ -269,6 +327,9 @@ export class Dispatcher {
 
   private cancel(task: Task, error: TaskCancelledError): void {
     this.counts.cancelled++;
+    task.handler.counts.cancelled++;
+    if (this.events.observed)
+      this.publish({ type: 'cancelled', ...describe(task), reason: error.reason });
     if (task.reject !== undefined) task.reject(error);
     else this.reportUnhandled(task, error);
   }
@@ -326,6 +387,19 @@ export class Dispatcher {
     report.failed = this.counts.failed - before.failed;
     report.cancelled = report.cancelledTasks.length;
     report.durationMs = Date.now() - began;
+    if (this.events.observed) {
+      this.publish({
+        type: 'drained',
+        completed: report.completed,
+        failed: report.failed,
+        cancelled: report.cancelled,
+      });
+    }
+    this.events.complete();
     return report;
   }
+}
+
+function describe(task: Task): { taskId: number; taskType: string; sessionId: string | undefined } {
+  return { taskId: task.taskId, taskType: task.handler.type, sessionId: task.sessionId };
 }

@@ -1,11 +1,20 @@
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
 import type { TaskHandlerFn } from './task.js';
 
+/** Outcomes of one task type, counted on its handler entry so a task pays no map lookup. */
+export interface TypeCounts {
+  accepted: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
 export interface HandlerEntry {
   readonly type: string;
   readonly fn: TaskHandlerFn;
   /** Where the handler comes from, for error messages ("ChatHandlers.onMessage"). */
   readonly origin: string;
+  readonly counts: TypeCounts;
 }
 
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
@@ -21,13 +30,22 @@ export class HandlerRegistry {
     }
     const existing = this.handlers.get(type);
     if (existing) throw new DuplicateHandlerError(type, existing.origin, origin);
-    this.handlers.set(type, { type, fn, origin });
+    this.handlers.set(type, {
+      type,
+      fn,
+      origin,
+      counts: { accepted: 0, completed: 0, failed: 0, cancelled: 0 },
+    });
   }
 
   get(type: string): HandlerEntry {
     const entry = this.handlers.get(type);
     if (entry === undefined) throw new UnknownTaskTypeError(String(type), this.types());
     return entry;
+  }
+
+  entries(): IterableIterator<HandlerEntry> {
+    return this.handlers.values();
   }
 
   types(): string[] {

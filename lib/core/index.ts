@@ -1,5 +1,7 @@
 export { Dispatcher, type SubmitOptions } from './dispatcher.js';
 export type { DrainReport } from './drain-report.js';
+export type { PoolEvent, PoolEventType } from './events.js';
+export type { TypeCounts } from './handler-registry.js';
 export * from './errors.js';
 export { HashRing } from './hash-ring.js';
 export type { PoolOptions, WhenFull } from './options.js';

@@ -7,7 +7,7 @@ import { Task } from './task.js';
 
 export interface SchedulerHooks {
   /** A queued task started: its queue slot (pool and session) is free again. */
-  dequeued(session: Session | undefined): void;
+  started(task: Task): void;
   /** A task's handler returned or threw. */
   finished(task: Task, ok: boolean, value: unknown): void;
 }
@@ -207,7 +207,7 @@ export class Scheduler {
       let ok = true;
       let value: unknown;
       try {
-        value = await task.fn(task.payload, task);
+        value = await task.handler.fn(task.payload, task);
       } catch (error) {
         ok = false;
         value = error;
@@ -237,7 +237,7 @@ export class Scheduler {
     lane.running++;
     this.queued--;
     this.running++;
-    this.hooks.dequeued(task.session);
+    this.hooks.started(task);
     return task;
   }
 

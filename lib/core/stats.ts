@@ -1,3 +1,5 @@
+import type { TypeCounts } from './handler-registry.js';
+
 export type PoolState = 'created' | 'running' | 'draining' | 'stopped';
 
 export interface LaneStats {
@@ -28,6 +30,8 @@ export interface PoolStats {
   oldestWaitMs: number;
   /** Busy time of all lanes, past and present, since the pool was created (ms). */
   busyMs: number;
+  /** The same outcome counters per task type. */
+  types: Record<string, TypeCounts>;
   /** Callers waiting for queue room (whenFull: 'wait'). */
   waiting: number;
   accepted: number;

@@ -1,3 +1,4 @@
+import type { HandlerEntry } from './handler-registry.js';
 import type { Session } from './session.js';
 
 /** What a handler receives beside its payload. */
@@ -35,11 +36,14 @@ export class Task implements TaskContext {
 
   constructor(
     readonly taskId: number,
-    readonly type: string,
-    readonly fn: TaskHandlerFn,
+    readonly handler: HandlerEntry,
     readonly payload: unknown,
     readonly session: Session | undefined,
   ) {}
+
+  get type(): string {
+    return this.handler.type;
+  }
 
   get sessionId(): string | undefined {
     return this.session?.id;

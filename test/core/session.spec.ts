@@ -2,13 +2,18 @@ import { Lane } from '../../lib/core/lane.js';
 import { Session } from '../../lib/core/session.js';
 import { Task } from '../../lib/core/task.js';
 
-const noop = () => undefined;
+const entry = {
+  type: 't',
+  fn: () => undefined,
+  origin: 'test',
+  counts: { accepted: 0, completed: 0, failed: 0, cancelled: 0 },
+};
 
 describe('Session', () => {
   it('keeps its tasks in FIFO order and reports idle only when empty and not running', () => {
     const s = new Session('a', new Lane(0, 1));
     expect(s.idle).toBe(true);
-    const tasks = [1, 2, 3].map((id) => new Task(id, 't', noop, id, s));
+    const tasks = [1, 2, 3].map((id) => new Task(id, entry, id, s));
     tasks.forEach((t) => s.push(t));
     expect(s.size).toBe(3);
     expect(s.shift()!.taskId).toBe(1);
@@ -25,11 +30,11 @@ describe('Session', () => {
 
 describe('Task as context', () => {
   it('creates its AbortSignal lazily and aborts it even if read after abort', () => {
-    const t = new Task(1, 't', noop, null, undefined);
+    const t = new Task(1, entry, null, undefined);
     t.abort('stop');
     expect(t.signal.aborted).toBe(true);
     expect(t.signal.reason).toBe('stop');
-    const u = new Task(2, 't', noop, null, undefined);
+    const u = new Task(2, entry, null, undefined);
     const signal = u.signal;
     u.abort('later');
     expect(signal.aborted).toBe(true);

@@ -1,0 +1,33 @@
+import type { CancelReason } from './errors.js';
+
+interface TaskEventBase {
+  taskId: number;
+  taskType: string;
+  sessionId: string | undefined;
+}
+
+/** Lifecycle events of a pool, in the order they happen. */
+export type PoolEvent =
+  | ({ type: 'accepted' } & TaskEventBase)
+  | ({ type: 'started'; laneId: number; attempt: number } & TaskEventBase)
+  | ({ type: 'completed'; laneId: number } & TaskEventBase)
+  | ({ type: 'failed'; laneId: number; error: unknown } & TaskEventBase)
+  | ({ type: 'cancelled'; reason: CancelReason } & TaskEventBase)
+  | { type: 'lane-added'; laneId: number }
+  /** Taken out of the ring; it finishes its running tasks, then 'lane-removed'. */
+  | { type: 'lane-retiring'; laneId: number }
+  | { type: 'lane-removed'; laneId: number }
+  | { type: 'resized'; from: number; to: number }
+  /** Published by extensions such as the autoscaler. */
+  | {
+      type: 'scaling-decision';
+      direction: 'up' | 'down' | 'hold';
+      desired: number;
+      applied: boolean;
+      reason: string;
+      inputs: Record<string, number>;
+    }
+  | { type: 'drain-started'; deadlineMs: number }
+  | { type: 'drained'; completed: number; failed: number; cancelled: number };
+
+export type PoolEventType = PoolEvent['type'];
