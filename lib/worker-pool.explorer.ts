@@ -36,7 +36,10 @@ export class WorkerPoolExplorer implements OnModuleInit {
         if (!pools.includes(meta.pool)) throw new UnknownPoolError(origin, meta.pool, pools);
         if (meta.pool !== this.pool.name) continue;
         if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
-        this.pool.dispatcher.registerHandler(meta.type, prototype[method].bind(instance), origin);
+        this.pool.dispatcher.registerHandler(meta.type, prototype[method].bind(instance), {
+          origin,
+          retry: meta.retry,
+        });
       }
     }
   }

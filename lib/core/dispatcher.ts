@@ -9,8 +9,19 @@ import { now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
 import type { PoolState, PoolStats } from './stats.js';
 import { Task, type TaskHandlerFn } from './task.js';
+import {
+  type TaskPolicy,
+  type TaskPolicyOptions,
+  backoffDelay,
+  resolveTaskPolicy,
+} from './task-policy.js';
 
-export interface SubmitOptions {
+/** How a handler is registered: where it comes from (for errors) and its default policy. */
+export interface HandlerRegistration extends TaskPolicyOptions {
+  origin?: string;
+}
+
+export interface SubmitOptions extends TaskPolicyOptions {
   /** Tasks of one session run one at a time, in submission order. Omit for unordered work. */
   sessionId?: string;
   /** Aborts waiting for queue room (whenFull: 'wait'). */
@@ -40,7 +51,15 @@ export class Dispatcher {
   private readonly admission: Admission;
   private state: PoolState = 'created';
   private nextTaskId = 1;
-  private readonly counts = { accepted: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0 };
+  private readonly counts = {
+    accepted: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    rejected: 0,
+    retried: 0,
+    deadLettered: 0,
+  };
   private draining: Promise<DrainReport> | undefined;
   private readonly events = new Subject<PoolEvent>();
   private onIdle: (() => void) | undefined;
@@ -59,6 +78,7 @@ export class Dispatcher {
           });
         }
       },
+      retryDelay: (task, error) => this.retryDelay(task, error),
       finished: (task, ok, value) => this.settle(task, ok, value),
     });
     this.admission = new Admission(
@@ -73,8 +93,14 @@ export class Dispatcher {
     return this.state === 'created' || this.state === 'running';
   }
 
-  registerHandler<P, R>(type: string, handler: TaskHandlerFn<P, R>, origin?: string): void {
-    this.handlers.register(type, handler, origin);
+  /** `options` may be just the origin, as a string, for error messages. */
+  registerHandler<P, R>(
+    type: string,
+    handler: TaskHandlerFn<P, R>,
+    options?: string | HandlerRegistration,
+  ): void {
+    const o = typeof options === 'string' ? { origin: options } : options;
+    this.handlers.register(type, handler, o?.origin, o);
   }
 
   handlerTypes(): string[] {
@@ -192,6 +218,7 @@ export class Dispatcher {
       activeSessions: s.sessions.size,
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
+      retrying: s.delayed.size,
       types: Object.fromEntries([...this.handlers.entries()].map((e) => [e.type, { ...e.counts }])),
       waiting: this.admission.waiting,
       ...this.counts,
@@ -228,9 +255,11 @@ export class Dispatcher {
         throw new TaskCancelledError(0, 'aborted', signal.reason);
       }
     }
+    const policy =
+      options?.retry === undefined ? entry.policy : resolveTaskPolicy(entry.policy, options);
     const scope = this.admission.full(sessionId);
     if (scope === undefined) {
-      this.push(entry, payload, sessionId, resolve, reject);
+      this.push(entry, policy, payload, sessionId, resolve, reject);
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
@@ -243,7 +272,7 @@ export class Dispatcher {
         sessionId,
         signal,
         () => {
-          this.push(entry, payload, sessionId, resolve, reject);
+          this.push(entry, policy, payload, sessionId, resolve, reject);
           admitted();
         },
         (error) => {
@@ -288,6 +317,7 @@ export class Dispatcher {
 
   private push(
     entry: HandlerEntry,
+    policy: TaskPolicy,
     payload: unknown,
     sessionId: string | undefined,
     resolve: ((v: unknown) => void) | undefined,
@@ -297,6 +327,7 @@ export class Dispatcher {
     const task = new Task(this.nextTaskId++, entry, payload, session);
     task.resolve = resolve;
     task.reject = reject;
+    task.policy = policy;
     this.counts.accepted++;
     entry.counts.accepted++;
     if (this.events.observed) this.publish({ type: 'accepted', ...describe(task) });
@@ -321,8 +352,42 @@ export class Dispatcher {
       if (task.reject !== undefined) task.reject(value);
       else this.reportUnhandled(task, value);
     }
-    if (this.onIdle !== undefined && this.scheduler.queued + this.scheduler.running === 0)
-      this.onIdle();
+    if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
+  }
+
+  /** After a failed attempt: the backoff before the next one, or undefined when it is final. */
+  private retryDelay(task: Task, error: unknown): number | undefined {
+    const p = task.policy;
+    if (p.attempts === 1) return undefined;
+    let again = task.attempt < p.attempts;
+    if (again && p.retryIf !== undefined) {
+      try {
+        again = p.retryIf(error, task) === true;
+      } catch {
+        again = false; // a broken predicate must not loop a task forever
+      }
+    }
+    if (!again) {
+      this.counts.deadLettered++;
+      if (this.events.observed)
+        this.publish({ type: 'dead-lettered', ...describe(task), attempts: task.attempt, error });
+      try {
+        this.options.onDeadLetter(error, {
+          ...describe(task),
+          type: task.type,
+          attempts: task.attempt,
+          payload: task.payload,
+        });
+      } catch {
+        // The failure still reaches its caller; a throwing hook must not stop the pool.
+      }
+      return undefined;
+    }
+    const delayMs = backoffDelay(p, task.attempt);
+    this.counts.retried++;
+    if (this.events.observed)
+      this.publish({ type: 'retrying', ...describe(task), attempt: task.attempt, delayMs, error });
+    return delayMs;
   }
 
   private cancel(task: Task, error: TaskCancelledError): void {
@@ -359,7 +424,7 @@ export class Dispatcher {
       durationMs: 0,
     };
     const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
-    if (this.scheduler.queued + this.scheduler.running === 0) this.onIdle!();
+    if (this.scheduler.pending === 0) this.onIdle!();
     let timer: NodeJS.Timeout | undefined;
     if (deadlineMs !== Infinity) {
       timer = setTimeout(() => {
@@ -376,7 +441,7 @@ export class Dispatcher {
           });
           this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown'));
         });
-        if (this.scheduler.running === 0) this.onIdle!();
+        if (this.scheduler.pending === 0) this.onIdle!();
       }, deadlineMs);
     }
     await idle;

@@ -13,6 +13,10 @@ export type PoolEvent =
   | ({ type: 'completed'; laneId: number } & TaskEventBase)
   | ({ type: 'failed'; laneId: number; error: unknown } & TaskEventBase)
   | ({ type: 'cancelled'; reason: CancelReason } & TaskEventBase)
+  /** A failed attempt will run again after `delayMs`; its session waits meanwhile. */
+  | ({ type: 'retrying'; attempt: number; delayMs: number; error: unknown } & TaskEventBase)
+  /** Failed for good after using up its retry policy; `failed` follows. */
+  | ({ type: 'dead-lettered'; attempts: number; error: unknown } & TaskEventBase)
   | { type: 'lane-added'; laneId: number }
   /** Taken out of the ring; it finishes its running tasks, then 'lane-removed'. */
   | { type: 'lane-retiring'; laneId: number }

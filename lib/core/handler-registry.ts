@@ -1,5 +1,11 @@
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
 import type { TaskHandlerFn } from './task.js';
+import {
+  DEFAULT_TASK_POLICY,
+  type TaskPolicy,
+  type TaskPolicyOptions,
+  resolveTaskPolicy,
+} from './task-policy.js';
 
 /** Outcomes of one task type, counted on its handler entry so a task pays no map lookup. */
 export interface TypeCounts {
@@ -15,13 +21,19 @@ export interface HandlerEntry {
   /** Where the handler comes from, for error messages ("ChatHandlers.onMessage"). */
   readonly origin: string;
   readonly counts: TypeCounts;
+  readonly policy: TaskPolicy;
 }
 
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
 export class HandlerRegistry {
   private readonly handlers = new Map<string, HandlerEntry>();
 
-  register(type: string, fn: TaskHandlerFn, origin = 'anonymous handler'): void {
+  register(
+    type: string,
+    fn: TaskHandlerFn,
+    origin = 'anonymous handler',
+    options?: TaskPolicyOptions,
+  ): void {
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
     }
@@ -30,10 +42,12 @@ export class HandlerRegistry {
     }
     const existing = this.handlers.get(type);
     if (existing) throw new DuplicateHandlerError(type, existing.origin, origin);
+    const policy = resolveTaskPolicy(DEFAULT_TASK_POLICY, options, `retry of "${type}"`);
     this.handlers.set(type, {
       type,
       fn,
       origin,
+      policy,
       counts: { accepted: 0, completed: 0, failed: 0, cancelled: 0 },
     });
   }

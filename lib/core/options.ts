@@ -29,6 +29,14 @@ export interface PoolOptions {
     error: unknown,
     task: { taskId: number; type: string; sessionId?: string },
   ) => void;
+  /**
+   * Receives a task that failed after using up a retry policy (attempts > 1), with its last
+   * error: the place to park it for inspection. Its caller is rejected as usual. Default: none.
+   */
+  onDeadLetter?: (
+    error: unknown,
+    task: { taskId: number; type: string; sessionId?: string; attempts: number; payload: unknown },
+  ) => void;
 }
 
 export type ResolvedPoolOptions = Required<PoolOptions>;
@@ -43,6 +51,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   virtualNodes: 160,
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
+  onDeadLetter: () => undefined,
 };
 
 /** Fills defaults and throws `InvalidOptionError` naming the first bad value. */
@@ -74,6 +83,9 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   positiveInt('virtualNodes', o.virtualNodes);
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {
     throw new InvalidOptionError('whenFull', o.whenFull, `'reject' or 'wait'`);
+  }
+  if (typeof o.onDeadLetter !== 'function') {
+    throw new InvalidOptionError('onDeadLetter', o.onDeadLetter, 'a function');
   }
   if (typeof o.onUnhandledFailure !== 'function') {
     throw new InvalidOptionError('onUnhandledFailure', o.onUnhandledFailure, 'a function');

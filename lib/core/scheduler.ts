@@ -8,7 +8,9 @@ import { Task } from './task.js';
 export interface SchedulerHooks {
   /** A queued task started: its queue slot (pool and session) is free again. */
   started(task: Task): void;
-  /** A task's handler returned or threw. */
+  /** A handler threw: milliseconds to wait before running the task again, or undefined to let it fail. */
+  retryDelay(task: Task, error: unknown): number | undefined;
+  /** A task's handler returned or threw (for the last time). */
   finished(task: Task, ok: boolean, value: unknown): void;
 }
 
@@ -35,6 +37,11 @@ export class Scheduler {
   /** Id of the newest accepted task, for `accepted` checkpoints. */
   lastTaskId = 0;
   readonly accepted = new AcceptClock();
+  /**
+   * Tasks waiting out a retry backoff. Each holds its session (nothing else of the session
+   * starts meanwhile) but no lane slot.
+   */
+  readonly delayed = new Map<Task, NodeJS.Timeout>();
   /** Busy time of lanes that are gone. */
   retiredBusyMs = 0;
   private started = false;
@@ -115,6 +122,13 @@ export class Scheduler {
 
   /** Empties every queue, handing each waiting task to `each` in submission order per session. */
   cancelQueued(each: (task: Task) => void): void {
+    // A postponed task is its session's oldest: it goes first, and frees its session.
+    for (const [task, timer] of this.delayed) {
+      clearTimeout(timer);
+      each(task);
+      if (task.session !== undefined) task.session.running = false;
+    }
+    this.delayed.clear();
     for (const s of this.sessions.values()) {
       let t: Task | undefined;
       while ((t = s.shift()) !== undefined) each(t);
@@ -244,14 +258,42 @@ export class Scheduler {
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
     lane.running--;
     this.running--;
-    const s = task.session;
-    if (s !== undefined) {
-      s.running = false;
-      if (s.lane.removed) this.rehome(s);
-      if (s.size > 0) this.makeReady(s.lane, s);
-      else this.sessions.delete(s.id);
+    if (!ok) {
+      const delay = this.hooks.retryDelay(task, value);
+      if (delay !== undefined) return this.postpone(task, delay);
     }
+    if (task.session !== undefined) this.release(task.session);
     this.hooks.finished(task, ok, value);
+  }
+
+  /** Tasks queued, running or waiting to retry: zero when the pool has nothing left to do. */
+  get pending(): number {
+    return this.queued + this.running + this.delayed.size;
+  }
+
+  // The session stays marked running, so its later tasks wait behind the retry.
+  private postpone(task: Task, delayMs: number): void {
+    this.delayed.set(
+      task,
+      setTimeout(() => {
+        this.delayed.delete(task);
+        task.attempt++;
+        this.queued++;
+        const s = task.session;
+        if (s === undefined) return this.place(task);
+        s.unshift(task);
+        s.lane.queued++;
+        this.release(s);
+      }, delayMs),
+    );
+  }
+
+  /** The session's running task has settled: its next task may go, or its state is dropped. */
+  private release(s: Session): void {
+    s.running = false;
+    if (s.lane.removed) this.rehome(s);
+    if (s.size > 0) this.makeReady(s.lane, s);
+    else this.sessions.delete(s.id);
   }
 
   private retire(lane: Lane): void {

@@ -26,6 +26,14 @@ export class Session {
     this.size++;
   }
 
+  /** Puts a task back at the head (a retry keeps its place in the session's order). */
+  unshift(task: Task): void {
+    task.next = this.head;
+    this.head = task;
+    if (this.tail === undefined) this.tail = task;
+    this.size++;
+  }
+
   shift(): Task | undefined {
     const task = this.head;
     if (task === undefined) return undefined;

@@ -30,6 +30,11 @@ export interface PoolStats {
   oldestWaitMs: number;
   /** Busy time of all lanes, past and present, since the pool was created (ms). */
   busyMs: number;
+  /** Failed attempts that were retried, and tasks that failed after all their attempts. */
+  retried: number;
+  deadLettered: number;
+  /** Tasks waiting out a retry backoff (each holds its session). */
+  retrying: number;
   /** The same outcome counters per task type. */
   types: Record<string, TypeCounts>;
   /** Callers waiting for queue room (whenFull: 'wait'). */

@@ -1,5 +1,6 @@
 import type { HandlerEntry } from './handler-registry.js';
 import type { Session } from './session.js';
+import type { TaskPolicy } from './task-policy.js';
 
 /** What a handler receives beside its payload. */
 export interface TaskContext {
@@ -32,6 +33,8 @@ export class Task implements TaskContext {
   next: Task | undefined = undefined;
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((reason: unknown) => void) | undefined = undefined;
+  /** The handler's policy unless the submit call overrode it. */
+  policy: TaskPolicy;
   private controller: AbortController | undefined = undefined;
 
   constructor(
@@ -39,7 +42,9 @@ export class Task implements TaskContext {
     readonly handler: HandlerEntry,
     readonly payload: unknown,
     readonly session: Session | undefined,
-  ) {}
+  ) {
+    this.policy = handler.policy;
+  }
 
   get type(): string {
     return this.handler.type;

@@ -1,9 +1,14 @@
 import { SetMetadata } from '@nestjs/common';
 import { InvalidOptionError } from '../core/index.js';
+import {
+  DEFAULT_TASK_POLICY,
+  type TaskPolicyOptions,
+  resolveTaskPolicy,
+} from '../core/task-policy.js';
 import type { TaskHandlerOptions } from '../interfaces/task-handler-options.interface.js';
 import { DEFAULT_POOL_NAME, TASK_HANDLER_METADATA } from '../worker-pool.constants.js';
 
-export interface TaskHandlerMetadata {
+export interface TaskHandlerMetadata extends TaskPolicyOptions {
   type: string;
   pool: string;
 }
@@ -31,5 +36,11 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
   if (typeof pool !== 'string' || pool.length === 0) {
     throw new InvalidOptionError('@TaskHandler pool', pool, 'a non-empty string naming a pool');
   }
-  return SetMetadata<string, TaskHandlerMetadata>(TASK_HANDLER_METADATA, { type, pool });
+  // Fails at class definition, where the stack points at the decorator.
+  resolveTaskPolicy(DEFAULT_TASK_POLICY, options, '@TaskHandler retry');
+  return SetMetadata<string, TaskHandlerMetadata>(TASK_HANDLER_METADATA, {
+    type,
+    pool,
+    retry: options.retry,
+  });
 }

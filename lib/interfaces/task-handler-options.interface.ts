@@ -1,4 +1,7 @@
-export interface TaskHandlerOptions {
+import type { TaskPolicyOptions } from '../core/task-policy.js';
+
+/** Handler defaults; `submit` options override them per task. */
+export interface TaskHandlerOptions extends TaskPolicyOptions {
   /** The pool whose tasks of this type the method handles. Default: 'default'. */
   pool?: string;
 }

@@ -1,11 +1,13 @@
 import { Lane } from '../../lib/core/lane.js';
 import { Session } from '../../lib/core/session.js';
 import { Task } from '../../lib/core/task.js';
+import { DEFAULT_TASK_POLICY } from '../../lib/core/task-policy.js';
 
 const entry = {
   type: 't',
   fn: () => undefined,
   origin: 'test',
+  policy: DEFAULT_TASK_POLICY,
   counts: { accepted: 0, completed: 0, failed: 0, cancelled: 0 },
 };
 

@@ -57,6 +57,25 @@ describe('WorkerPoolModule (e2e)', () => {
     await app.close();
   });
 
+  it('applies a handler retry policy from @TaskHandler options', async () => {
+    @Injectable()
+    class Flaky {
+      attempts: number[] = [];
+      @TaskHandler('flaky', { retry: { attempts: 3, delayMs: 0, jitter: false } })
+      run(_: unknown, ctx: TaskContext): string {
+        this.attempts.push(ctx.attempt);
+        if (ctx.attempt < 3) throw new Error('not yet');
+        return 'done';
+      }
+    }
+    const app = await boot([Flaky]);
+    await expect(app.get(Dispatcher).submit('flaky', null, { sessionId: 'f' })).resolves.toBe(
+      'done',
+    );
+    expect(app.get(Flaky).attempts).toEqual([1, 2, 3]);
+    await app.close();
+  });
+
   it('rejects an unknown type with a named error listing the known ones', async () => {
     const app = await boot([Greeter]);
     await expect(app.get(Dispatcher).submit('gret', 'x')).rejects.toThrow(UnknownTaskTypeError);
@@ -110,6 +129,9 @@ describe('WorkerPoolModule (e2e)', () => {
     );
     expect(() => TaskHandler('')).toThrow(/@TaskHandler type/);
     expect(() => TaskHandler('x', { pool: 3 as never })).toThrow(/@TaskHandler pool/);
+    expect(() => TaskHandler('x', { retry: { attempts: 0 } })).toThrow(
+      /@TaskHandler retry.attempts/,
+    );
   });
 
   it('supports forRootAsync with an injected factory, and useClass', async () => {

@@ -1,0 +1,104 @@
+import { InvalidOptionError } from './errors.js';
+import type { TaskContext } from './task.js';
+
+export interface RetryOptions {
+  /** Runs in all, the first included. Default 1 (no retry). */
+  attempts?: number;
+  /** Delay before the first retry (ms). Default 100. */
+  delayMs?: number;
+  /** Each further retry waits `factor` times longer. Default 2. */
+  factor?: number;
+  /** Cap of one delay (ms). Default 30_000. */
+  maxDelayMs?: number;
+  /** Full jitter: wait a random time up to the computed delay, so retries do not herd. Default true. */
+  jitter?: boolean;
+  /** Which errors are worth retrying. Default: all. */
+  retryIf?: (error: unknown, ctx: TaskContext) => boolean;
+}
+
+/** Per handler (`@TaskHandler` options) and per task (submit options); the task's win. */
+export interface TaskPolicyOptions {
+  /** A number is the total attempts with the default backoff. */
+  retry?: RetryOptions | number;
+}
+
+export interface TaskPolicy {
+  readonly attempts: number;
+  readonly delayMs: number;
+  readonly factor: number;
+  readonly maxDelayMs: number;
+  readonly jitter: boolean;
+  readonly retryIf: ((error: unknown, ctx: TaskContext) => boolean) | undefined;
+}
+
+export const DEFAULT_TASK_POLICY: TaskPolicy = Object.freeze({
+  attempts: 1,
+  delayMs: 100,
+  factor: 2,
+  maxDelayMs: 30_000,
+  jitter: true,
+  retryIf: undefined,
+});
+
+/** `base` with `options` applied; `where` prefixes option names in errors ("retry", "@TaskHandler retry"). */
+export function resolveTaskPolicy(
+  base: TaskPolicy,
+  options: TaskPolicyOptions | undefined,
+  where = 'retry',
+): TaskPolicy {
+  if (options === undefined || options.retry === undefined) return base;
+  const retry = typeof options.retry === 'number' ? { attempts: options.retry } : options.retry;
+  if (retry === null || typeof retry !== 'object') {
+    throw new InvalidOptionError(
+      where,
+      retry,
+      'a number of attempts or an object such as { attempts: 3, delayMs: 200 }',
+    );
+  }
+  const p = {
+    ...base,
+    ...Object.fromEntries(Object.entries(retry).filter(([, v]) => v !== undefined)),
+  } as TaskPolicy;
+  for (const key of Object.keys(retry)) {
+    if (!(key in DEFAULT_TASK_POLICY)) {
+      throw new InvalidOptionError(
+        `${where}.${key}`,
+        (retry as Record<string, unknown>)[key],
+        `no such option; known: ${Object.keys(DEFAULT_TASK_POLICY).join(', ')}`,
+      );
+    }
+  }
+  if (!Number.isInteger(p.attempts) || p.attempts < 1)
+    throw new InvalidOptionError(`${where}.attempts`, p.attempts, 'an integer >= 1');
+  if (!(p.delayMs >= 0 && p.delayMs < Infinity))
+    throw new InvalidOptionError(`${where}.delayMs`, p.delayMs, 'a finite number >= 0');
+  if (!(p.factor >= 1 && p.factor < Infinity))
+    throw new InvalidOptionError(`${where}.factor`, p.factor, 'a finite number >= 1');
+  if (!(p.maxDelayMs >= p.delayMs && p.maxDelayMs < Infinity)) {
+    throw new InvalidOptionError(
+      `${where}.maxDelayMs`,
+      p.maxDelayMs,
+      `a finite number >= delayMs (${p.delayMs})`,
+    );
+  }
+  if (typeof p.jitter !== 'boolean')
+    throw new InvalidOptionError(`${where}.jitter`, p.jitter, 'true or false');
+  if (p.retryIf !== undefined && typeof p.retryIf !== 'function') {
+    throw new InvalidOptionError(
+      `${where}.retryIf`,
+      p.retryIf,
+      'a function (error, ctx) => boolean',
+    );
+  }
+  return Object.freeze(p);
+}
+
+/** Wait before the retry that follows failed attempt `attempt` (1-based). */
+export function backoffDelay(
+  policy: TaskPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const exact = Math.min(policy.maxDelayMs, policy.delayMs * policy.factor ** (attempt - 1));
+  return policy.jitter ? Math.floor(random() * exact) : exact;
+}
