@@ -39,6 +39,8 @@ export class WorkerPoolExplorer implements OnModuleInit {
         this.pool.dispatcher.registerHandler(meta.type, prototype[method].bind(instance), {
           origin,
           retry: meta.retry,
+          timeoutMs: meta.timeoutMs,
+          overlapOnTimeout: meta.overlapOnTimeout,
         });
       }
     }

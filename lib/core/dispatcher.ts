@@ -1,7 +1,12 @@
 import { type Observable, Subject } from 'rxjs';
 import { Admission } from './admission.js';
 import type { DrainReport } from './drain-report.js';
-import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
+import {
+  InvalidOptionError,
+  PoolClosedError,
+  TaskCancelledError,
+  TaskTimeoutError,
+} from './errors.js';
 import type { PoolEvent } from './events.js';
 import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
@@ -57,11 +62,13 @@ export class Dispatcher {
     failed: 0,
     cancelled: 0,
     rejected: 0,
+    timedOut: 0,
     retried: 0,
     deadLettered: 0,
   };
   private draining: Promise<DrainReport> | undefined;
   private readonly events = new Subject<PoolEvent>();
+  private report: DrainReport | undefined;
   private onIdle: (() => void) | undefined;
 
   constructor(options?: PoolOptions) {
@@ -79,6 +86,11 @@ export class Dispatcher {
         }
       },
       retryDelay: (task, error) => this.retryDelay(task, error),
+      withdrawn: (task) => this.admission.released(task.session?.id),
+      expired: (task) => this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+      lateSettled: () => {
+        if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
+      },
       finished: (task, ok, value) => this.settle(task, ok, value),
     });
     this.admission = new Admission(
@@ -256,10 +268,15 @@ export class Dispatcher {
       }
     }
     const policy =
-      options?.retry === undefined ? entry.policy : resolveTaskPolicy(entry.policy, options);
+      options === undefined ||
+      (options.retry === undefined &&
+        options.timeoutMs === undefined &&
+        options.overlapOnTimeout === undefined)
+        ? entry.policy
+        : resolveTaskPolicy(entry.policy, options);
     const scope = this.admission.full(sessionId);
     if (scope === undefined) {
-      this.push(entry, policy, payload, sessionId, resolve, reject);
+      this.push(entry, policy, payload, sessionId, signal, resolve, reject);
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
@@ -272,7 +289,7 @@ export class Dispatcher {
         sessionId,
         signal,
         () => {
-          this.push(entry, policy, payload, sessionId, resolve, reject);
+          this.push(entry, policy, payload, sessionId, signal, resolve, reject);
           admitted();
         },
         (error) => {
@@ -320,6 +337,7 @@ export class Dispatcher {
     policy: TaskPolicy,
     payload: unknown,
     sessionId: string | undefined,
+    signal: AbortSignal | undefined,
     resolve: ((v: unknown) => void) | undefined,
     reject: ((e: unknown) => void) | undefined,
   ): void {
@@ -328,6 +346,7 @@ export class Dispatcher {
     task.resolve = resolve;
     task.reject = reject;
     task.policy = policy;
+    if (signal !== undefined) this.follow(task, signal);
     this.counts.accepted++;
     entry.counts.accepted++;
     if (this.events.observed) this.publish({ type: 'accepted', ...describe(task) });
@@ -335,11 +354,18 @@ export class Dispatcher {
   }
 
   private settle(task: Task, ok: boolean, value: unknown): void {
+    task.detach?.();
+    const timedOut = !ok && value instanceof TaskTimeoutError;
     if (this.events.observed) {
       this.publish(
         ok
           ? { type: 'completed', ...describe(task), laneId: task.laneId }
-          : { type: 'failed', ...describe(task), laneId: task.laneId, error: value },
+          : {
+              type: timedOut ? 'timed-out' : 'failed',
+              ...describe(task),
+              laneId: task.laneId,
+              error: value,
+            },
       );
     }
     if (ok) {
@@ -347,8 +373,13 @@ export class Dispatcher {
       task.handler.counts.completed++;
       task.resolve?.(value);
     } else {
-      this.counts.failed++;
-      task.handler.counts.failed++;
+      if (timedOut) {
+        this.counts.timedOut++;
+        task.handler.counts.timedOut++;
+      } else {
+        this.counts.failed++;
+        task.handler.counts.failed++;
+      }
       if (task.reject !== undefined) task.reject(value);
       else this.reportUnhandled(task, value);
     }
@@ -390,7 +421,29 @@ export class Dispatcher {
     return delayMs;
   }
 
+  // The caller's AbortSignal: a task not yet started leaves the pool, a running one is
+  // told to stop through ctx.signal (its handler decides the outcome).
+  private follow(task: Task, signal: AbortSignal): void {
+    const onAbort = () => {
+      if (this.scheduler.withdraw(task)) {
+        this.cancel(task, new TaskCancelledError(task.taskId, 'aborted', signal.reason));
+        if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
+      } else {
+        task.abort(signal.reason);
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    task.detach = () => signal.removeEventListener('abort', onAbort);
+  }
+
   private cancel(task: Task, error: TaskCancelledError): void {
+    task.detach?.();
+    this.report?.cancelledTasks.push({
+      taskId: task.taskId,
+      type: task.type,
+      sessionId: task.sessionId,
+      reason: error.reason,
+    });
     this.counts.cancelled++;
     task.handler.counts.cancelled++;
     if (this.events.observed)
@@ -414,7 +467,7 @@ export class Dispatcher {
   private async runDrain(deadlineMs: number): Promise<DrainReport> {
     const began = Date.now();
     const before = { ...this.counts };
-    const report: DrainReport = {
+    const report: DrainReport = (this.report = {
       completed: 0,
       failed: 0,
       cancelled: 0,
@@ -422,7 +475,7 @@ export class Dispatcher {
       runningAtDeadline: 0,
       deadlineReached: false,
       durationMs: 0,
-    };
+    });
     const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
     if (this.scheduler.pending === 0) this.onIdle!();
     let timer: NodeJS.Timeout | undefined;
@@ -433,14 +486,9 @@ export class Dispatcher {
         // Running handlers are awaited, but told to stop through ctx.signal.
         for (const task of this.scheduler.runningTasks())
           task.abort(new TaskCancelledError(task.taskId, 'deadline'));
-        this.scheduler.cancelQueued((task) => {
-          report.cancelledTasks.push({
-            taskId: task.taskId,
-            type: task.type,
-            sessionId: task.sessionId,
-          });
-          this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown'));
-        });
+        this.scheduler.cancelQueued((task) =>
+          this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+        );
         if (this.scheduler.pending === 0) this.onIdle!();
       }, deadlineMs);
     }
@@ -449,7 +497,7 @@ export class Dispatcher {
     this.onIdle = undefined;
     this.state = 'stopped';
     report.completed = this.counts.completed - before.completed;
-    report.failed = this.counts.failed - before.failed;
+    report.failed = this.counts.failed - before.failed + (this.counts.timedOut - before.timedOut);
     report.cancelled = report.cancelledTasks.length;
     report.durationMs = Date.now() - began;
     if (this.events.observed) {

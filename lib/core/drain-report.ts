@@ -1,12 +1,22 @@
+import type { CancelReason } from './errors.js';
+
 /** What a drain did: every task that was queued or running when it began is counted here. */
 export interface DrainReport {
   /** Tasks that completed while draining. */
   completed: number;
   /** Tasks that failed while draining. */
   failed: number;
-  /** Tasks still queued at the deadline, settled as cancelled; see `cancelledTasks`. */
+  /**
+   * Tasks cancelled while draining: still queued (or waiting to retry) at the deadline
+   * (reason 'shutdown'), or withdrawn by their caller's AbortSignal (reason 'aborted').
+   */
   cancelled: number;
-  cancelledTasks: Array<{ taskId: number; type: string; sessionId: string | undefined }>;
+  cancelledTasks: Array<{
+    taskId: number;
+    type: string;
+    sessionId: string | undefined;
+    reason: CancelReason;
+  }>;
   /** Tasks that were running at the deadline and were awaited. */
   runningAtDeadline: number;
   /** True if the deadline passed before the queues emptied. */

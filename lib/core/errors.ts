@@ -98,6 +98,18 @@ export class TaskCancelledError extends WorkerPoolError {
   }
 }
 
+export class TaskTimeoutError extends WorkerPoolError {
+  override readonly code = 'TASK_TIMEOUT';
+  constructor(
+    readonly taskId: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `Task ${taskId} timed out after ${timeoutMs} ms; its ctx.signal was aborted. Raise "timeoutMs", or make the handler watch ctx.signal so it stops promptly.`,
+    );
+  }
+}
+
 export class UnknownLaneError extends WorkerPoolError {
   override readonly code = 'UNKNOWN_LANE';
   constructor(

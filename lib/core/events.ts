@@ -12,6 +12,8 @@ export type PoolEvent =
   | ({ type: 'started'; laneId: number; attempt: number } & TaskEventBase)
   | ({ type: 'completed'; laneId: number } & TaskEventBase)
   | ({ type: 'failed'; laneId: number; error: unknown } & TaskEventBase)
+  /** Its last attempt timed out; `error` is the TaskTimeoutError. */
+  | ({ type: 'timed-out'; laneId: number; error: unknown } & TaskEventBase)
   | ({ type: 'cancelled'; reason: CancelReason } & TaskEventBase)
   /** A failed attempt will run again after `delayMs`; its session waits meanwhile. */
   | ({ type: 'retrying'; attempt: number; delayMs: number; error: unknown } & TaskEventBase)

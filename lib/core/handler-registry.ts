@@ -12,6 +12,7 @@ export interface TypeCounts {
   accepted: number;
   completed: number;
   failed: number;
+  timedOut: number;
   cancelled: number;
 }
 
@@ -48,7 +49,7 @@ export class HandlerRegistry {
       fn,
       origin,
       policy,
-      counts: { accepted: 0, completed: 0, failed: 0, cancelled: 0 },
+      counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
     });
   }
 

@@ -1,9 +1,9 @@
-import { InvalidOptionError, UnknownLaneError } from './errors.js';
+import { InvalidOptionError, TaskTimeoutError, UnknownLaneError } from './errors.js';
 import { HashRing } from './hash-ring.js';
 import { Lane, type RunLoop } from './lane.js';
 import { AcceptClock, now } from './load-meter.js';
 import { Session } from './session.js';
-import { Task } from './task.js';
+import { Task, TaskState } from './task.js';
 
 export interface SchedulerHooks {
   /** A queued task started: its queue slot (pool and session) is free again. */
@@ -12,7 +12,15 @@ export interface SchedulerHooks {
   retryDelay(task: Task, error: unknown): number | undefined;
   /** A task's handler returned or threw (for the last time). */
   finished(task: Task, ok: boolean, value: unknown): void;
+  /** A waiting task was withdrawn: its queue room is free. */
+  withdrawn(task: Task): void;
+  /** A retry that would start after the drain deadline: it is cancelled instead. */
+  expired(task: Task): void;
+  /** A handler that ran past its timeout has returned: the pool may have become idle. */
+  lateSettled(): void;
 }
+
+const ignore = (): void => undefined;
 
 /**
  * Places tasks on lanes and runs them.
@@ -42,6 +50,10 @@ export class Scheduler {
    * starts meanwhile) but no lane slot.
    */
   readonly delayed = new Map<Task, NodeJS.Timeout>();
+  /** Set at the drain deadline: nothing queued or retried starts after it. */
+  private closed = false;
+  /** Handlers still running past their timeout; drain waits for them too. */
+  readonly late = new Set<Task>();
   /** Busy time of lanes that are gone. */
   retiredBusyMs = 0;
   private started = false;
@@ -108,9 +120,10 @@ export class Scheduler {
     lane.removed = true;
     lane.ready.drain((item) => {
       if (item instanceof Task) {
+        if (item.state === TaskState.Done) return; // a withdrawn task's tombstone
         lane.queued--;
         this.place(item);
-      } else {
+      } else if (item.size > 0) {
         this.rehome(item);
         this.makeReady(item.lane, item);
       }
@@ -121,7 +134,12 @@ export class Scheduler {
   }
 
   /** Empties every queue, handing each waiting task to `each` in submission order per session. */
-  cancelQueued(each: (task: Task) => void): void {
+  cancelQueued(cancel: (task: Task) => void): void {
+    this.closed = true;
+    const each = (task: Task) => {
+      task.state = TaskState.Done;
+      cancel(task);
+    };
     // A postponed task is its session's oldest: it goes first, and frees its session.
     for (const [task, timer] of this.delayed) {
       clearTimeout(timer);
@@ -136,7 +154,7 @@ export class Scheduler {
     }
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
       lane.ready.drain((item) => {
-        if (item instanceof Task) each(item);
+        if (item instanceof Task && item.state !== TaskState.Done) each(item);
       });
       lane.queued = 0;
     }
@@ -156,7 +174,9 @@ export class Scheduler {
     for (const s of this.sessions.values())
       if (s.head !== undefined && s.head.taskId < oldest) oldest = s.head.taskId;
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      const first = lane.ready.find((item) => item instanceof Task);
+      const first = lane.ready.find(
+        (item): item is Task => item instanceof Task && item.state === TaskState.Queued,
+      );
       if (first !== undefined && first.taskId < oldest) oldest = first.taskId;
     }
     return oldest === Infinity ? undefined : oldest;
@@ -180,6 +200,7 @@ export class Scheduler {
       }
     }
     best.queued++;
+    task.laneId = best.id;
     this.makeReady(best, task);
   }
 
@@ -221,7 +242,10 @@ export class Scheduler {
       let ok = true;
       let value: unknown;
       try {
-        value = await task.handler.fn(task.payload, task);
+        const timeoutMs = task.policy.timeoutMs;
+        value = await (timeoutMs === undefined
+          ? task.handler.fn(task.payload, task)
+          : this.timed(task, timeoutMs));
       } catch (error) {
         ok = false;
         value = error;
@@ -237,15 +261,22 @@ export class Scheduler {
 
   private take(lane: Lane): Task | undefined {
     if (lane.removed) return undefined;
-    const item = lane.ready.shift();
-    if (item === undefined) return undefined;
+    let item: Session | Task | undefined;
     let task: Task;
-    if (item instanceof Task) {
-      task = item;
-    } else {
+    for (;;) {
+      item = lane.ready.shift();
+      if (item === undefined) return undefined;
+      if (item instanceof Task) {
+        if (item.state === TaskState.Done) continue; // withdrawn by its caller
+        task = item;
+        break;
+      }
+      if (item.size === 0) continue; // every task it had was withdrawn
       task = item.shift()!;
       item.running = true;
+      break;
     }
+    task.state = TaskState.Running;
     task.laneId = lane.id;
     lane.queued--;
     lane.running++;
@@ -258,17 +289,100 @@ export class Scheduler {
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
     lane.running--;
     this.running--;
-    if (!ok) {
-      const delay = this.hooks.retryDelay(task, value);
-      if (delay !== undefined) return this.postpone(task, delay);
+    const delay = ok ? undefined : this.hooks.retryDelay(task, value);
+    if (delay === undefined) {
+      task.state = TaskState.Done;
+      // The caller learns the outcome now, even if a timed-out handler runs on.
+      this.hooks.finished(task, ok, value);
+    } else {
+      task.state = TaskState.Delayed;
     }
-    if (task.session !== undefined) this.release(task.session);
-    this.hooks.finished(task, ok, value);
+    const zombie = task.zombie;
+    if (zombie === undefined) return this.next(task, delay);
+    this.late.add(task);
+    const holds = !task.policy.overlapOnTimeout;
+    if (!holds) this.next(task, delay);
+    void zombie.then(() => {
+      this.late.delete(task);
+      task.zombie = undefined;
+      if (holds) this.next(task, delay);
+      this.hooks.lateSettled();
+    });
+  }
+
+  /** What follows an attempt: its retry after `delay`, or the session's next task. */
+  private next(task: Task, delay: number | undefined): void {
+    if (delay !== undefined && this.closed) {
+      // Past the drain deadline nothing starts again: the retry is cancelled instead.
+      task.state = TaskState.Done;
+      this.hooks.expired(task);
+      delay = undefined;
+    }
+    if (delay !== undefined) this.postpone(task, delay);
+    else if (task.session !== undefined) this.release(task.session);
+  }
+
+  // Runs a handler against its timeout. At the timeout the attempt fails at once and
+  // ctx.signal aborts; the handler's own promise becomes the task's zombie.
+  private timed(task: Task, ms: number): Promise<unknown> {
+    let run: Promise<unknown>;
+    try {
+      run = Promise.resolve(task.handler.fn(task.payload, task));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new TaskTimeoutError(task.taskId, ms);
+        task.zombie = run.then(ignore, ignore);
+        task.abort(error);
+        reject(error);
+      }, ms);
+      run.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Takes a task that has not started (queued, or waiting to retry) out of the pool.
+   * False if it is running or done.
+   */
+  withdraw(task: Task): boolean {
+    if (task.state === TaskState.Delayed && this.delayed.has(task)) {
+      clearTimeout(this.delayed.get(task));
+      this.delayed.delete(task);
+      task.state = TaskState.Done;
+      if (task.session !== undefined) this.release(task.session);
+      return true;
+    }
+    if (task.state !== TaskState.Queued) return false;
+    task.state = TaskState.Done;
+    this.queued--;
+    const s = task.session;
+    if (s === undefined) {
+      // Left in its ready queue as a tombstone that take() skips.
+      this.lanes.get(task.laneId)!.queued--;
+    } else {
+      s.remove(task);
+      s.lane.queued--;
+      // A session left empty and idle is dropped now; a stale ready entry is skipped.
+      if (s.size === 0 && !s.running) this.sessions.delete(s.id);
+    }
+    this.hooks.withdrawn(task);
+    return true;
   }
 
   /** Tasks queued, running or waiting to retry: zero when the pool has nothing left to do. */
   get pending(): number {
-    return this.queued + this.running + this.delayed.size;
+    return this.queued + this.running + this.delayed.size + this.late.size;
   }
 
   // The session stays marked running, so its later tasks wait behind the retry.
@@ -278,6 +392,7 @@ export class Scheduler {
       setTimeout(() => {
         this.delayed.delete(task);
         task.attempt++;
+        task.state = TaskState.Queued;
         this.queued++;
         const s = task.session;
         if (s === undefined) return this.place(task);

@@ -34,6 +34,21 @@ export class Session {
     this.size++;
   }
 
+  /** Unlinks a queued task (a caller cancelled it); O(position), cancellation is rare. */
+  remove(task: Task): boolean {
+    let prev: Task | undefined;
+    for (let t = this.head; t !== undefined; prev = t, t = t.next) {
+      if (t !== task) continue;
+      if (prev === undefined) this.head = t.next;
+      else prev.next = t.next;
+      if (this.tail === t) this.tail = prev;
+      t.next = undefined;
+      this.size--;
+      return true;
+    }
+    return false;
+  }
+
   shift(): Task | undefined {
     const task = this.head;
     if (task === undefined) return undefined;

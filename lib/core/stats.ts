@@ -30,6 +30,8 @@ export interface PoolStats {
   oldestWaitMs: number;
   /** Busy time of all lanes, past and present, since the pool was created (ms). */
   busyMs: number;
+  /** Tasks whose last attempt timed out (not counted in `failed`). */
+  timedOut: number;
   /** Failed attempts that were retried, and tasks that failed after all their attempts. */
   retried: number;
   deadLettered: number;

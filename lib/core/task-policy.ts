@@ -20,6 +20,17 @@ export interface RetryOptions {
 export interface TaskPolicyOptions {
   /** A number is the total attempts with the default backoff. */
   retry?: RetryOptions | number;
+  /**
+   * After this long an attempt times out: `ctx.signal` aborts and the attempt fails with
+   * `TaskTimeoutError` at once (retried if the retry policy says so). Default: none.
+   */
+  timeoutMs?: number;
+  /**
+   * By default a timed-out handler that keeps running still holds its session: the next task
+   * of the session starts only once it has really returned. `true` lets the next one start at
+   * the timeout, overlapping the late handler. Default: false.
+   */
+  overlapOnTimeout?: boolean;
 }
 
 export interface TaskPolicy {
@@ -29,6 +40,8 @@ export interface TaskPolicy {
   readonly maxDelayMs: number;
   readonly jitter: boolean;
   readonly retryIf: ((error: unknown, ctx: TaskContext) => boolean) | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly overlapOnTimeout: boolean;
 }
 
 export const DEFAULT_TASK_POLICY: TaskPolicy = Object.freeze({
@@ -38,7 +51,11 @@ export const DEFAULT_TASK_POLICY: TaskPolicy = Object.freeze({
   maxDelayMs: 30_000,
   jitter: true,
   retryIf: undefined,
+  timeoutMs: undefined,
+  overlapOnTimeout: false,
 });
+
+const RETRY_KEYS = ['attempts', 'delayMs', 'factor', 'maxDelayMs', 'jitter', 'retryIf'];
 
 /** `base` with `options` applied; `where` prefixes option names in errors ("retry", "@TaskHandler retry"). */
 export function resolveTaskPolicy(
@@ -46,7 +63,27 @@ export function resolveTaskPolicy(
   options: TaskPolicyOptions | undefined,
   where = 'retry',
 ): TaskPolicy {
-  if (options === undefined || options.retry === undefined) return base;
+  if (options === undefined) return base;
+  const { timeoutMs, overlapOnTimeout } = options;
+  const name = (key: string) => where.replace(/retry/, key);
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs < 2 ** 31)) {
+    throw new InvalidOptionError(
+      name('timeoutMs'),
+      timeoutMs,
+      'a number of milliseconds > 0 (below 2^31)',
+    );
+  }
+  if (overlapOnTimeout !== undefined && typeof overlapOnTimeout !== 'boolean') {
+    throw new InvalidOptionError(name('overlapOnTimeout'), overlapOnTimeout, 'true or false');
+  }
+  if (timeoutMs !== undefined || overlapOnTimeout !== undefined) {
+    base = Object.freeze({
+      ...base,
+      timeoutMs: timeoutMs ?? base.timeoutMs,
+      overlapOnTimeout: overlapOnTimeout ?? base.overlapOnTimeout,
+    });
+  }
+  if (options.retry === undefined) return base;
   const retry = typeof options.retry === 'number' ? { attempts: options.retry } : options.retry;
   if (retry === null || typeof retry !== 'object') {
     throw new InvalidOptionError(
@@ -60,11 +97,11 @@ export function resolveTaskPolicy(
     ...Object.fromEntries(Object.entries(retry).filter(([, v]) => v !== undefined)),
   } as TaskPolicy;
   for (const key of Object.keys(retry)) {
-    if (!(key in DEFAULT_TASK_POLICY)) {
+    if (!RETRY_KEYS.includes(key)) {
       throw new InvalidOptionError(
         `${where}.${key}`,
         (retry as Record<string, unknown>)[key],
-        `no such option; known: ${Object.keys(DEFAULT_TASK_POLICY).join(', ')}`,
+        `no such option; known: ${RETRY_KEYS.join(', ')}`,
       );
     }
   }

@@ -13,11 +13,22 @@ export interface TaskContext {
   readonly attempt: number;
   /** The lane running the task. */
   readonly laneId: number;
-  /** Aborts when the task should stop early (shutdown deadline, and later timeouts). */
+  /**
+   * Aborts when the task should stop early: its timeout (reason: TaskTimeoutError), its
+   * caller's AbortSignal (that signal's reason), or the drain deadline (TaskCancelledError).
+   */
   readonly signal: AbortSignal;
 }
 
 export type TaskHandlerFn<P = any, R = any> = (payload: P, ctx: TaskContext) => R | Promise<R>;
+
+export const enum TaskState {
+  Queued,
+  Running,
+  /** Waiting out a retry backoff. */
+  Delayed,
+  Done,
+}
 
 export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
 
@@ -35,6 +46,11 @@ export class Task implements TaskContext {
   reject: ((reason: unknown) => void) | undefined = undefined;
   /** The handler's policy unless the submit call overrode it. */
   policy: TaskPolicy;
+  state: TaskState = TaskState.Queued;
+  /** A handler still running past its timeout (settles when the handler does). */
+  zombie: Promise<void> | undefined = undefined;
+  /** Stops listening to the caller's AbortSignal. */
+  detach: (() => void) | undefined = undefined;
   private controller: AbortController | undefined = undefined;
 
   constructor(

@@ -42,5 +42,7 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
     type,
     pool,
     retry: options.retry,
+    timeoutMs: options.timeoutMs,
+    overlapOnTimeout: options.overlapOnTimeout,
   });
 }

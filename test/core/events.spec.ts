@@ -98,8 +98,8 @@ describe('Dispatcher events$', () => {
     await pool.submit('a', null);
     await pool.submit('b', null).catch(() => undefined);
     expect(pool.stats().types).toEqual({
-      a: { accepted: 2, completed: 2, failed: 0, cancelled: 0 },
-      b: { accepted: 1, completed: 0, failed: 1, cancelled: 0 },
+      a: { accepted: 2, completed: 2, failed: 0, timedOut: 0, cancelled: 0 },
+      b: { accepted: 1, completed: 0, failed: 1, timedOut: 0, cancelled: 0 },
     });
   });
 });

@@ -8,7 +8,7 @@ const entry = {
   fn: () => undefined,
   origin: 'test',
   policy: DEFAULT_TASK_POLICY,
-  counts: { accepted: 0, completed: 0, failed: 0, cancelled: 0 },
+  counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
 };
 
 describe('Session', () => {

@@ -61,7 +61,7 @@ describe('WorkerPoolModule (e2e)', () => {
     @Injectable()
     class Flaky {
       attempts: number[] = [];
-      @TaskHandler('flaky', { retry: { attempts: 3, delayMs: 0, jitter: false } })
+      @TaskHandler('flaky', { retry: { attempts: 3, delayMs: 0, jitter: false }, timeoutMs: 5_000 })
       run(_: unknown, ctx: TaskContext): string {
         this.attempts.push(ctx.attempt);
         if (ctx.attempt < 3) throw new Error('not yet');
@@ -73,6 +73,7 @@ describe('WorkerPoolModule (e2e)', () => {
       'done',
     );
     expect(app.get(Flaky).attempts).toEqual([1, 2, 3]);
+    expect(() => TaskHandler('x', { timeoutMs: -1 })).toThrow(/@TaskHandler timeoutMs/);
     await app.close();
   });
 

@@ -143,6 +143,10 @@ export class TaskRec {
   acceptedSeq = -1;
   /** A waiter the harness saw leave with an abort (rejected + 1, waiting - 1 on abort()). */
   refusedByAbort = false;
+  /** Accepted and not started when its caller aborted: withdrawn (cancelled + 1 on abort()). */
+  cancelledByAbort = false;
+  /** ... and that happened while draining, so the drain report lists it. */
+  cancelledAfterDrain = false;
   /** Still waiting when drain() began (so PoolClosedError is allowed). */
   waitingAtDrain = false;
   controller: AbortController | undefined;
@@ -181,8 +185,11 @@ export class TaskRec {
   }
 
   get cancelled(): boolean {
-    return this.settlements.some(
-      (s) => s.kind !== 'resolved' && isCancel(s.value, 'shutdown') && !this.started,
+    return (
+      this.cancelledByAbort ||
+      this.settlements.some(
+        (s) => s.kind !== 'resolved' && isCancel(s.value, 'shutdown') && !this.started,
+      )
     );
   }
 
@@ -424,7 +431,13 @@ export class PoolHarness {
     if (rec.settlements.length > 1) this.fail(`${rec} settled twice`);
     // A waiting caller refused by drain() or by its AbortSignal: counted in `rejected`.
     const refused = s.value instanceof PoolClosedError || isCancel(s.value, 'aborted');
-    if (s.kind === 'rejected' && !rec.started && rec.admission === 'waiting' && refused) {
+    if (
+      s.kind === 'rejected' &&
+      !rec.started &&
+      !rec.cancelledByAbort &&
+      rec.admission === 'waiting' &&
+      refused
+    ) {
       this.refusedWaiters++;
       this.rejectedSeen++;
       rec.countedRejected = true;
@@ -499,7 +512,12 @@ export class PoolHarness {
       const later = mine.find((t) => t.started && t.id > rec.id && !tolerated(rec, t));
       if (later) this.fail(`${rec} started after ${later}, submitted later in its session`);
       const skipped = mine.find(
-        (t) => t.id < rec.id && t.knownAccepted && !t.started && !tolerated(t, rec),
+        (t) =>
+          t.id < rec.id &&
+          t.knownAccepted &&
+          !t.started &&
+          !t.cancelledByAbort &&
+          !tolerated(t, rec),
       );
       if (skipped) this.fail(`${rec} started before ${skipped}, accepted earlier in its session`);
       // Affinity: a session that stayed active stays on its lane unless that lane went away.
@@ -587,7 +605,7 @@ export class PoolHarness {
   release(pick: number, as: ReleaseAs, nonError: NonError): void {
     const rec = this.held.splice(pick % this.held.length, 1)[0];
     this.log.push(`release ${rec} as ${as}`);
-    if (rec.signal!.aborted && !this.deadlineFired)
+    if (rec.signal!.aborted && !this.deadlineFired && !rec.controller?.signal.aborted)
       this.fail(`${rec}: its signal aborted although no deadline passed`);
     if (as === 'resolve') {
       const value = { released: rec.id };
@@ -614,7 +632,17 @@ export class PoolHarness {
     this.log.push(`abort ${rec}`);
     const dR = after.rejected - before.rejected;
     const dW = after.waiting - before.waiting;
-    if (dR === 1) {
+    const dC = after.cancelled - before.cancelled;
+    if (dC === 1) {
+      // Accepted and not yet started: the caller's abort withdrew it.
+      if (rec.started) this.fail(`abort of ${rec} cancelled a task that had started`);
+      if (dR !== 0) this.fail(`abort of ${rec} both cancelled and refused it`);
+      rec.cancelledByAbort = true;
+      rec.cancelledAfterDrain = this.drainStats !== undefined;
+      rec.knownAccepted = true;
+    } else if (dC !== 0) {
+      this.fail(`abort of ${rec} changed cancelled by ${dC}`);
+    } else if (dR === 1) {
       if (!this.mayBeWaiting(rec))
         this.fail(`abort of ${rec} refused a caller that was not waiting`);
       rec.refusedByAbort = true;
@@ -906,6 +934,7 @@ export class PoolHarness {
     let completed = 0;
     let failed = 0;
     let cancelled = 0;
+    let cancelledInDrain = 0;
     let rejected = 0;
     const cancelledTypes = new Set(report.cancelledTasks.map((c) => c.type));
     v(cancelledTypes.size === report.cancelledTasks.length, 'a task is listed twice as cancelled');
@@ -958,13 +987,16 @@ export class PoolHarness {
       } else {
         // Accepted, never ran: only a drain deadline may cancel it.
         cancelled++;
-        if (!this.deadlineFired) msg('never ran and no deadline passed');
+        const inReport = !t.cancelledByAbort || t.cancelledAfterDrain;
+        if (inReport) cancelledInDrain++;
+        const why = t.cancelledByAbort ? 'aborted' : 'shutdown';
+        if (!t.cancelledByAbort && !this.deadlineFired) msg('never ran and no deadline passed');
         const s = t.settlements[0];
-        if (t.settlements.length !== 1 || s.kind === 'resolved' || !isCancel(s.value, 'shutdown'))
-          msg('not settled once with TaskCancelledError(shutdown)');
+        if (t.settlements.length !== 1 || s.kind === 'resolved' || !isCancel(s.value, why))
+          msg(`not settled once with TaskCancelledError(${why})`);
         else if (t.taskId !== undefined && s.value.taskId !== t.taskId)
           msg(`cancelled as task ${s.value.taskId}, want ${t.taskId}`);
-        if (!cancelledTypes.has(t.type)) msg('missing from report.cancelledTasks');
+        if (inReport && !cancelledTypes.has(t.type)) msg('missing from report.cancelledTasks');
       }
     }
     v(st.accepted === accepted, `stats.accepted ${st.accepted}, observed ${accepted}`);
@@ -983,6 +1015,7 @@ export class PoolHarness {
         for (let j = i + 1; j < accepted.length; j++) {
           const [a, b] = [accepted[i], accepted[j]];
           if (!b.started || tolerated(a, b)) continue;
+          if (a.cancelledByAbort) continue; // withdrawn by its caller: may sit anywhere
           if (!a.started) v(false, `session ${s}: ${b} started, earlier ${a} never did`);
           else v(a.startSeq < b.startSeq, `session ${s}: ${b} started before earlier ${a}`);
         }
@@ -992,7 +1025,7 @@ export class PoolHarness {
     // The drain report counts every task queued or running when the drain began.
     const ds = this.drainStats!;
     v(
-      report.cancelled === cancelled && report.cancelledTasks.length === cancelled,
+      report.cancelled === cancelledInDrain && report.cancelledTasks.length === cancelledInDrain,
       'report.cancelled',
     );
     v(
@@ -1023,6 +1056,7 @@ export class PoolHarness {
     const s = t.settlements[0];
     if (s === undefined || s.kind !== 'rejected') return undefined;
     if (isCancel(s.value, 'shutdown')) return undefined;
+    if (t.cancelledByAbort && isCancel(s.value, 'aborted')) return undefined;
     return s.value;
   }
 }
