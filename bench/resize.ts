@@ -1,0 +1,167 @@
+/**
+ * Scenario 6: what resizing costs while work is queued.
+ *
+ * removeLane() moves the lane's waiting sessions synchronously and resolves once the
+ * lane's running task has settled; we time both parts, and addLane() (a ring rebuild).
+ * Under load, handlers yield to the event loop (setImmediate) so the pool is busy across
+ * macrotasks, and every task checks the contract: per-session FIFO and one at a time.
+ */
+import { Dispatcher } from '../lib/core/index.js';
+import { gc, Latch, median, now, sleep, tick } from './harness.js';
+import { CONCURRENCY } from './peers.js';
+
+export interface Timing {
+  median: number;
+  max: number;
+}
+
+export interface ResizeResult {
+  underLoad: {
+    sessions: number;
+    tasksPerSession: number;
+    cycles: number;
+    /** Tasks waiting on the removed lane at removal, moved to other lanes. */
+    tasksMoved: Timing;
+    removeSyncMs: Timing;
+    removeResolvedMs: Timing;
+    addLaneMs: Timing;
+    contractViolations: number;
+    completed: number;
+  };
+  backlog: {
+    sessions: number;
+    repeats: number;
+    tasksMoved: number;
+    removeSyncMs: Timing;
+    removeResolvedMs: Timing;
+    addLaneMs: Timing;
+  };
+}
+
+const timing = (xs: number[]): Timing => ({ median: median(xs), max: Math.max(...xs) });
+
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Step {
+  s: string;
+  seq: number;
+}
+
+async function underLoad(sessions: number, perSession: number, cycles: number) {
+  const latch = new Latch();
+  const running = new Set<string>();
+  const last = new Map<string, number>();
+  let violations = 0;
+  const pool = new Dispatcher({
+    lanes: CONCURRENCY,
+    maxLanes: CONCURRENCY * 2,
+    laneConcurrency: 1,
+    maxQueued: Infinity,
+    maxQueuedPerSession: Infinity,
+  });
+  pool.registerHandler('step', async ({ s, seq }: Step) => {
+    if (running.has(s) || (last.get(s) ?? -1) !== seq - 1) violations++;
+    running.add(s);
+    last.set(s, seq);
+    await immediate();
+    running.delete(s);
+    latch.hit();
+  });
+  pool.start();
+  const total = sessions * perSession;
+  const done = latch.arm(total);
+  for (let seq = 0; seq < perSession; seq++) {
+    for (let k = 0; k < sessions; k++)
+      void pool.enqueue('step', { s: `s${k}`, seq }, { sessionId: `s${k}` });
+  }
+  const moved: number[] = [];
+  const sync: number[] = [];
+  const resolved: number[] = [];
+  const added: number[] = [];
+  for (let c = 0; c < cycles; c++) {
+    await sleep(2);
+    // The busiest live lane: the most sessions and tasks to move.
+    const live = pool.stats().lanes.filter((l) => !l.retiring);
+    const busiest = live.reduce((a, b) => (b.queued > a.queued ? b : a));
+    const id = busiest.id;
+    moved.push(busiest.queued);
+    const t0 = now();
+    const gone = pool.removeLane(id);
+    const t1 = now();
+    await gone;
+    const t2 = now();
+    pool.addLane();
+    const t3 = now();
+    sync.push(t1 - t0);
+    resolved.push(t2 - t0);
+    added.push(t3 - t2);
+  }
+  await done;
+  await pool.drain();
+  return {
+    sessions,
+    tasksPerSession: perSession,
+    cycles,
+    tasksMoved: timing(moved),
+    removeSyncMs: timing(sync),
+    removeResolvedMs: timing(resolved),
+    addLaneMs: timing(added),
+    contractViolations: violations,
+    completed: latch.count,
+  };
+}
+
+/** A deep backlog (one task per session, none started yet) and one lane removed from it. */
+async function backlog(sessions: number, repeats: number) {
+  const sync: number[] = [];
+  const resolved: number[] = [];
+  const added: number[] = [];
+  let moved = 0;
+  for (let r = 0; r < repeats; r++) {
+    gc();
+    await tick();
+    const latch = new Latch();
+    const pool = new Dispatcher({
+      lanes: CONCURRENCY,
+      maxLanes: CONCURRENCY * 2,
+      maxQueued: Infinity,
+    });
+    pool.registerHandler('t', async () => latch.hit());
+    pool.start();
+    const done = latch.arm(sessions);
+    for (let i = 0; i < sessions; i++) void pool.enqueue('t', i, { sessionId: `b${i}` });
+    const id = CONCURRENCY - 1;
+    moved = pool.stats().lanes[id].queued;
+    const t0 = now();
+    const gone = pool.removeLane(id);
+    const t1 = now();
+    await gone;
+    const t2 = now();
+    pool.addLane();
+    const t3 = now();
+    sync.push(t1 - t0);
+    resolved.push(t2 - t0);
+    added.push(t3 - t2);
+    await done;
+  }
+  return {
+    sessions,
+    repeats,
+    tasksMoved: moved,
+    removeSyncMs: timing(sync),
+    removeResolvedMs: timing(resolved),
+    addLaneMs: timing(added),
+  };
+}
+
+export async function runResize(cfg: {
+  sessions: number;
+  perSession: number;
+  cycles: number;
+  backlogSessions: number;
+}): Promise<ResizeResult> {
+  return {
+    underLoad: await underLoad(cfg.sessions, cfg.perSession, cfg.cycles),
+    backlog: await backlog(cfg.backlogSessions, 3),
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * Benchmarks against peers: `npm run bench` (about 3 minutes), `BENCH_QUICK=1 npm run bench`
+ * for a smoke run. Prints tables and writes bench/results/latest.json. See bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fmtBytes, fmtMs, fmtRate, fmtRatio, hasGc, QUICK, table } from './harness.js';
+import { type LatencyResult, runLatency } from './latency.js';
+import { type MemoryResult, runMemory } from './memory.js';
+import { type ResizeResult, runResize } from './resize.js';
+import { type GroupResult, runThroughput } from './throughput.js';
+
+const config = QUICK
+  ? {
+      throughput: {
+        batch: 10_000,
+        minMs: 60,
+        rounds: 3,
+        timerBatch: 400,
+        timerMinMs: 100,
+        timerRounds: 2,
+      },
+      latency: { measureMs: 500, warmupMs: 100 },
+      memory: { tasks: 200_000, sessions: 200_000 },
+      resize: { sessions: 1_000, perSession: 10, cycles: 5, backlogSessions: 50_000 },
+    }
+  : {
+      throughput: {
+        batch: 10_000,
+        minMs: 150,
+        rounds: 7,
+        timerBatch: 800,
+        timerMinMs: 250,
+        timerRounds: 4,
+      },
+      latency: { measureMs: 2_000, warmupMs: 300 },
+      memory: { tasks: 1_000_000, sessions: 1_000_000 },
+      resize: { sessions: 2_000, perSession: 10, cycles: 10, backlogSessions: 100_000 },
+    };
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const out = console.log;
+
+function section(title: string): void {
+  out(`\n== ${title} ==`);
+}
+
+function printGroup(g: GroupResult): void {
+  const sub = g.results.find((r) => r.name.startsWith('pool.submit'))!.opsPerSec;
+  const enq = g.results.find((r) => r.name.startsWith('pool.enqueue'))!.opsPerSec;
+  out(`\n${g.title}  (batches of ${g.batch}, ${g.rounds} rounds, median)`);
+  out(
+    table(
+      ['contender', 'tasks/s', 'min', 'max', 'submit ÷ it', 'enqueue ÷ it'],
+      g.results.map((r) => [
+        r.name,
+        fmtRate(r.opsPerSec),
+        fmtRate(r.min),
+        fmtRate(r.max),
+        fmtRatio(sub / r.opsPerSec),
+        fmtRatio(enq / r.opsPerSec),
+      ]),
+    ),
+  );
+}
+
+function printLatency(l: LatencyResult): void {
+  out(
+    `\ncapacity (closed loop, pool, 1 ms timer handler): ${fmtRate(l.capacityPerSec)}; ` +
+      `${l.measureMs} ms measured after ${l.warmupMs} ms warm-up per row`,
+  );
+  out(
+    table(
+      [
+        'contender',
+        'load',
+        'offered',
+        'achieved',
+        'samples',
+        'p50',
+        'p90',
+        'p99',
+        'max',
+        '>= 1 ms',
+        'p50 planned',
+        'p99 planned',
+      ],
+      l.rows.map((r) => [
+        r.name,
+        `${Math.round(r.load * 100)}%`,
+        fmtRate(r.offeredRate),
+        fmtRate(r.achievedRate),
+        String(r.samples),
+        fmtMs(r.p50),
+        fmtMs(r.p90),
+        fmtMs(r.p99),
+        fmtMs(r.max),
+        `${(r.over1ms * 100).toFixed(1)}%`,
+        fmtMs(r.p50FromPlanned),
+        fmtMs(r.p99FromPlanned),
+      ]),
+    ),
+  );
+  out(
+    'p50..max and ">= 1 ms" (share of tasks): submit -> handler start. ' +
+      '"planned": from the planned arrival time.',
+  );
+}
+
+function printMemory(m: MemoryResult): void {
+  out(
+    table(
+      ['queued, not started', 'tasks', 'heap delta', 'bytes/task'],
+      m.queued.map((r) => [
+        r.name,
+        r.tasks.toLocaleString('en'),
+        fmtBytes(r.heapDelta),
+        r.bytesPerTask.toFixed(1),
+      ]),
+    ),
+  );
+  const c = m.churn;
+  out(
+    `\n${c.sessions.toLocaleString('en')} distinct sessions, one task each, in waves of 10,000 ` +
+      `(${fmtRate((c.sessions * 1000) / c.ms)}):`,
+  );
+  out(
+    table(
+      ['after', 'heapUsed', 'vs baseline'],
+      [
+        ['baseline (warmed)', fmtBytes(c.baseline), ''],
+        ...c.checkpoints.map((p) => [
+          `${p.sessions.toLocaleString('en')} sessions`,
+          fmtBytes(p.heapUsed),
+          fmtBytes(p.heapUsed - c.baseline),
+        ]),
+      ],
+    ),
+  );
+  out(`active sessions left: ${c.activeSessions}`);
+}
+
+function printResize(r: ResizeResult): void {
+  const u = r.underLoad;
+  const b = r.backlog;
+  const t = (x: { median: number; max: number }) => `${fmtMs(x.median)} (max ${fmtMs(x.max)})`;
+  out(
+    table(
+      ['', 'under load', 'deep backlog'],
+      [
+        [
+          'setup',
+          `${u.sessions} sessions x ${u.tasksPerSession}, handler yields (setImmediate), ${u.cycles} cycles`,
+          `${b.sessions.toLocaleString('en')} sessions x 1, none started, ${b.repeats} repeats`,
+        ],
+        [
+          'tasks moved per removal',
+          `${Math.round(u.tasksMoved.median)} (median)`,
+          String(b.tasksMoved),
+        ],
+        ['removeLane() call (sync, moves sessions)', t(u.removeSyncMs), t(b.removeSyncMs)],
+        ['removeLane() until its promise resolved', t(u.removeResolvedMs), t(b.removeResolvedMs)],
+        ['addLane()', t(u.addLaneMs), t(b.addLaneMs)],
+        ['contract violations / tasks completed', `${u.contractViolations} / ${u.completed}`, ''],
+      ],
+    ),
+  );
+}
+
+function targets(groups: GroupResult[], latency: LatencyResult, memory: MemoryResult): Target[] {
+  const g = (id: string) => groups.find((x) => x.id === id)!;
+  const rate = (id: string, prefix: string) =>
+    g(id).results.find((r) => r.name.startsWith(prefix))!.opsPerSec;
+  const keyedSubmit = rate('keyed-1000-trivial', 'pool.submit');
+  const keyedEnqueue = rate('keyed-1000-trivial', 'pool.enqueue');
+  const raw = rate('keyed-1000-trivial', 'raw loop');
+  const pqLanes = rate('keyed-1000-trivial', 'p-queue lanes');
+  const pq = rate('unkeyed-trivial', 'p-queue');
+  const fqLanes = rate('keyed-1000-trivial', 'fastq cb lanes');
+  const fqCb = rate('unkeyed-trivial', 'fastq callback');
+  const bytes = (prefix: string) =>
+    memory.queued.find((r) => r.name.startsWith(prefix))!.bytesPerTask;
+  const p99 = (name: string) => latency.rows.find((r) => r.load === 0.5 && r.name === name)!.p99;
+  const list: Target[] = [
+    {
+      target: 'keyed submit (1,000 sessions) >= 10x p-queue lanes',
+      measured: fmtRatio(keyedSubmit / pqLanes),
+      met: keyedSubmit / pqLanes >= 10,
+    },
+    {
+      target: 'keyed submit (1,000 sessions) >= 10x p-queue (c=8, unkeyed)',
+      measured: fmtRatio(keyedSubmit / pq),
+      met: keyedSubmit / pq >= 10,
+    },
+    {
+      target: 'keyed submit (1,000 sessions) >= 1.5x fastq callback lanes (keyed)',
+      measured: fmtRatio(keyedSubmit / fqLanes),
+      met: keyedSubmit / fqLanes >= 1.5,
+    },
+    {
+      target: 'keyed submit (1,000 sessions) >= 1.5x fastq callback (c=8, unkeyed)',
+      measured: fmtRatio(keyedSubmit / fqCb),
+      met: keyedSubmit / fqCb >= 1.5,
+    },
+    {
+      target: 'keyed enqueue (1,000 sessions) >= 5M tasks/s',
+      measured: fmtRate(keyedEnqueue),
+      met: keyedEnqueue >= 5e6,
+    },
+    {
+      target: 'keyed enqueue within 4x of the raw loop',
+      measured: `raw is ${fmtRatio(raw / keyedEnqueue)}`,
+      met: raw / keyedEnqueue <= 4,
+    },
+    {
+      target: '<= 150 B heap per queued task (enqueue, unkeyed)',
+      measured: `${bytes('pool.enqueue').toFixed(1)} B`,
+      met: bytes('pool.enqueue') <= 150,
+    },
+    {
+      target: '<= 150 B heap per queued task (enqueue, keyed)',
+      measured: `${bytes('pool.enqueue (keyed').toFixed(1)} B`,
+      met: bytes('pool.enqueue (keyed') <= 150,
+    },
+    {
+      target: '<= 150 B heap per queued task (submit, keyed)',
+      measured: `${bytes('pool.submit (keyed').toFixed(1)} B`,
+      met: bytes('pool.submit (keyed') <= 150,
+    },
+    {
+      target: `flat heap after ${memory.churn.sessions.toLocaleString('en')} sessions (< 1 MiB over baseline, none left)`,
+      measured: `${fmtBytes(memory.churn.delta)}, ${memory.churn.activeSessions} left`,
+      met: memory.churn.delta < 1 << 20 && memory.churn.activeSessions === 0,
+    },
+    {
+      target: 'p99 submit -> start < 1 ms at 50% load (unkeyed)',
+      measured: fmtMs(p99('pool.submit')),
+      met: p99('pool.submit') < 1,
+    },
+    {
+      target: 'p99 submit -> start < 1 ms at 50% load (keyed, 1,000 sessions)',
+      measured: fmtMs(p99('pool.submit (keyed, 1,000 sessions)')),
+      met: p99('pool.submit (keyed, 1,000 sessions)') < 1,
+    },
+  ];
+  return list;
+}
+
+async function main(): Promise<void> {
+  if (!hasGc()) throw new Error('Run with node --expose-gc (npm run bench does).');
+  const began = Date.now();
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    quick: QUICK,
+    loadavgAtStart: os.loadavg(),
+  };
+  out(
+    `nest-worker-pool bench${QUICK ? ' (BENCH_QUICK)' : ''}: node ${meta.node}, ` +
+      `${meta.cpus} cpus (${meta.cpuModel}), load average ${meta.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  out('Concurrency 8 everywhere: the pool has 8 lanes of concurrency 1.');
+
+  section('1-3. Throughput');
+  const groups = await runThroughput(config.throughput, printGroup);
+
+  section('4. Latency, submit -> handler start, open-loop arrivals');
+  const latency = await runLatency(config.latency);
+  printLatency(latency);
+
+  section('5. Memory');
+  const memory = await runMemory(config.memory);
+  printMemory(memory);
+
+  section('6. Resize under load');
+  const resize = await runResize(config.resize);
+  printResize(resize);
+
+  section('Targets (issue #5)');
+  const list = targets(groups, latency, memory);
+  out(
+    table(
+      ['target', 'measured', ''],
+      list.map((t) => [t.target, t.measured, t.met ? 'met' : 'MISSED']),
+    ),
+  );
+
+  const seconds = (Date.now() - began) / 1000;
+  const file = join(dirname(fileURLToPath(import.meta.url)), '../../bench/results/latest.json');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        meta: { ...meta, loadavgAtEnd: os.loadavg(), seconds },
+        config,
+        throughput: groups,
+        latency,
+        memory,
+        resize,
+        targets: list,
+      },
+      null,
+      2,
+    ),
+  );
+  out(`\nwrote ${file} (${seconds.toFixed(0)} s)`);
+}
+
+await main();
