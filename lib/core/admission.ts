@@ -1,5 +1,6 @@
 import { QueueFullError, TaskCancelledError } from './errors.js';
 import type { Scheduler } from './scheduler.js';
+import type { Session } from './session.js';
 import { WaitList, WaitNode } from './wait-list.js';
 
 export type FullScope = 'pool' | 'session';
@@ -41,7 +42,8 @@ export class Admission {
   }
 
   /** Which limit stops a new task of this session now, if any. */
-  full(sessionId: string | undefined): FullScope | undefined {
+  /** `session`: the session's live state, already looked up by the caller (one Map get per submit). */
+  full(sessionId: string | undefined, session: Session | undefined): FullScope | undefined {
     if (
       sessionId !== undefined &&
       this.sessionWaiters.size > 0 &&
@@ -49,7 +51,9 @@ export class Admission {
     ) {
       return 'session';
     }
-    return this.limit(sessionId, this.poolWaiters.length > 0);
+    if (this.poolWaiters.length > 0 || this.scheduler.queued >= this.maxQueued) return 'pool';
+    if (session !== undefined && session.size >= this.maxPerSession) return 'session';
+    return undefined;
   }
 
   error(scope: FullScope, sessionId: string | undefined): QueueFullError {

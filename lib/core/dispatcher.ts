@@ -12,6 +12,7 @@ import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
+import type { Session } from './session.js';
 import type { PoolState, PoolStats } from './stats.js';
 import { Task, type TaskHandlerFn } from './task.js';
 import {
@@ -274,9 +275,11 @@ export class Dispatcher {
         options.overlapOnTimeout === undefined)
         ? entry.policy
         : resolveTaskPolicy(entry.policy, options);
-    const scope = this.admission.full(sessionId);
+    const session = sessionId === undefined ? undefined : this.scheduler.sessions.get(sessionId);
+    const scope = this.admission.full(sessionId, session);
     if (scope === undefined) {
-      this.push(entry, policy, payload, sessionId, signal, resolve, reject);
+      const s = sessionId === undefined ? undefined : (session ?? this.scheduler.open(sessionId));
+      this.push(entry, policy, payload, s, signal, resolve, reject);
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
@@ -289,7 +292,9 @@ export class Dispatcher {
         sessionId,
         signal,
         () => {
-          this.push(entry, policy, payload, sessionId, signal, resolve, reject);
+          // Looked up again: the session may have come or gone while the caller waited.
+          const s = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
+          this.push(entry, policy, payload, s, signal, resolve, reject);
           admitted();
         },
         (error) => {
@@ -336,12 +341,11 @@ export class Dispatcher {
     entry: HandlerEntry,
     policy: TaskPolicy,
     payload: unknown,
-    sessionId: string | undefined,
+    session: Session | undefined,
     signal: AbortSignal | undefined,
     resolve: ((v: unknown) => void) | undefined,
     reject: ((e: unknown) => void) | undefined,
   ): void {
-    const session = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
     const task = new Task(this.nextTaskId++, entry, payload, session);
     task.resolve = resolve;
     task.reject = reject;

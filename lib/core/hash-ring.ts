@@ -13,6 +13,12 @@ export const LANE_SPACE = 1 << 20;
 export class HashRing {
   private points = new Uint32Array(0);
   private owners = new Int32Array(0);
+  /**
+   * `index[b]` is the first point whose top bits are `b` (or above): with about one point
+   * per bucket, a lookup scans a step or two.
+   */
+  private index = new Uint32Array(2);
+  private shift = 31;
   /** Each member's points, hashed once: resizing under load rebuilds without rehashing. */
   private readonly members = new Map<number, Uint32Array>();
 
@@ -47,14 +53,12 @@ export class HashRing {
     const n = points.length;
     if (n === 0) return -1;
     const h = hash32(key);
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (points[mid] < h) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.owners[lo === n ? 0 : lo];
+    // The bucket of h's top bits holds about one point: scan it instead of bisecting.
+    const b = h >>> this.shift;
+    let i = this.index[b];
+    const end = this.index[b + 1];
+    while (i < end && points[i] < h) i++;
+    return this.owners[i === n ? 0 : i];
   }
 
   private rebuild(): void {
@@ -72,6 +76,14 @@ export class HashRing {
       const lane = keys[i] % LANE_SPACE;
       this.points[i] = (keys[i] - lane) / LANE_SPACE;
       this.owners[i] = lane;
+    }
+    const bits = Math.min(31, Math.max(1, Math.floor(Math.log2(keys.length + 1))));
+    this.shift = 32 - bits;
+    this.index = new Uint32Array((1 << bits) + 1);
+    for (let b = 0, i = 0; b <= 1 << bits; b++) {
+      const lower = b * 2 ** this.shift;
+      while (i < keys.length && this.points[i] < lower) i++;
+      this.index[b] = i;
     }
   }
 }

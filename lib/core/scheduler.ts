@@ -69,11 +69,13 @@ export class Scheduler {
 
   /** The session's state, created (and homed by the ring) on first use. */
   session(id: string): Session {
-    let s = this.sessions.get(id);
-    if (s === undefined) {
-      s = new Session(id, this.lanes.get(this.ring.lookup(id))!);
-      this.sessions.set(id, s);
-    }
+    return this.sessions.get(id) ?? this.open(id);
+  }
+
+  /** Creates the state of a session known to have none. */
+  open(id: string): Session {
+    const s = new Session(id, this.lanes.get(this.ring.lookup(id))!);
+    this.sessions.set(id, s);
     return s;
   }
 

@@ -1,3 +1,4 @@
+import { hash32 } from '../../lib/core/hash.js';
 import { HashRing } from '../../lib/core/hash-ring.js';
 
 function ringOf(n: number): HashRing {
@@ -59,6 +60,39 @@ describe('HashRing', () => {
     }
     ring.add(4);
     for (let i = 0; i < before.length; i++) expect(ring.lookup(`k${i}`)).toBe(before[i]);
+  });
+
+  it('answers like a brute-force ring for any size (the bucket index is only a shortcut)', () => {
+    for (const [lanes, vnodes] of [
+      [1, 1],
+      [2, 3],
+      [8, 160],
+      [33, 7],
+      [5, 1000],
+    ]) {
+      const ring = new HashRing(vnodes);
+      const points: Array<[number, number]> = [];
+      for (let l = 0; l < lanes; l++) {
+        ring.add(l * 3);
+        for (let v = 0; v < vnodes; v++) points.push([hash32(`lane-${l * 3}#${v}`), l * 3]);
+      }
+      points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const reference = (key: string) => {
+        const h = hash32(key);
+        let lo = 0;
+        let hi = points.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (points[mid][0] < h) lo = mid + 1;
+          else hi = mid;
+        }
+        return points[lo === points.length ? 0 : lo][1];
+      };
+      const wrong = Array.from({ length: 20_000 }, (_, i) => `key-${i}`).filter(
+        (k) => ring.lookup(k) !== reference(k),
+      );
+      expect(wrong).toEqual([]);
+    }
   });
 
   it('ignores adding a member twice and removing an unknown one', () => {
