@@ -10,7 +10,8 @@ import {
 import type { PoolEvent } from './events.js';
 import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
-import { now } from './load-meter.js';
+import { LatencyRecorder } from './latency.js';
+import { ThroughputMeter, now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import type { PoolState, PoolStats } from './stats.js';
@@ -70,6 +71,9 @@ export class Dispatcher {
   private draining: Promise<DrainReport> | undefined;
   private readonly events = new Subject<PoolEvent>();
   private report: DrainReport | undefined;
+  /** Start times of sampled tasks (see latencySampleEvery), dropped when they settle. */
+  private readonly timings = new Map<Task, number>();
+  private readonly throughput = new ThroughputMeter();
   private onIdle: (() => void) | undefined;
 
   constructor(options?: PoolOptions) {
@@ -77,6 +81,7 @@ export class Dispatcher {
     this.scheduler = new Scheduler(this.options.laneConcurrency, this.options.virtualNodes, {
       started: (task) => {
         this.admission.released(task.session?.id);
+        if (this.sampled(task)) this.timeStart(task);
         if (this.events.observed) {
           this.publish({
             type: 'started',
@@ -223,6 +228,11 @@ export class Dispatcher {
       };
     });
     const oldest = s.oldestQueuedId();
+    const finished = this.counts.completed + this.counts.failed + this.counts.timedOut;
+    const [last1s, last10s, last60s] = this.throughput.rates(at, finished, [1_000, 10_000, 60_000]);
+    const recorders = [...this.handlers.entries()].flatMap((e) =>
+      e.latency === undefined ? [] : [e.latency],
+    );
     return {
       state: this.state,
       lanes,
@@ -232,7 +242,16 @@ export class Dispatcher {
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
       retrying: s.delayed.size,
-      types: Object.fromEntries([...this.handlers.entries()].map((e) => [e.type, { ...e.counts }])),
+      latency: LatencyRecorder.merge(recorders),
+      throughput: { last1s, last10s, last60s },
+      types: Object.fromEntries(
+        [...this.handlers.entries()].map((e) => [
+          e.type,
+          e.latency === undefined
+            ? { ...e.counts }
+            : { ...e.counts, latency: LatencyRecorder.merge([e.latency]) },
+        ]),
+      ),
       waiting: this.admission.waiting,
       ...this.counts,
     };
@@ -351,6 +370,7 @@ export class Dispatcher {
     task.reject = reject;
     task.policy = policy;
     if (signal !== undefined) this.follow(task, signal);
+    if (this.sampled(task)) this.timings.set(task, now());
     this.counts.accepted++;
     entry.counts.accepted++;
     if (this.events.observed) this.publish({ type: 'accepted', ...describe(task) });
@@ -359,6 +379,7 @@ export class Dispatcher {
 
   private settle(task: Task, ok: boolean, value: unknown): void {
     task.detach?.();
+    if (this.sampled(task)) this.timeEnd(task);
     const timedOut = !ok && value instanceof TaskTimeoutError;
     if (this.events.observed) {
       this.publish(
@@ -442,6 +463,7 @@ export class Dispatcher {
 
   private cancel(task: Task, error: TaskCancelledError): void {
     task.detach?.();
+    this.timings.delete(task);
     this.report?.cancelledTasks.push({
       taskId: task.taskId,
       type: task.type,
@@ -454,6 +476,28 @@ export class Dispatcher {
       this.publish({ type: 'cancelled', ...describe(task), reason: error.reason });
     if (task.reject !== undefined) task.reject(error);
     else this.reportUnhandled(task, error);
+  }
+
+  private sampled(task: Task): boolean {
+    const every = this.options.latencySampleEvery;
+    return every !== 0 && task.taskId % every === 0;
+  }
+
+  private timeStart(task: Task): void {
+    const at = now();
+    const since = this.timings.get(task);
+    if (task.attempt === 1 && since !== undefined) this.recorder(task).recordWait(at - since);
+    this.timings.set(task, at);
+  }
+
+  private timeEnd(task: Task): void {
+    const since = this.timings.get(task);
+    if (since !== undefined) this.recorder(task).recordRun(now() - since);
+    this.timings.delete(task);
+  }
+
+  private recorder(task: Task): LatencyRecorder {
+    return (task.handler.latency ??= new LatencyRecorder());
   }
 
   private reportUnhandled(task: Task, error: unknown): void {

@@ -1,4 +1,5 @@
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
+import type { LatencyRecorder } from './latency.js';
 import type { TaskHandlerFn } from './task.js';
 import {
   DEFAULT_TASK_POLICY,
@@ -23,6 +24,8 @@ export interface HandlerEntry {
   readonly origin: string;
   readonly counts: TypeCounts;
   readonly policy: TaskPolicy;
+  /** Created on the type's first timed task. */
+  latency?: LatencyRecorder;
 }
 
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */

@@ -66,3 +66,32 @@ export class AcceptClock {
 }
 
 const CHECKPOINTS = 4096;
+
+/**
+ * Tasks finished per second over recent windows, from snapshots of the finished counter
+ * taken when stats are read: nothing is done per task. A window is as exact as the
+ * spacing of reads (the autoscaler reads every tick).
+ */
+export class ThroughputMeter {
+  private readonly at: number[] = [];
+  private readonly done: number[] = [];
+
+  /** Records a snapshot and returns tasks/s over each window (ms), measured over the snapshots it spans. */
+  rates(at: number, done: number, windows: readonly number[]): number[] {
+    if (this.at.length === 0 || at - this.at[this.at.length - 1] >= 100) {
+      this.at.push(at);
+      this.done.push(done);
+      const horizon = at - Math.max(...windows) - 1_000;
+      while (this.at.length > 2 && this.at[1] < horizon) {
+        this.at.shift();
+        this.done.shift();
+      }
+    }
+    return windows.map((w) => {
+      let i = 0;
+      while (i < this.at.length - 1 && this.at[i] < at - w) i++;
+      const span = at - this.at[i];
+      return span > 0 ? Math.round(((done - this.done[i]) * 1000) / span) : 0;
+    });
+  }
+}

@@ -19,6 +19,11 @@ export interface PoolOptions {
   maxQueuedPerSession?: number;
   /** When a queue is full: throw `QueueFullError` ('reject', default) or wait for room ('wait'). */
   whenFull?: WhenFull;
+  /**
+   * Time one task in this many (by task id) for the wait / run histograms in `stats()`:
+   * timing costs clock reads, so it is sampled. 1 times every task, 0 none. Default 32.
+   */
+  latencySampleEvery?: number;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
@@ -49,6 +54,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   maxQueuedPerSession: 10_000,
   whenFull: 'reject',
   virtualNodes: 160,
+  latencySampleEvery: 32,
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
@@ -81,6 +87,13 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   positiveIntOrInfinity('maxQueued', o.maxQueued);
   positiveIntOrInfinity('maxQueuedPerSession', o.maxQueuedPerSession);
   positiveInt('virtualNodes', o.virtualNodes);
+  if (!Number.isInteger(o.latencySampleEvery) || o.latencySampleEvery < 0) {
+    throw new InvalidOptionError(
+      'latencySampleEvery',
+      o.latencySampleEvery,
+      'an integer >= 0 (0: off, 1: every task)',
+    );
+  }
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {
     throw new InvalidOptionError('whenFull', o.whenFull, `'reject' or 'wait'`);
   }

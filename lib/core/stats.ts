@@ -1,4 +1,5 @@
 import type { TypeCounts } from './handler-registry.js';
+import type { LatencyStats } from './latency.js';
 
 export type PoolState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -37,8 +38,12 @@ export interface PoolStats {
   deadLettered: number;
   /** Tasks waiting out a retry backoff (each holds its session). */
   retrying: number;
-  /** The same outcome counters per task type. */
-  types: Record<string, TypeCounts>;
+  /** Wait and run times (ms) of sampled tasks (see `latencySampleEvery`), since the start. */
+  latency: LatencyStats;
+  /** Tasks finished (completed, failed or timed out) per second over recent windows. */
+  throughput: { last1s: number; last10s: number; last60s: number };
+  /** The same outcome counters per task type, with the type's latency once it has any. */
+  types: Record<string, TypeCounts & { latency?: LatencyStats }>;
   /** Callers waiting for queue room (whenFull: 'wait'). */
   waiting: number;
   accepted: number;
