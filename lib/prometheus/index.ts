@@ -1,0 +1,1 @@
+export { type PoolMetricsOptions, registerPoolMetrics } from './pool-metrics.js';
