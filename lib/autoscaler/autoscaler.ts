@@ -61,6 +61,7 @@ export class Autoscaler {
     this.running = options.enabled ?? true;
     this.min = min;
     this.max = max;
+    pool.reportAutoscale(() => ({ paused: this.paused, min, max, decisions: this.decisions() }));
     this.cron = options.cron ?? '* * * * * *';
     if (typeof this.cron !== 'string' || this.cron.trim().length === 0) {
       throw new InvalidOptionError(

@@ -14,7 +14,7 @@ import { LatencyRecorder } from './latency.js';
 import { ThroughputMeter, now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
-import type { PoolState, PoolStats } from './stats.js';
+import type { AutoscaleReport, PoolState, PoolStats } from './stats.js';
 import { Task, type TaskHandlerFn } from './task.js';
 import {
   type TaskPolicy,
@@ -71,6 +71,7 @@ export class Dispatcher {
   private draining: Promise<DrainReport> | undefined;
   private readonly events = new Subject<PoolEvent>();
   private report: DrainReport | undefined;
+  private autoscaleReport: (() => AutoscaleReport) | undefined;
   /** Start times of sampled tasks (see latencySampleEvery), dropped when they settle. */
   private readonly timings = new Map<Task, number>();
   private readonly throughput = new ThroughputMeter();
@@ -242,6 +243,9 @@ export class Dispatcher {
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
       retrying: s.delayed.size,
+      lateTasks: s.late.size,
+      overdueTasks: s.overdue(at),
+      ...(this.autoscaleReport === undefined ? {} : { autoscale: this.autoscaleReport() }),
       latency: LatencyRecorder.merge(recorders),
       throughput: { last1s, last10s, last60s },
       types: Object.fromEntries(
@@ -331,6 +335,11 @@ export class Dispatcher {
    */
   get events$(): Observable<PoolEvent> {
     return this.events.asObservable();
+  }
+
+  /** Lets an autoscaler show its state and decisions in `stats().autoscale`. */
+  reportAutoscale(report: () => AutoscaleReport): void {
+    this.autoscaleReport = report;
   }
 
   /** Publishes an event on `events$`; for extensions such as the autoscaler. */

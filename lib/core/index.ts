@@ -6,5 +6,5 @@ export type { TypeCounts } from './handler-registry.js';
 export * from './errors.js';
 export { HashRing } from './hash-ring.js';
 export type { PoolOptions, WhenFull } from './options.js';
-export type { LaneStats, PoolState, PoolStats } from './stats.js';
+export type { AutoscaleReport, LaneStats, PoolState, PoolStats } from './stats.js';
 export type { TaskContext, TaskHandlerFn, TaskOutcome } from './task.js';

@@ -53,7 +53,7 @@ export class Scheduler {
   /** Set at the drain deadline: nothing queued or retried starts after it. */
   private closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
-  readonly late = new Set<Task>();
+  readonly late = new Map<Task, number>();
   /** Busy time of lanes that are gone. */
   retiredBusyMs = 0;
   private started = false;
@@ -168,6 +168,14 @@ export class Scheduler {
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
       for (const loop of lane.loops) if (loop.task !== undefined) yield loop.task;
     }
+  }
+
+  /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
+  overdue(at: number): number {
+    let n = 0;
+    for (const [task, timedOutAt] of this.late)
+      if (at - timedOutAt > (task.policy.timeoutMs ?? 0)) n++;
+    return n;
   }
 
   /** Id of the longest-waiting task (the lowest queued id), or undefined if none waits. */
@@ -301,7 +309,7 @@ export class Scheduler {
     }
     const zombie = task.zombie;
     if (zombie === undefined) return this.next(task, delay);
-    this.late.add(task);
+    this.late.set(task, now());
     const holds = !task.policy.overlapOnTimeout;
     if (!holds) this.next(task, delay);
     void zombie.then(() => {

@@ -3,6 +3,21 @@ import type { LatencyStats } from './latency.js';
 
 export type PoolState = 'created' | 'running' | 'draining' | 'stopped';
 
+export interface AutoscaleReport {
+  paused: boolean;
+  min: number;
+  max: number;
+  /** Newest last, each with the reason, the inputs it used and whether it was applied. */
+  decisions: Array<{
+    at: number;
+    direction: 'up' | 'down' | 'hold';
+    desired: number;
+    applied: boolean;
+    reason: string;
+    inputs: Record<string, number>;
+  }>;
+}
+
 export interface LaneStats {
   id: number;
   queued: number;
@@ -44,6 +59,11 @@ export interface PoolStats {
   throughput: { last1s: number; last10s: number; last60s: number };
   /** The same outcome counters per task type, with the type's latency once it has any. */
   types: Record<string, TypeCounts & { latency?: LatencyStats }>;
+  /** Handlers still running past their timeout, and those running over twice their timeout. */
+  lateTasks: number;
+  overdueTasks: number;
+  /** What an attached autoscaler reports: its bounds and latest decisions. */
+  autoscale?: AutoscaleReport;
   /** Callers waiting for queue room (whenFull: 'wait'). */
   waiting: number;
   accepted: number;

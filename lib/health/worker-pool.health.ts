@@ -47,10 +47,18 @@ export class WorkerPoolHealthIndicator {
       running: s.running,
       activeSessions: s.activeSessions,
       oldestWaitMs: Math.round(s.oldestWaitMs),
+      lateTasks: s.lateTasks,
     };
     const indicator = this.indicators.check(key);
-    if (!pool.accepting)
+    if (!pool.accepting) {
       return indicator.down({ ...data, reason: `the pool is ${s.state} and accepts no work` });
+    }
+    if (s.overdueTasks > 0) {
+      return indicator.down({
+        ...data,
+        reason: `${s.overdueTasks} handler(s) still running at over twice their timeout: a lane is stuck`,
+      });
+    }
     if (s.queued / Math.max(1, lanes) > maxQueuedPerLane) {
       return indicator.degraded({
         ...data,

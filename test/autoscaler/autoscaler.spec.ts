@@ -44,6 +44,12 @@ describe('Autoscaler', () => {
     expect(up.inputs).toMatchObject({ lanes: 2, min: 2, max: 6 });
     expect(pool.stats().lanes.filter((l) => !l.retiring)).toHaveLength(6);
     expect(scaler.decisions()).toHaveLength(3);
+    expect(pool.stats().autoscale).toMatchObject({
+      paused: false,
+      min: 2,
+      max: 6,
+      decisions: scaler.decisions(),
+    });
 
     gate.resolve();
     await Promise.all(work);
