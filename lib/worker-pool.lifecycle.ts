@@ -18,9 +18,16 @@ export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplic
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    const report = await this.pool.dispatcher.drain(this.pool.drainTimeoutMs);
+    const report = await this.pool.dispatcher.drain(this.pool.drainTimeoutMs, {
+      graceMs: this.pool.drainGraceMs,
+    });
+    for (const t of report.abandonedTasks) {
+      this.pool.logger.error(
+        `Abandoned task ${t.taskId} (${t.type}${t.sessionId === undefined ? '' : `, session ${t.sessionId}`}): still running ${this.pool.drainGraceMs} ms after the drain deadline.`,
+      );
+    }
     const line = drainSummary(this.pool.name, report);
-    if (report.cancelled > 0) this.pool.logger.warn(line);
+    if (report.cancelled > 0 || report.abandonedTasks.length > 0) this.pool.logger.warn(line);
     else this.pool.logger.log(line);
   }
 }

@@ -9,6 +9,12 @@ export const unknownPool = (origin: string, pool: string, known: string[]) =>
 
 export const drainSummary = (
   pool: string,
-  r: { completed: number; failed: number; cancelled: number; durationMs: number },
+  r: {
+    completed: number;
+    failed: number;
+    cancelled: number;
+    abandonedTasks: unknown[];
+    durationMs: number;
+  },
 ) =>
-  `Pool "${pool}" drained in ${r.durationMs} ms: ${r.completed} completed, ${r.failed} failed, ${r.cancelled} cancelled at the deadline.`;
+  `Pool "${pool}" drained in ${r.durationMs} ms: ${r.completed} completed, ${r.failed} failed, ${r.cancelled} cancelled, ${r.abandonedTasks.length} abandoned.`;

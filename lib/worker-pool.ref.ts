@@ -7,6 +7,7 @@ import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interfa
 export class WorkerPoolRef {
   readonly dispatcher: Dispatcher;
   readonly drainTimeoutMs: number;
+  readonly drainGraceMs: number;
   readonly logger: Logger;
   /** Present when the pool was configured with `autoscale`. */
   readonly autoscaler: Autoscaler | null = null;
@@ -19,7 +20,15 @@ export class WorkerPoolRef {
       throw new InvalidOptionError('options', options, 'an object of WorkerPoolOptions');
     }
     this.logger = new Logger(`WorkerPool:${name}`);
-    const { drainTimeoutMs = 10_000, autoscale, ...poolOptions } = options;
+    const { drainTimeoutMs = 10_000, drainGraceMs = 5_000, autoscale, ...poolOptions } = options;
+    if (!(typeof drainGraceMs === 'number' && drainGraceMs >= 0)) {
+      throw new InvalidOptionError(
+        'drainGraceMs',
+        drainGraceMs,
+        'a number of milliseconds >= 0, or Infinity',
+      );
+    }
+    this.drainGraceMs = drainGraceMs;
     if (!(typeof drainTimeoutMs === 'number' && drainTimeoutMs >= 0)) {
       throw new InvalidOptionError(
         'drainTimeoutMs',

@@ -4,6 +4,7 @@ import type { DrainReport } from './drain-report.js';
 import {
   InvalidOptionError,
   PoolClosedError,
+  TaskAbandonedError,
   TaskCancelledError,
   TaskTimeoutError,
 } from './errors.js';
@@ -26,6 +27,15 @@ import {
 /** How a handler is registered: where it comes from (for errors) and its default policy. */
 export interface HandlerRegistration extends TaskPolicyOptions {
   origin?: string;
+}
+
+export interface DrainOptions {
+  /**
+   * After the deadline, how long handlers still running get (their ctx.signal is aborted)
+   * before the pool abandons them: their callers get `TaskAbandonedError` and the drain
+   * resolves. Default 5_000 ms; Infinity waits for them forever.
+   */
+  graceMs?: number;
 }
 
 export interface SubmitOptions extends TaskPolicyOptions {
@@ -65,6 +75,9 @@ export class Dispatcher {
     cancelled: 0,
     rejected: 0,
     timedOut: 0,
+    abandoned: 0,
+    /** Settlements of abandoned handlers that came after all, and were ignored. */
+    lateSettlements: 0,
     retried: 0,
     deadLettered: 0,
   };
@@ -94,6 +107,7 @@ export class Dispatcher {
       },
       retryDelay: (task, error) => this.retryDelay(task, error),
       withdrawn: (task) => this.admission.released(task.session?.id),
+      abandonedSettled: () => void this.counts.lateSettlements++,
       expired: (task) => this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
       lateSettled: () => {
         if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
@@ -197,15 +211,18 @@ export class Dispatcher {
    * At `deadlineMs`, tasks still queued are cancelled (callers get `TaskCancelledError`)
    * and running ones are awaited. Calling it again returns the same drain.
    */
-  drain(deadlineMs = Infinity): Promise<DrainReport> {
+  drain(deadlineMs = Infinity, options: DrainOptions = {}): Promise<DrainReport> {
     if (this.draining !== undefined) return this.draining;
     if (!(deadlineMs >= 0))
       throw new InvalidOptionError('deadlineMs', deadlineMs, 'a number >= 0, or Infinity');
+    const graceMs = options.graceMs ?? 5_000;
+    if (!(graceMs >= 0))
+      throw new InvalidOptionError('graceMs', graceMs, 'a number >= 0, or Infinity');
     this.state = 'draining';
     if (this.events.observed) this.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
     this.scheduler.start();
-    this.draining = this.runDrain(deadlineMs);
+    this.draining = this.runDrain(deadlineMs, graceMs);
     return this.draining;
   }
 
@@ -521,7 +538,24 @@ export class Dispatcher {
     }
   }
 
-  private async runDrain(deadlineMs: number): Promise<DrainReport> {
+  private abandonRunning(report: DrainReport, graceMs: number): void {
+    this.scheduler.abandon((task) => {
+      task.detach?.();
+      this.timings.delete(task);
+      this.counts.abandoned++;
+      report.abandonedTasks.push({
+        taskId: task.taskId,
+        type: task.type,
+        sessionId: task.sessionId,
+      });
+      const error = new TaskAbandonedError(task.taskId, graceMs);
+      if (task.reject !== undefined) task.reject(error);
+      else this.reportUnhandled(task, error);
+    });
+    if (this.scheduler.pending === 0) this.onIdle?.();
+  }
+
+  private async runDrain(deadlineMs: number, graceMs: number): Promise<DrainReport> {
     const began = Date.now();
     const before = { ...this.counts };
     const report: DrainReport = (this.report = {
@@ -529,6 +563,7 @@ export class Dispatcher {
       failed: 0,
       cancelled: 0,
       cancelledTasks: [],
+      abandonedTasks: [],
       runningAtDeadline: 0,
       deadlineReached: false,
       durationMs: 0,
@@ -536,8 +571,11 @@ export class Dispatcher {
     const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
     if (this.scheduler.pending === 0) this.onIdle!();
     let timer: NodeJS.Timeout | undefined;
+    let grace: NodeJS.Timeout | undefined;
     if (deadlineMs !== Infinity) {
       timer = setTimeout(() => {
+        if (graceMs !== Infinity)
+          grace = setTimeout(() => this.abandonRunning(report, graceMs), graceMs);
         report.deadlineReached = true;
         report.runningAtDeadline = this.scheduler.running;
         // Running handlers are awaited, but told to stop through ctx.signal.
@@ -551,6 +589,7 @@ export class Dispatcher {
     }
     await idle;
     clearTimeout(timer);
+    clearTimeout(grace);
     this.onIdle = undefined;
     this.state = 'stopped';
     report.completed = this.counts.completed - before.completed;

@@ -19,6 +19,11 @@ export interface DrainReport {
   }>;
   /** Tasks that were running at the deadline and were awaited. */
   runningAtDeadline: number;
+  /**
+   * Tasks still running when the grace period after the deadline ran out: their callers got
+   * `TaskAbandonedError` and whatever their handlers do later is ignored.
+   */
+  abandonedTasks: Array<{ taskId: number; type: string; sessionId: string | undefined }>;
   /** True if the deadline passed before the queues emptied. */
   deadlineReached: boolean;
   durationMs: number;

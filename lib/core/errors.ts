@@ -110,6 +110,18 @@ export class TaskTimeoutError extends WorkerPoolError {
   }
 }
 
+export class TaskAbandonedError extends WorkerPoolError {
+  override readonly code = 'TASK_ABANDONED';
+  constructor(
+    readonly taskId: number,
+    readonly graceMs: number,
+  ) {
+    super(
+      `Task ${taskId} was abandoned: its handler was still running ${graceMs} ms after the drain deadline, so shutdown went on without it. Make the handler follow ctx.signal, or raise the drain grace period.`,
+    );
+  }
+}
+
 export class UnknownLaneError extends WorkerPoolError {
   override readonly code = 'UNKNOWN_LANE';
   constructor(

@@ -1,4 +1,9 @@
-export { Dispatcher, type HandlerRegistration, type SubmitOptions } from './dispatcher.js';
+export {
+  Dispatcher,
+  type DrainOptions,
+  type HandlerRegistration,
+  type SubmitOptions,
+} from './dispatcher.js';
 export { type RetryOptions, type TaskPolicyOptions, backoffDelay } from './task-policy.js';
 export type { DrainReport } from './drain-report.js';
 export type { PoolEvent, PoolEventType } from './events.js';

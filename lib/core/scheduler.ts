@@ -14,6 +14,8 @@ export interface SchedulerHooks {
   finished(task: Task, ok: boolean, value: unknown): void;
   /** A waiting task was withdrawn: its queue room is free. */
   withdrawn(task: Task): void;
+  /** A handler the pool abandoned has settled after all: only counted. */
+  abandonedSettled(task: Task): void;
   /** A retry that would start after the drain deadline: it is cancelled instead. */
   expired(task: Task): void;
   /** A handler that ran past its timeout has returned: the pool may have become idle. */
@@ -170,6 +172,38 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Gives up on every handler still running (and every late one past its timeout), so the
+   * pool can stop. Each running task is handed to `each` to settle its caller.
+   */
+  abandon(each: (task: Task) => void): void {
+    const give = (task: Task) => {
+      task.state = TaskState.Abandoned;
+      const s = task.session;
+      if (s !== undefined) {
+        s.running = false;
+        if (s.size === 0) this.sessions.delete(s.id);
+      }
+    };
+    for (const lane of [...this.lanes.values(), ...this.retiring]) {
+      for (const loop of lane.loops) {
+        const task = loop.task;
+        if (task === undefined || task.state !== TaskState.Running) continue;
+        give(task);
+        lane.running--;
+        this.running--;
+        each(task);
+      }
+    }
+    for (const task of this.late.keys()) {
+      // A late handler's caller heard of its timeout already, unless a retry was to follow.
+      const retrying = task.state === TaskState.Delayed;
+      give(task);
+      if (retrying) each(task);
+    }
+    this.late.clear();
+  }
+
   /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
   overdue(at: number): number {
     let n = 0;
@@ -297,6 +331,7 @@ export class Scheduler {
   }
 
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
+    if (task.state === TaskState.Abandoned) return this.hooks.abandonedSettled(task);
     lane.running--;
     this.running--;
     const delay = ok ? undefined : this.hooks.retryDelay(task, value);
@@ -313,6 +348,7 @@ export class Scheduler {
     const holds = !task.policy.overlapOnTimeout;
     if (!holds) this.next(task, delay);
     void zombie.then(() => {
+      if (task.state === TaskState.Abandoned) return this.hooks.abandonedSettled(task);
       this.late.delete(task);
       task.zombie = undefined;
       if (holds) this.next(task, delay);

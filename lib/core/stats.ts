@@ -46,6 +46,9 @@ export interface PoolStats {
   oldestWaitMs: number;
   /** Busy time of all lanes, past and present, since the pool was created (ms). */
   busyMs: number;
+  /** Tasks abandoned by a forced drain, and late settlements of theirs that were ignored. */
+  abandoned: number;
+  lateSettlements: number;
   /** Tasks whose last attempt timed out (not counted in `failed`). */
   timedOut: number;
   /** Failed attempts that were retried, and tasks that failed after all their attempts. */

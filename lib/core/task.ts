@@ -28,6 +28,8 @@ export const enum TaskState {
   /** Waiting out a retry backoff. */
   Delayed,
   Done,
+  /** Still running when a forced drain gave up on it: whatever it does later is ignored. */
+  Abandoned,
 }
 
 export type TaskOutcome = 'completed' | 'failed' | 'cancelled';

@@ -18,6 +18,12 @@ export interface WorkerPoolModuleOptions extends PoolOptions {
    */
   drainTimeoutMs?: number;
   /**
+   * After `drainTimeoutMs`, how long handlers still running get to stop (their ctx.signal is
+   * aborted) before shutdown abandons them: their callers get `TaskAbandonedError`, each is
+   * logged with its task id, type and session, and shutdown goes on. Default: 5_000 ms.
+   */
+  drainGraceMs?: number;
+  /**
    * Grow and shrink the pool with its load, checked by a cron job. Needs `@nestjs/schedule`
    * installed and `ScheduleModule.forRoot()` imported by the app. Default: off.
    */

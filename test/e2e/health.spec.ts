@@ -20,7 +20,10 @@ describe('WorkerPoolHealthIndicator', () => {
   it('is up, then down once a handler runs on at over twice its timeout', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     const moduleRef = await Test.createTestingModule({
-      imports: [TerminusModule, WorkerPoolModule.forRoot({ lanes: 2, drainTimeoutMs: 0 })],
+      imports: [
+        TerminusModule,
+        WorkerPoolModule.forRoot({ lanes: 2, drainTimeoutMs: 0, drainGraceMs: 100 }),
+      ],
       providers: [Stuck, WorkerPoolHealthIndicator],
     }).compile();
     const app = await moduleRef.createNestApplication({ logger: false }).init();
@@ -41,6 +44,10 @@ describe('WorkerPoolHealthIndicator', () => {
       },
     });
     expect(() => health.isHealthy('x', { maxQueuedPerLane: -1 })).toThrow(/maxQueuedPerLane/);
-    // The stuck handler would hold app.close() forever (force shutdown is not built yet): leave the app as is.
+    // Force shutdown: app.close() returns although the handler never settles.
+    const closing = app.close();
+    await jest.advanceTimersByTimeAsync(100);
+    await closing;
+    expect(pool.stats()).toMatchObject({ state: 'stopped', lateTasks: 0 });
   });
 });

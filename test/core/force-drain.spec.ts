@@ -1,0 +1,82 @@
+import { jest } from '@jest/globals';
+import { Dispatcher, TaskAbandonedError } from '../../lib/core/index.js';
+import { flush } from '../support/deferred.js';
+
+afterEach(() => jest.useRealTimers());
+
+describe('forced drain', () => {
+  it('resolves within deadline + grace with a hung handler, abandoning it and ignoring its late settlement', async () => {
+    jest.useFakeTimers();
+    const unhandled: unknown[] = [];
+    const pool = new Dispatcher({
+      lanes: 1,
+      laneConcurrency: 2,
+      onUnhandledFailure: (e) => unhandled.push(e),
+    });
+    let finishLate: ((v: string) => void) | undefined;
+    let signal: AbortSignal | undefined;
+    pool.registerHandler('hung', (_: unknown, ctx) => {
+      signal = ctx.signal;
+      return new Promise<string>((resolve) => (finishLate = resolve)); // ignores its signal
+    });
+    pool.registerHandler('quick', () => 'ok');
+    pool.start();
+    const hung = pool.submit('hung', null, { sessionId: 's' }).catch((e: unknown) => e);
+    const fireAndForget = pool.enqueue('hung', null, { sessionId: 't' });
+    const queued = pool.submit('quick', null, { sessionId: 's' }).catch((e: unknown) => e);
+    await fireAndForget;
+    await flush();
+
+    let report: Awaited<ReturnType<Dispatcher['drain']>> | undefined;
+    void pool.drain(1_000, { graceMs: 2_000 }).then((r) => (report = r));
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(signal?.aborted).toBe(true);
+    expect(report).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(1_999);
+    expect(report).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(report).toMatchObject({
+      deadlineReached: true,
+      cancelled: 1,
+      abandonedTasks: [
+        { taskId: 1, type: 'hung', sessionId: 's' },
+        { taskId: 2, type: 'hung', sessionId: 't' },
+      ],
+    });
+    const error = await hung;
+    expect(error).toBeInstanceOf(TaskAbandonedError);
+    expect((error as Error).message).toMatch(/still running 2000 ms after the drain deadline/);
+    expect(await queued).toMatchObject({ name: 'TaskCancelledError', reason: 'shutdown' });
+    expect(unhandled).toEqual([expect.any(TaskAbandonedError)]);
+    expect(pool.stats()).toMatchObject({
+      state: 'stopped',
+      abandoned: 2,
+      running: 0,
+      activeSessions: 0,
+    });
+
+    finishLate!('too late');
+    await flush();
+    expect(pool.stats()).toMatchObject({ lateSettlements: 1, completed: 0 });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('also abandons a handler running on past its timeout', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher();
+    pool.registerHandler('hung', () => new Promise(() => undefined), { timeoutMs: 100 });
+    pool.start();
+    const run = pool.submit('hung', null, { sessionId: 's' }).catch((e: unknown) => e);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(await run).toMatchObject({ name: 'TaskTimeoutError' });
+    const report = pool.drain(0, { graceMs: 0 });
+    await jest.advanceTimersByTimeAsync(10); // two timers of 0 ms (Node runs them at >= 1 ms)
+    await expect(report).resolves.toMatchObject({ abandonedTasks: [] });
+    expect(pool.stats()).toMatchObject({ lateTasks: 0, activeSessions: 0, state: 'stopped' });
+  });
+
+  it('waits forever with graceMs: Infinity, and names a bad grace', () => {
+    const pool = new Dispatcher();
+    expect(() => pool.drain(10, { graceMs: -1 })).toThrow(/"graceMs": got -1/);
+  });
+});
