@@ -38,10 +38,10 @@ export class Deque<T> {
   }
 
   /** The first item, from the front, that satisfies `test`. */
-  find<S extends T>(test: (item: T) => item is S): S | undefined {
+  find<S extends T>(test: (item: T, index: number) => item is S): S | undefined {
     for (let i = 0; i < this.length; i++) {
       const item = this.buf[(this.head + i) & this.mask] as T;
-      if (test(item)) return item;
+      if (test(item, i)) return item;
     }
     return undefined;
   }

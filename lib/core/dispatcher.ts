@@ -92,28 +92,33 @@ export class Dispatcher {
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
-    this.scheduler = new Scheduler(this.options.laneConcurrency, this.options.virtualNodes, {
-      started: (task) => {
-        this.admission.released(task.session?.id);
-        if (this.sampled(task)) this.timeStart(task);
-        if (this.events.observed) {
-          this.publish({
-            type: 'started',
-            ...describe(task),
-            laneId: task.laneId,
-            attempt: task.attempt,
-          });
-        }
+    this.scheduler = new Scheduler(
+      this.options.laneConcurrency,
+      this.options.virtualNodes,
+      {
+        started: (task) => {
+          this.admission.released(task.session?.id);
+          if (this.sampled(task)) this.timeStart(task);
+          if (this.events.observed) {
+            this.publish({
+              type: 'started',
+              ...describe(task),
+              laneId: task.laneId,
+              attempt: task.attempt,
+            });
+          }
+        },
+        retryDelay: (task, error) => this.retryDelay(task, error),
+        withdrawn: (task) => this.admission.released(task.session?.id),
+        abandonedSettled: () => void this.counts.lateSettlements++,
+        expired: (task) => this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+        lateSettled: () => {
+          if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
+        },
+        finished: (task, ok, value) => this.settle(task, ok, value),
       },
-      retryDelay: (task, error) => this.retryDelay(task, error),
-      withdrawn: (task) => this.admission.released(task.session?.id),
-      abandonedSettled: () => void this.counts.lateSettlements++,
-      expired: (task) => this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
-      lateSettled: () => {
-        if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
-      },
-      finished: (task, ok, value) => this.settle(task, ok, value),
-    });
+      { strategy: this.options.unkeyedPlacement, steal: this.options.stealUnkeyed },
+    );
     this.admission = new Admission(
       this.scheduler,
       this.options.maxQueued,

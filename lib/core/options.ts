@@ -24,6 +24,16 @@ export interface PoolOptions {
    * timing costs clock reads, so it is sampled. 1 times every task, 0 none. Default 32.
    */
   latencySampleEvery?: number;
+  /**
+   * Where tasks without a session go: the lane with the least work ('least-loaded', default)
+   * or each lane in turn ('round-robin').
+   */
+  unkeyedPlacement?: 'least-loaded' | 'round-robin';
+  /**
+   * Let a lane that runs out of work take a waiting unkeyed task from a busy lane (work
+   * stealing). Keyed tasks never move this way. Default: false.
+   */
+  stealUnkeyed?: boolean;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
@@ -55,6 +65,8 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   whenFull: 'reject',
   virtualNodes: 160,
   latencySampleEvery: 32,
+  unkeyedPlacement: 'least-loaded',
+  stealUnkeyed: false,
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
@@ -94,6 +106,15 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
       'an integer >= 0 (0: off, 1: every task)',
     );
   }
+  if (o.unkeyedPlacement !== 'least-loaded' && o.unkeyedPlacement !== 'round-robin') {
+    throw new InvalidOptionError(
+      'unkeyedPlacement',
+      o.unkeyedPlacement,
+      `'least-loaded' or 'round-robin'`,
+    );
+  }
+  if (typeof o.stealUnkeyed !== 'boolean')
+    throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {
     throw new InvalidOptionError('whenFull', o.whenFull, `'reject' or 'wait'`);
   }

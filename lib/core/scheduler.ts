@@ -24,6 +24,14 @@ export interface SchedulerHooks {
 
 const ignore = (): void => undefined;
 
+/** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
+const STEAL_SCAN = 64;
+
+export interface UnkeyedPlacement {
+  strategy: 'least-loaded' | 'round-robin';
+  steal: boolean;
+}
+
 /**
  * Places tasks on lanes and runs them.
  *
@@ -65,9 +73,11 @@ export class Scheduler {
     private readonly laneConcurrency: number,
     virtualNodes: number,
     private readonly hooks: SchedulerHooks,
+    private readonly placement: UnkeyedPlacement = { strategy: 'least-loaded', steal: false },
   ) {
     this.ring = new HashRing(virtualNodes);
   }
+  private roundRobin = 0;
 
   /** The session's state, created (and homed by the ring) on first use. */
   session(id: string): Session {
@@ -124,7 +134,7 @@ export class Scheduler {
     lane.removed = true;
     lane.ready.drain((item) => {
       if (item instanceof Task) {
-        if (item.state === TaskState.Done) return; // a withdrawn task's tombstone
+        if (item.state !== TaskState.Queued) return; // a tombstone: withdrawn or stolen
         lane.queued--;
         this.place(item);
       } else if (item.size > 0) {
@@ -158,7 +168,7 @@ export class Scheduler {
     }
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
       lane.ready.drain((item) => {
-        if (item instanceof Task && item.state !== TaskState.Done) each(item);
+        if (item instanceof Task && item.state === TaskState.Queued) each(item);
       });
       lane.queued = 0;
     }
@@ -231,9 +241,15 @@ export class Scheduler {
     return false;
   }
 
-  /** Unkeyed tasks go to the least-loaded live lane. */
+  /** Unkeyed tasks go to the least-loaded live lane, or round robin. */
   private place(task: Task): void {
     const live = this.live;
+    if (this.placement.strategy === 'round-robin') {
+      const lane = live[this.roundRobin++ % live.length];
+      lane.queued++;
+      task.laneId = lane.id;
+      return this.makeReady(lane, task);
+    }
     let best = live[0];
     let least = best.queued + best.running;
     for (let i = 1; i < live.length; i++) {
@@ -309,9 +325,15 @@ export class Scheduler {
     let task: Task;
     for (;;) {
       item = lane.ready.shift();
-      if (item === undefined) return undefined;
+      if (item === undefined) {
+        // Unkeyed work may leave a busy lane for one that ran dry; keyed work never does.
+        const stolen = this.placement.steal ? this.steal(lane) : undefined;
+        if (stolen === undefined) return undefined;
+        task = stolen;
+        break;
+      }
       if (item instanceof Task) {
-        if (item.state === TaskState.Done) continue; // withdrawn by its caller
+        if (item.state !== TaskState.Queued) continue; // withdrawn by its caller, or stolen
         task = item;
         break;
       }
@@ -424,6 +446,22 @@ export class Scheduler {
     }
     this.hooks.withdrawn(task);
     return true;
+  }
+
+  /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
+  private steal(thief: Lane): Task | undefined {
+    for (const victim of this.live) {
+      if (victim === thief || victim.queued === 0) continue;
+      const task = victim.ready.find(
+        (item, i): item is Task =>
+          i < STEAL_SCAN && item instanceof Task && item.state === TaskState.Queued,
+      );
+      if (task === undefined) continue;
+      victim.queued--;
+      thief.queued++;
+      return task;
+    }
+    return undefined;
   }
 
   /** Tasks queued, running or waiting to retry: zero when the pool has nothing left to do. */

@@ -1,0 +1,73 @@
+import { Dispatcher } from '../../lib/core/index.js';
+import { deferred, flush } from '../support/deferred.js';
+
+function setup(stealUnkeyed: boolean) {
+  const pool = new Dispatcher({ lanes: 2, stealUnkeyed });
+  const hold = deferred();
+  const ran: Array<[string, number]> = [];
+  pool.registerHandler('hold', () => hold.promise);
+  pool.registerHandler('t', (p: string, ctx) => void ran.push([p, ctx.laneId]));
+  pool.start();
+  return { pool, hold, ran };
+}
+
+describe('unkeyed placement', () => {
+  it('round robin puts each unkeyed task on the next lane', async () => {
+    const pool = new Dispatcher({ lanes: 3, unkeyedPlacement: 'round-robin' });
+    const lanes: number[] = [];
+    pool.registerHandler('t', (_: unknown, ctx) => void lanes.push(ctx.laneId));
+    const work = Array.from({ length: 6 }, () => pool.submit('t', null));
+    pool.start();
+    await Promise.all(work);
+    expect(lanes.sort()).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+
+  it('with stealing, a lane that runs dry takes a waiting unkeyed task from a busy lane', async () => {
+    const { pool, hold, ran } = setup(true);
+    const held = pool.submit('hold', null); // lane A, runs long
+    const quick = pool.submit('t', 'quick'); // lane B
+    const stuck = pool.submit('t', 'u1'); // tie: lands behind the long task on lane A
+    const other = pool.submit('t', 'u2'); // lane B
+    await Promise.all([quick, stuck, other]);
+    const laneOfHold = pool.stats().lanes.find((l) => l.running === 1)!.id;
+    expect(ran.map(([p]) => p).sort()).toEqual(['quick', 'u1', 'u2']);
+    expect(ran.every(([, lane]) => lane !== laneOfHold)).toBe(true);
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 1 });
+    hold.resolve();
+    await held;
+    expect(pool.stats().lanes.every((l) => l.queued === 0)).toBe(true);
+  });
+
+  it('without stealing the same task waits for its lane', async () => {
+    const { pool, hold, ran } = setup(false);
+    const held = pool.submit('hold', null);
+    const rest = ['quick', 'u1', 'u2'].map((p) => pool.submit('t', p));
+    await flush(50);
+    expect(ran.map(([p]) => p).sort()).toEqual(['quick', 'u2']);
+    hold.resolve();
+    await Promise.all([held, ...rest]);
+  });
+
+  it('never steals keyed work', async () => {
+    const pool = new Dispatcher({ lanes: 2, stealUnkeyed: true });
+    const hold = deferred();
+    const lanes: number[] = [];
+    pool.registerHandler('t', async (p: number, ctx) => {
+      lanes.push(ctx.laneId);
+      if (p === 0) await hold.promise;
+    });
+    pool.start();
+    const work = [0, 1, 2].map((p) => pool.submit('t', p, { sessionId: 'k' }));
+    await flush(20);
+    hold.resolve();
+    await Promise.all(work);
+    expect(new Set(lanes).size).toBe(1);
+  });
+
+  it('names bad placement options', () => {
+    expect(() => new Dispatcher({ unkeyedPlacement: 'random' as never })).toThrow(
+      /'least-loaded' or 'round-robin'/,
+    );
+    expect(() => new Dispatcher({ stealUnkeyed: 1 as never })).toThrow(/stealUnkeyed/);
+  });
+});
