@@ -3,7 +3,7 @@ import { requestScopedHandler, unknownPool } from './worker-pool.messages.js';
 
 export class UnknownPoolError extends WorkerPoolError {
   override readonly code = 'UNKNOWN_POOL';
-  constructor(origin: string, pool: string, known: string[]) {
+  constructor(origin: string, pool: string, known?: string[]) {
     super(unknownPool(origin, pool, known));
   }
 }

@@ -27,21 +27,24 @@ export class WorkerPoolExplorer implements OnModuleInit {
         : (metatype as Function | null)?.prototype;
       if (!prototype || instance instanceof WorkerPoolRef) continue;
       for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const meta = this.reflector.get<TaskHandlerMetadata | undefined>(
+        const metas = this.reflector.get<TaskHandlerMetadata[] | undefined>(
           TASK_HANDLER_METADATA,
           prototype[method],
         );
-        if (meta === undefined) continue;
+        if (metas === undefined) continue;
         const origin = `${prototype.constructor.name}.${method}`;
-        if (!pools.includes(meta.pool)) throw new UnknownPoolError(origin, meta.pool, pools);
-        if (meta.pool !== this.pool.name) continue;
-        if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
-        this.pool.dispatcher.registerHandler(meta.type, prototype[method].bind(instance), {
-          origin,
-          retry: meta.retry,
-          timeoutMs: meta.timeoutMs,
-          overlapOnTimeout: meta.overlapOnTimeout,
-        });
+        for (const meta of metas) {
+          if (!pools.includes(meta.pool))
+            throw new UnknownPoolError(`@TaskHandler ${origin}`, meta.pool, pools);
+          if (meta.pool !== this.pool.name) continue;
+          if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
+          this.pool.dispatcher.registerHandler(meta.type, prototype[method].bind(instance), {
+            origin,
+            retry: meta.retry,
+            timeoutMs: meta.timeoutMs,
+            overlapOnTimeout: meta.overlapOnTimeout,
+          });
+        }
       }
     }
   }

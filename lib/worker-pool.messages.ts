@@ -2,10 +2,10 @@ export const requestScopedHandler = (origin: string) =>
   `@TaskHandler ${origin} is on a request-scoped provider (or one that depends on one). ` +
   `Task handlers run outside any request: make the provider a singleton (Scope.DEFAULT).`;
 
-export const unknownPool = (origin: string, pool: string, known: string[]) =>
-  `@TaskHandler ${origin} names pool "${pool}", but no such pool is registered (pools: ${known
-    .map((p) => `"${p}"`)
-    .join(', ')}). Add WorkerPoolModule.forRoot({ name: '${pool}' }) or fix the pool name.`;
+export const unknownPool = (origin: string, pool: string, known: string[] | undefined) =>
+  `${origin} names pool "${pool}", but no such pool is registered${
+    known === undefined ? '' : ` (pools: ${known.map((p) => `"${p}"`).join(', ')})`
+  }. Add WorkerPoolModule.forRoot({ name: '${pool}' }) or fix the pool name.`;
 
 export const drainSummary = (
   pool: string,

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Autoscaler } from './autoscaler/autoscaler.js';
 import { Dispatcher, InvalidOptionError } from './core/index.js';
+import { POOL_OPTION_KEYS, checkDelay, checkKeys } from './core/options.js';
 import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interface.js';
 
 /** One pool as the module owns it: its name, its engine and its shutdown deadline. */
@@ -20,29 +21,18 @@ export class WorkerPoolRef {
       throw new InvalidOptionError('options', options, 'an object of WorkerPoolOptions');
     }
     this.logger = new Logger(`WorkerPool:${name}`);
+    checkKeys(options, [...POOL_OPTION_KEYS, ...MODULE_OPTION_KEYS]);
     const { drainTimeoutMs = 10_000, drainGraceMs = 5_000, autoscale, ...poolOptions } = options;
-    if (!(typeof drainGraceMs === 'number' && drainGraceMs >= 0)) {
-      throw new InvalidOptionError(
-        'drainGraceMs',
-        drainGraceMs,
-        'a number of milliseconds >= 0, or Infinity',
-      );
-    }
-    this.drainGraceMs = drainGraceMs;
-    if (!(typeof drainTimeoutMs === 'number' && drainTimeoutMs >= 0)) {
-      throw new InvalidOptionError(
-        'drainTimeoutMs',
-        drainTimeoutMs,
-        'a number of milliseconds >= 0, or Infinity',
-      );
-    }
+    checkDelay('drainTimeoutMs', drainTimeoutMs, true);
+    checkDelay('drainGraceMs', drainGraceMs, true);
     this.drainTimeoutMs = drainTimeoutMs;
+    this.drainGraceMs = drainGraceMs;
     this.dispatcher = new Dispatcher({
       onUnhandledFailure: (error, task) =>
         this.logger.error(
-          `Task ${task.taskId} (${task.type}${task.sessionId === undefined ? '' : `, session ${task.sessionId}`}) failed and nobody awaited it: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          `Task ${task.taskId} (${task.type}${task.sessionId === undefined ? '' : `, session ${task.sessionId}`}) failed and nobody awaited it: ${describeError(
+            error,
+          )}`,
           error instanceof Error ? error.stack : undefined,
         ),
       ...poolOptions,
@@ -61,5 +51,17 @@ export class WorkerPoolRef {
         ),
       );
     }
+  }
+}
+
+const MODULE_OPTION_KEYS = ['name', 'isGlobal', 'drainTimeoutMs', 'drainGraceMs', 'autoscale'];
+
+/** A log-safe text for any thrown value (a null-prototype object has no toString). */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
   }
 }

@@ -1,3 +1,6 @@
+import { InvalidOptionError } from '../core/index.js';
+import { checkKeys } from '../core/options.js';
+
 /**
  * The autoscaler's brain: a pure function from a window of pool samples to a desired lane
  * count, with the reason and the inputs it used. No clock, no I/O: the caller passes `now`.
@@ -84,8 +87,9 @@ export const DEFAULT_AUTOSCALE_POLICY_OPTIONS: Required<DefaultAutoscalePolicyOp
  */
 export function defaultAutoscalePolicy(
   options: DefaultAutoscalePolicyOptions = {},
+  where = 'autoscale.policy',
 ): AutoscalePolicy {
-  const o = { ...DEFAULT_AUTOSCALE_POLICY_OPTIONS, ...options };
+  const o = checkPolicyOptions(options, where);
   return (input) => {
     const { now, lanes, min, max, window } = input;
     const last = window[window.length - 1];
@@ -172,4 +176,34 @@ function clamp(x: number, lo: number, hi: number): number {
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+function checkPolicyOptions(
+  options: DefaultAutoscalePolicyOptions,
+  where: string,
+): Required<DefaultAutoscalePolicyOptions> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(where, options, 'an object such as { targetUtilization: 0.7 }');
+  }
+  checkKeys(options, Object.keys(DEFAULT_AUTOSCALE_POLICY_OPTIONS), `${where}.`);
+  const o = { ...DEFAULT_AUTOSCALE_POLICY_OPTIONS, ...options };
+  const fail = (key: keyof DefaultAutoscalePolicyOptions, allowed: string) => {
+    throw new InvalidOptionError(`${where}.${key}`, o[key], allowed);
+  };
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!num(o.targetUtilization) || o.targetUtilization <= 0 || o.targetUtilization > 1)
+    fail('targetUtilization', 'a number in (0, 1]');
+  if (!num(o.scaleDownBelow) || o.scaleDownBelow < 0 || o.scaleDownBelow >= o.targetUtilization) {
+    fail('scaleDownBelow', `a number from 0 to below targetUtilization (${o.targetUtilization})`);
+  }
+  for (const key of ['scaleUpDelayMs', 'scaleDownDelayMs'] as const) {
+    if (!num(o[key]) || o[key] < 0) fail(key, 'a number of milliseconds >= 0');
+  }
+  for (const key of ['backlogPerLane', 'maxWaitMs'] as const) {
+    if (!num(o[key]) || o[key] <= 0) fail(key, 'a number > 0');
+  }
+  for (const key of ['maxStepUp', 'maxStepDown'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) fail(key, 'an integer >= 1');
+  }
+  return o;
 }

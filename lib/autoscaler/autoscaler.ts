@@ -1,4 +1,5 @@
 import { type Dispatcher, InvalidOptionError } from '../core/index.js';
+import { checkKeys } from '../core/options.js';
 import type { AutoscaleOptions } from './autoscale-options.interface.js';
 import {
   type AutoscaleDecision,
@@ -34,7 +35,22 @@ export class Autoscaler {
     private readonly options: AutoscaleOptions,
     private readonly onDecision: (record: AutoscaleRecord) => void = () => undefined,
   ) {
-    const { min, max } = options;
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('autoscale', options, 'an object such as { min: 2, max: 32 }');
+    }
+    checkKeys(
+      options,
+      ['min', 'max', 'cron', 'enabled', 'policy', 'history', 'windowMs'],
+      'autoscale.',
+    );
+    const { min, max, enabled = true, history = 20, windowMs = 60_000 } = options;
+    if (typeof enabled !== 'boolean')
+      throw new InvalidOptionError('autoscale.enabled', enabled, 'true or false');
+    if (!Number.isInteger(history) || history < 1)
+      throw new InvalidOptionError('autoscale.history', history, 'an integer >= 1');
+    if (typeof windowMs !== 'number' || !(windowMs > 0 && windowMs < Infinity)) {
+      throw new InvalidOptionError('autoscale.windowMs', windowMs, 'a number of milliseconds > 0');
+    }
     const maxLanes = pool.options.maxLanes;
     if (!Number.isInteger(min) || min < 1)
       throw new InvalidOptionError('autoscale.min', min, 'an integer >= 1');
@@ -57,7 +73,7 @@ export class Autoscaler {
         'a policy function or options for the default policy',
       );
     }
-    this.policy = typeof policy === 'function' ? policy : defaultAutoscalePolicy(policy);
+    this.policy = typeof policy === 'function' ? policy : defaultAutoscalePolicy(policy ?? {});
     this.running = options.enabled ?? true;
     this.min = min;
     this.max = max;

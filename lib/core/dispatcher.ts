@@ -10,7 +10,13 @@ import {
 } from './errors.js';
 import type { PoolEvent } from './events.js';
 import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
-import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
+import {
+  type PoolOptions,
+  type ResolvedPoolOptions,
+  checkDelay,
+  checkKeys,
+  resolvePoolOptions,
+} from './options.js';
 import { LatencyRecorder } from './latency.js';
 import { ThroughputMeter, now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
@@ -46,6 +52,7 @@ export interface SubmitOptions extends TaskPolicyOptions {
 }
 
 const ACCEPTED: Promise<void> = Promise.resolve();
+const SUBMIT_OPTION_KEYS = ['sessionId', 'signal', 'retry', 'timeoutMs', 'overlapOnTimeout'];
 
 // One shared executor hands submit() its resolvers: no closure allocated per task.
 const captured = {
@@ -138,6 +145,16 @@ export class Dispatcher {
     options?: string | HandlerRegistration,
   ): void {
     const o = typeof options === 'string' ? { origin: options } : options;
+    if (o !== undefined) {
+      if (o === null || typeof o !== 'object') {
+        throw new InvalidOptionError(
+          'options',
+          o,
+          'an object such as { retry: 3 }, or an origin string',
+        );
+      }
+      checkKeys(o, ['origin', 'retry', 'timeoutMs', 'overlapOnTimeout']);
+    }
     this.handlers.register(type, handler, o?.origin, o);
   }
 
@@ -190,6 +207,13 @@ export class Dispatcher {
 
   /** Removes a lane; its waiting sessions move at once, its running tasks finish first. */
   removeLane(laneId: number): Promise<void> {
+    if (!Number.isInteger(laneId)) {
+      throw new InvalidOptionError(
+        'laneId',
+        laneId,
+        'an integer lane id, as listed in stats().lanes',
+      );
+    }
     return this.shrink(laneId);
   }
 
@@ -218,11 +242,13 @@ export class Dispatcher {
    */
   drain(deadlineMs = Infinity, options: DrainOptions = {}): Promise<DrainReport> {
     if (this.draining !== undefined) return this.draining;
-    if (!(deadlineMs >= 0))
-      throw new InvalidOptionError('deadlineMs', deadlineMs, 'a number >= 0, or Infinity');
+    checkDelay('deadlineMs', deadlineMs, true);
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('options', options, 'an object such as { graceMs: 5000 }');
+    }
+    checkKeys(options, ['graceMs']);
     const graceMs = options.graceMs ?? 5_000;
-    if (!(graceMs >= 0))
-      throw new InvalidOptionError('graceMs', graceMs, 'a number >= 0, or Infinity');
+    checkDelay('graceMs', graceMs, true);
     this.state = 'draining';
     if (this.events.observed) this.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
@@ -299,8 +325,24 @@ export class Dispatcher {
     let sessionId: string | undefined;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
+      if (options === null || typeof options !== 'object') {
+        throw new InvalidOptionError(
+          'options',
+          options,
+          'an object such as { sessionId: "conversation-1" }',
+        );
+      }
       sessionId = options.sessionId;
       signal = options.signal;
+      // A misspelt sessionId would silently drop the ordering promise: check keys then.
+      if (sessionId === undefined) checkKeys(options, SUBMIT_OPTION_KEYS);
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new InvalidOptionError(
+          'signal',
+          signal,
+          'an AbortSignal (from an AbortController), or undefined',
+        );
+      }
       if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
         throw new InvalidOptionError(
           'sessionId',

@@ -3,6 +3,37 @@ import { InvalidOptionError } from './errors.js';
 /** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
 export const MAX_LANES = 65_536;
 
+/** Longest delay a Node timer honours; a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Throws `InvalidOptionError` for the first key of `options` not in `known`. */
+export function checkKeys(options: object, known: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new InvalidOptionError(
+        prefix + key,
+        (options as Record<string, unknown>)[key],
+        `no such option; known options: ${known.join(', ')}`,
+      );
+    }
+  }
+}
+
+/** A delay in ms that a timer can honour: 0 to MAX_TIMER_MS, or Infinity if allowed. */
+export function checkDelay(name: string, value: unknown, infinity: boolean): void {
+  const ok =
+    typeof value === 'number' &&
+    value >= 0 &&
+    (value <= MAX_TIMER_MS || (infinity && value === Infinity));
+  if (!ok) {
+    throw new InvalidOptionError(
+      name,
+      value,
+      `a number of milliseconds from 0 to ${MAX_TIMER_MS} (about 24.8 days)${infinity ? ', or Infinity' : ''}`,
+    );
+  }
+}
+
 export type WhenFull = 'reject' | 'wait';
 
 /** Options of one pool. Every field is optional; defaults are listed per field. */
@@ -72,17 +103,19 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   onDeadLetter: () => undefined,
 };
 
+export const POOL_OPTION_KEYS: readonly string[] = Object.keys(DEFAULT_POOL_OPTIONS);
+
 /** Fills defaults and throws `InvalidOptionError` naming the first bad value. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', options, 'an object');
   }
   for (const key of Object.keys(options)) {
-    if (!(key in DEFAULT_POOL_OPTIONS)) {
+    if (!POOL_OPTION_KEYS.includes(key)) {
       throw new InvalidOptionError(
         key,
         (options as Record<string, unknown>)[key],
-        `no such option; known options: ${Object.keys(DEFAULT_POOL_OPTIONS).join(', ')}`,
+        `no such option; known options: ${POOL_OPTION_KEYS.join(', ')}`,
       );
     }
   }

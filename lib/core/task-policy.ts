@@ -66,7 +66,10 @@ export function resolveTaskPolicy(
   if (options === undefined) return base;
   const { timeoutMs, overlapOnTimeout } = options;
   const name = (key: string) => where.replace(/retry/, key);
-  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs < 2 ** 31)) {
+  if (
+    timeoutMs !== undefined &&
+    !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs < 2 ** 31)
+  ) {
     throw new InvalidOptionError(
       name('timeoutMs'),
       timeoutMs,
@@ -107,15 +110,19 @@ export function resolveTaskPolicy(
   }
   if (!Number.isInteger(p.attempts) || p.attempts < 1)
     throw new InvalidOptionError(`${where}.attempts`, p.attempts, 'an integer >= 1');
-  if (!(p.delayMs >= 0 && p.delayMs < Infinity))
-    throw new InvalidOptionError(`${where}.delayMs`, p.delayMs, 'a finite number >= 0');
+  if (!(typeof p.delayMs === 'number' && p.delayMs >= 0 && p.delayMs < 2 ** 31))
+    throw new InvalidOptionError(
+      `${where}.delayMs`,
+      p.delayMs,
+      'a number of milliseconds >= 0 and below 2^31',
+    );
   if (!(p.factor >= 1 && p.factor < Infinity))
     throw new InvalidOptionError(`${where}.factor`, p.factor, 'a finite number >= 1');
-  if (!(p.maxDelayMs >= p.delayMs && p.maxDelayMs < Infinity)) {
+  if (!(typeof p.maxDelayMs === 'number' && p.maxDelayMs >= p.delayMs && p.maxDelayMs < 2 ** 31)) {
     throw new InvalidOptionError(
       `${where}.maxDelayMs`,
       p.maxDelayMs,
-      `a finite number >= delayMs (${p.delayMs})`,
+      `a number of milliseconds >= delayMs (${p.delayMs}) and below 2^31`,
     );
   }
   if (typeof p.jitter !== 'boolean')

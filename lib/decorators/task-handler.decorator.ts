@@ -1,5 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
 import { InvalidOptionError } from '../core/index.js';
+import { checkKeys } from '../core/options.js';
 import {
   DEFAULT_TASK_POLICY,
   type TaskPolicyOptions,
@@ -36,13 +36,21 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
   if (typeof pool !== 'string' || pool.length === 0) {
     throw new InvalidOptionError('@TaskHandler pool', pool, 'a non-empty string naming a pool');
   }
+  checkKeys(options, ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout'], '@TaskHandler ');
   // Fails at class definition, where the stack points at the decorator.
   resolveTaskPolicy(DEFAULT_TASK_POLICY, options, '@TaskHandler retry');
-  return SetMetadata<string, TaskHandlerMetadata>(TASK_HANDLER_METADATA, {
+  const meta: TaskHandlerMetadata = {
     type,
     pool,
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     overlapOnTimeout: options.overlapOnTimeout,
-  });
+  };
+  // A list, so one method may handle several types (or pools), one decorator each.
+  return (_target, _key, descriptor: PropertyDescriptor) => {
+    const list: TaskHandlerMetadata[] =
+      Reflect.getMetadata(TASK_HANDLER_METADATA, descriptor.value) ?? [];
+    Reflect.defineMetadata(TASK_HANDLER_METADATA, [...list, meta], descriptor.value);
+    return descriptor;
+  };
 }

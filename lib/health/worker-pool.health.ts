@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { type Dispatcher, InvalidOptionError } from '../core/index.js';
+import { checkKeys } from '../core/options.js';
+import { DEFAULT_POOL_NAME } from '../worker-pool.constants.js';
+import { UnknownPoolError } from '../worker-pool.errors.js';
 import { getDispatcherToken } from '../worker-pool.tokens.js';
 
 export interface WorkerPoolHealthOptions {
@@ -30,14 +33,30 @@ export class WorkerPoolHealthIndicator {
   ) {}
 
   isHealthy(key = 'workerPool', options: WorkerPoolHealthOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError(
+        'options',
+        options,
+        'an object such as { maxQueuedPerLane: 100 }',
+      );
+    }
+    checkKeys(options, ['pool', 'maxQueuedPerLane', 'maxOldestWaitMs']);
     const { maxQueuedPerLane = 100, maxOldestWaitMs = 5_000 } = options;
-    if (!(maxQueuedPerLane >= 0))
+    if (!(typeof maxQueuedPerLane === 'number' && maxQueuedPerLane >= 0)) {
       throw new InvalidOptionError('maxQueuedPerLane', maxQueuedPerLane, 'a number >= 0');
-    if (!(maxOldestWaitMs >= 0))
+    }
+    if (!(typeof maxOldestWaitMs === 'number' && maxOldestWaitMs >= 0)) {
       throw new InvalidOptionError('maxOldestWaitMs', maxOldestWaitMs, 'a number >= 0');
-    const pool = this.moduleRef.get<Dispatcher>(getDispatcherToken(options.pool), {
-      strict: false,
-    });
+    }
+    let pool: Dispatcher;
+    try {
+      pool = this.moduleRef.get<Dispatcher>(getDispatcherToken(options.pool), { strict: false });
+    } catch {
+      throw new UnknownPoolError(
+        'WorkerPoolHealthIndicator.isHealthy',
+        options.pool ?? DEFAULT_POOL_NAME,
+      );
+    }
     const s = pool.stats();
     const lanes = s.lanes.filter((l) => !l.retiring).length;
     const data = {
