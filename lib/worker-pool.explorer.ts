@@ -43,6 +43,7 @@ export class WorkerPoolExplorer implements OnModuleInit {
             retry: meta.retry,
             timeoutMs: meta.timeoutMs,
             overlapOnTimeout: meta.overlapOnTimeout,
+            priority: meta.priority,
           });
         }
       }

@@ -52,7 +52,14 @@ export interface SubmitOptions extends TaskPolicyOptions {
 }
 
 const ACCEPTED: Promise<void> = Promise.resolve();
-const SUBMIT_OPTION_KEYS = ['sessionId', 'signal', 'retry', 'timeoutMs', 'overlapOnTimeout'];
+const SUBMIT_OPTION_KEYS = [
+  'sessionId',
+  'signal',
+  'retry',
+  'timeoutMs',
+  'overlapOnTimeout',
+  'priority',
+];
 
 // One shared executor hands submit() its resolvers: no closure allocated per task.
 const captured = {
@@ -153,7 +160,7 @@ export class Dispatcher {
           'an object such as { retry: 3 }, or an origin string',
         );
       }
-      checkKeys(o, ['origin', 'retry', 'timeoutMs', 'overlapOnTimeout']);
+      checkKeys(o, ['origin', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority']);
     }
     this.handlers.register(type, handler, o?.origin, o);
   }
@@ -359,7 +366,8 @@ export class Dispatcher {
       options === undefined ||
       (options.retry === undefined &&
         options.timeoutMs === undefined &&
-        options.overlapOnTimeout === undefined)
+        options.overlapOnTimeout === undefined &&
+        options.priority === undefined)
         ? entry.policy
         : resolveTaskPolicy(entry.policy, options);
     const session = sessionId === undefined ? undefined : this.scheduler.sessions.get(sessionId);

@@ -1,4 +1,4 @@
-import { Deque } from './deque.js';
+import { ReadyQueue } from './ready-queue.js';
 import { BusyMeter, now } from './load-meter.js';
 import { Session } from './session.js';
 import type { Task } from './task.js';
@@ -16,7 +16,7 @@ export interface RunLoop {
 }
 
 export class Lane {
-  readonly ready = new Deque<Session | Task>();
+  readonly ready = new ReadyQueue<Session | Task>();
   readonly busy = new BusyMeter();
   /** Run loops alive on this lane, each with the task it runs. */
   readonly loops = new Set<RunLoop>();

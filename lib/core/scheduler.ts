@@ -272,7 +272,8 @@ export class Scheduler {
   }
 
   private makeReady(lane: Lane, item: Session | Task): void {
-    lane.ready.push(item);
+    // A session waits at its head task's priority: priority never reorders a session.
+    lane.ready.push(item, item instanceof Task ? item.policy.priority : item.head!.policy.priority);
     if (this.started && lane.slots < lane.concurrency) {
       lane.slots++;
       void this.runSlot(lane);

@@ -31,6 +31,12 @@ export interface TaskPolicyOptions {
    * the timeout, overlapping the late handler. Default: false.
    */
   overlapOnTimeout?: boolean;
+  /**
+   * Higher runs sooner among the sessions and unkeyed tasks waiting on a lane (default 0).
+   * It never reorders the tasks of one session, and lower priorities still get a turn after
+   * 16 takes from above (see README, Priority).
+   */
+  priority?: number;
 }
 
 export interface TaskPolicy {
@@ -42,6 +48,7 @@ export interface TaskPolicy {
   readonly retryIf: ((error: unknown, ctx: TaskContext) => boolean) | undefined;
   readonly timeoutMs: number | undefined;
   readonly overlapOnTimeout: boolean;
+  readonly priority: number;
 }
 
 export const DEFAULT_TASK_POLICY: TaskPolicy = Object.freeze({
@@ -53,6 +60,7 @@ export const DEFAULT_TASK_POLICY: TaskPolicy = Object.freeze({
   retryIf: undefined,
   timeoutMs: undefined,
   overlapOnTimeout: false,
+  priority: 0,
 });
 
 const RETRY_KEYS = ['attempts', 'delayMs', 'factor', 'maxDelayMs', 'jitter', 'retryIf'];
@@ -64,7 +72,7 @@ export function resolveTaskPolicy(
   where = 'retry',
 ): TaskPolicy {
   if (options === undefined) return base;
-  const { timeoutMs, overlapOnTimeout } = options;
+  const { timeoutMs, overlapOnTimeout, priority } = options;
   const name = (key: string) => where.replace(/retry/, key);
   if (
     timeoutMs !== undefined &&
@@ -79,11 +87,19 @@ export function resolveTaskPolicy(
   if (overlapOnTimeout !== undefined && typeof overlapOnTimeout !== 'boolean') {
     throw new InvalidOptionError(name('overlapOnTimeout'), overlapOnTimeout, 'true or false');
   }
-  if (timeoutMs !== undefined || overlapOnTimeout !== undefined) {
+  if (priority !== undefined && !(Number.isInteger(priority) && Math.abs(priority) <= 1_000)) {
+    throw new InvalidOptionError(
+      name('priority'),
+      priority,
+      'an integer from -1000 to 1000 (higher runs sooner)',
+    );
+  }
+  if (timeoutMs !== undefined || overlapOnTimeout !== undefined || priority !== undefined) {
     base = Object.freeze({
       ...base,
       timeoutMs: timeoutMs ?? base.timeoutMs,
       overlapOnTimeout: overlapOnTimeout ?? base.overlapOnTimeout,
+      priority: priority ?? base.priority,
     });
   }
   if (options.retry === undefined) return base;

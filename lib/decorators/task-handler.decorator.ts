@@ -36,7 +36,11 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
   if (typeof pool !== 'string' || pool.length === 0) {
     throw new InvalidOptionError('@TaskHandler pool', pool, 'a non-empty string naming a pool');
   }
-  checkKeys(options, ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout'], '@TaskHandler ');
+  checkKeys(
+    options,
+    ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority'],
+    '@TaskHandler ',
+  );
   // Fails at class definition, where the stack points at the decorator.
   resolveTaskPolicy(DEFAULT_TASK_POLICY, options, '@TaskHandler retry');
   const meta: TaskHandlerMetadata = {
@@ -45,6 +49,7 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     overlapOnTimeout: options.overlapOnTimeout,
+    priority: options.priority,
   };
   // A list, so one method may handle several types (or pools), one decorator each.
   return (_target, _key, descriptor: PropertyDescriptor) => {

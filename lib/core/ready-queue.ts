@@ -1,0 +1,70 @@
+import { Deque } from './deque.js';
+
+/** Takes from higher priorities before a lower level waiting is served (the starvation bound). */
+export const AGING_LIMIT = 16;
+
+/**
+ * A lane's ready work (sessions and unkeyed tasks), served by priority.
+ *
+ * Invariant: items of one level leave in FIFO order; the highest non-empty level is served,
+ * except that after `AGING_LIMIT` takes from above while a lower level waits, the next take
+ * comes from a lower level (lower levels take turns), so no priority starves. While every
+ * item has priority 0 this is a single Deque and costs nothing more.
+ */
+export class ReadyQueue<T> {
+  private readonly normal = new Deque<T>();
+  /** Every level in use, highest first; undefined until a non-zero priority shows up. */
+  private levels: Array<{ priority: number; queue: Deque<T> }> | undefined;
+  private passed = 0;
+  private rotor = 0;
+  length = 0;
+
+  push(item: T, priority = 0): void {
+    this.length++;
+    if (this.levels === undefined && priority === 0) return this.normal.push(item);
+    this.level(priority).push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.length === 0) return undefined;
+    this.length--;
+    if (this.levels === undefined) return this.normal.shift();
+    let high = -1;
+    let waitingBelow = 0;
+    for (let i = 0; i < this.levels.length; i++) {
+      if (this.levels[i].queue.length === 0) continue;
+      if (high === -1) high = i;
+      else waitingBelow++;
+    }
+    if (waitingBelow === 0 || ++this.passed <= AGING_LIMIT) return this.levels[high].queue.shift();
+    this.passed = 0;
+    // Lower levels take turns at the aged slot, so a middle level cannot starve either.
+    const lower = this.levels.filter((l, i) => i > high && l.queue.length > 0);
+    return lower[this.rotor++ % lower.length].queue.shift();
+  }
+
+  /** Removes every item, highest level first, passing each to `each`. */
+  drain(each: (item: T) => void): void {
+    for (const { queue } of this.levels ?? [{ queue: this.normal }]) queue.drain(each);
+    this.length = 0;
+  }
+
+  /** The first item, highest level first, that satisfies `test` (`index`: its place in its level). */
+  find<S extends T>(test: (item: T, index: number) => item is S): S | undefined {
+    for (const { queue } of this.levels ?? [{ queue: this.normal }]) {
+      const found = queue.find(test);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  private level(priority: number): Deque<T> {
+    const levels = (this.levels ??= [{ priority: 0, queue: this.normal }]);
+    let i = 0;
+    while (i < levels.length && levels[i].priority > priority) i++;
+    if (i < levels.length && levels[i].priority === priority) return levels[i].queue;
+    const queue = new Deque<T>();
+    levels.splice(i, 0, { priority, queue });
+    return queue;
+  }
+}
