@@ -22,7 +22,8 @@ import { ThroughputMeter, now } from './load-meter.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import type { AutoscaleReport, PoolState, PoolStats } from './stats.js';
-import { Task, type TaskHandlerFn } from './task.js';
+import { Task, type TaskHandlerFn, type TaskOutcome } from './task.js';
+import { TaskGroup } from './task-group.js';
 import {
   type TaskPolicy,
   type TaskPolicyOptions,
@@ -33,6 +34,13 @@ import {
 /** How a handler is registered: where it comes from (for errors) and its default policy. */
 export interface HandlerRegistration extends TaskPolicyOptions {
   origin?: string;
+}
+
+/** One task of `submitMany`. */
+export interface BatchTask {
+  type: string;
+  payload: unknown;
+  options?: SubmitOptions;
 }
 
 export interface DrainOptions {
@@ -47,14 +55,24 @@ export interface DrainOptions {
 export interface SubmitOptions extends TaskPolicyOptions {
   /** Tasks of one session run one at a time, in submission order. Omit for unordered work. */
   sessionId?: string;
-  /** Aborts waiting for queue room (whenFull: 'wait'). */
+  /**
+   * Stops waiting for queue room, withdraws the task before it starts, or aborts ctx.signal
+   * once it runs.
+   */
   signal?: AbortSignal;
+  /**
+   * Called once, synchronously, as the task settles (before its session's next task can
+   * start), with its outcome and its value or error. A throwing callback is reported to
+   * onUnhandledFailure.
+   */
+  onSettled?: (outcome: TaskOutcome, value: unknown) => void;
 }
 
 const ACCEPTED: Promise<void> = Promise.resolve();
 const SUBMIT_OPTION_KEYS = [
   'sessionId',
   'signal',
+  'onSettled',
   'retry',
   'timeoutMs',
   'overlapOnTimeout',
@@ -201,6 +219,55 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Several tasks in one call, accepted together or not at all: if the whole batch does not
+   * fit the queue limits now, it is refused with `QueueFullError` (it never waits). Resolves,
+   * once all have settled, with each task's settlement in order.
+   */
+  submitMany(tasks: ReadonlyArray<BatchTask>): Promise<PromiseSettledResult<unknown>[]> {
+    try {
+      if (!Array.isArray(tasks))
+        throw new InvalidOptionError('tasks', tasks, 'an array of { type, payload, options? }');
+      for (const t of tasks) {
+        if (t === null || typeof t !== 'object')
+          throw new InvalidOptionError('tasks[i]', t, 'an object { type, payload, options? }');
+        this.accept(t.type, t.payload, t.options, undefined, undefined, true);
+      }
+      this.checkRoom(tasks);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.allSettled(tasks.map((t) => this.submit(t.type, t.payload, t.options)));
+  }
+
+  /** An error group: see `TaskGroup`. */
+  group(): TaskGroup {
+    return new TaskGroup(this);
+  }
+
+  // Room for a whole batch now, in the pool and in each of its sessions.
+  private checkRoom(tasks: ReadonlyArray<BatchTask>): void {
+    const bySession = new Map<string, number>();
+    for (const t of tasks) {
+      const id = t.options?.sessionId;
+      if (id !== undefined) bySession.set(id, (bySession.get(id) ?? 0) + 1);
+    }
+    let scope: 'pool' | 'session' | undefined;
+    let sessionId: string | undefined;
+    if (this.admission.waiting > 0 || this.scheduler.queued + tasks.length > this.options.maxQueued)
+      scope = 'pool';
+    for (const [id, n] of bySession) {
+      if (scope !== undefined) break;
+      if ((this.scheduler.sessions.get(id)?.size ?? 0) + n > this.options.maxQueuedPerSession) {
+        scope = 'session';
+        sessionId = id;
+      }
+    }
+    if (scope === undefined) return;
+    this.counts.rejected += tasks.length;
+    throw this.admission.error(scope, sessionId);
+  }
+
   addLane(): number {
     if (this.scheduler.lanes.size >= this.options.maxLanes) {
       throw new InvalidOptionError(
@@ -323,6 +390,7 @@ export class Dispatcher {
     options: SubmitOptions | undefined,
     resolve: ((v: unknown) => void) | undefined,
     reject: ((e: unknown) => void) | undefined,
+    onlyCheck = false,
   ): Promise<void> | undefined {
     if (this.state === 'draining' || this.state === 'stopped') {
       this.counts.rejected++;
@@ -343,6 +411,13 @@ export class Dispatcher {
       signal = options.signal;
       // A misspelt sessionId would silently drop the ordering promise: check keys then.
       if (sessionId === undefined) checkKeys(options, SUBMIT_OPTION_KEYS);
+      if (options.onSettled !== undefined && typeof options.onSettled !== 'function') {
+        throw new InvalidOptionError(
+          'onSettled',
+          options.onSettled,
+          'a function (outcome, value) => void',
+        );
+      }
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         throw new InvalidOptionError(
           'signal',
@@ -370,11 +445,12 @@ export class Dispatcher {
         options.priority === undefined)
         ? entry.policy
         : resolveTaskPolicy(entry.policy, options);
+    if (onlyCheck) return undefined;
     const session = sessionId === undefined ? undefined : this.scheduler.sessions.get(sessionId);
     const scope = this.admission.full(sessionId, session);
     if (scope === undefined) {
       const s = sessionId === undefined ? undefined : (session ?? this.scheduler.open(sessionId));
-      this.push(entry, policy, payload, s, signal, resolve, reject);
+      this.push(entry, policy, payload, s, options, resolve, reject);
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
@@ -389,7 +465,7 @@ export class Dispatcher {
         () => {
           // Looked up again: the session may have come or gone while the caller waited.
           const s = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
-          this.push(entry, policy, payload, s, signal, resolve, reject);
+          this.push(entry, policy, payload, s, options, resolve, reject);
           admitted();
         },
         (error) => {
@@ -442,14 +518,17 @@ export class Dispatcher {
     policy: TaskPolicy,
     payload: unknown,
     session: Session | undefined,
-    signal: AbortSignal | undefined,
+    options: SubmitOptions | undefined,
     resolve: ((v: unknown) => void) | undefined,
     reject: ((e: unknown) => void) | undefined,
   ): void {
     const task = new Task(this.nextTaskId++, entry, payload, session);
+    const signal = options?.signal;
     task.resolve = resolve;
     task.reject = reject;
     task.policy = policy;
+    const onSettled = options?.onSettled;
+    if (signal !== undefined || onSettled !== undefined) task.extra = { onSettled };
     if (signal !== undefined) this.follow(task, signal);
     if (this.sampled(task)) this.timings.set(task, now());
     this.counts.accepted++;
@@ -459,9 +538,10 @@ export class Dispatcher {
   }
 
   private settle(task: Task, ok: boolean, value: unknown): void {
-    task.detach?.();
-    if (this.sampled(task)) this.timeEnd(task);
     const timedOut = !ok && value instanceof TaskTimeoutError;
+    if (task.extra !== undefined)
+      this.finalize(task, ok ? 'completed' : timedOut ? 'timed-out' : 'failed', value);
+    if (this.sampled(task)) this.timeEnd(task);
     if (this.events.observed) {
       this.publish(
         ok
@@ -539,11 +619,24 @@ export class Dispatcher {
       }
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    task.detach = () => signal.removeEventListener('abort', onAbort);
+    task.extra!.detach = () => signal.removeEventListener('abort', onAbort);
+  }
+
+  // Runs first when a task settles: stop following its caller's signal, then tell its
+  // onSettled callback, synchronously, before anything else of the pool moves.
+  private finalize(task: Task, outcome: TaskOutcome, value: unknown): void {
+    const { detach, onSettled } = task.extra!;
+    detach?.();
+    if (onSettled === undefined) return;
+    try {
+      onSettled(outcome, value);
+    } catch (error) {
+      this.reportUnhandled(task, error);
+    }
   }
 
   private cancel(task: Task, error: TaskCancelledError): void {
-    task.detach?.();
+    if (task.extra !== undefined) this.finalize(task, 'cancelled', error);
     this.timings.delete(task);
     this.report?.cancelledTasks.push({
       taskId: task.taskId,
@@ -595,7 +688,8 @@ export class Dispatcher {
 
   private abandonRunning(report: DrainReport, graceMs: number): void {
     this.scheduler.abandon((task) => {
-      task.detach?.();
+      if (task.extra !== undefined)
+        this.finalize(task, 'abandoned', new TaskAbandonedError(task.taskId, graceMs));
       this.timings.delete(task);
       this.counts.abandoned++;
       report.abandonedTasks.push({

@@ -1,9 +1,11 @@
 export {
+  type BatchTask,
   Dispatcher,
   type DrainOptions,
   type HandlerRegistration,
   type SubmitOptions,
 } from './dispatcher.js';
+export { TaskGroup } from './task-group.js';
 export { type RetryOptions, type TaskPolicyOptions, backoffDelay } from './task-policy.js';
 export type { DrainReport } from './drain-report.js';
 export type { PoolEvent, PoolEventType } from './events.js';

@@ -32,7 +32,14 @@ export const enum TaskState {
   Abandoned,
 }
 
-export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
+export type TaskOutcome = 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'abandoned';
+
+export interface TaskExtra {
+  /** Stops listening to the caller's AbortSignal. */
+  detach?: () => void;
+  /** The caller's completion callback. */
+  onSettled?: (outcome: TaskOutcome, value: unknown) => void;
+}
 
 /**
  * One accepted task. It doubles as the handler's context so a run allocates nothing
@@ -51,8 +58,8 @@ export class Task implements TaskContext {
   state: TaskState = TaskState.Queued;
   /** A handler still running past its timeout (settles when the handler does). */
   zombie: Promise<void> | undefined = undefined;
-  /** Stops listening to the caller's AbortSignal. */
-  detach: (() => void) | undefined = undefined;
+  /** Only for tasks given a signal or an onSettled callback, so others stay small. */
+  extra: TaskExtra | undefined = undefined;
   private controller: AbortController | undefined = undefined;
 
   constructor(
