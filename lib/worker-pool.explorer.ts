@@ -44,6 +44,7 @@ export class WorkerPoolExplorer implements OnModuleInit {
             timeoutMs: meta.timeoutMs,
             overlapOnTimeout: meta.overlapOnTimeout,
             priority: meta.priority,
+            rateLimit: meta.rateLimit,
           });
         }
       }

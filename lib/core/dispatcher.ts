@@ -19,6 +19,7 @@ import {
 } from './options.js';
 import { LatencyRecorder } from './latency.js';
 import { ThroughputMeter, now } from './load-meter.js';
+import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import type { AutoscaleReport, PoolState, PoolStats } from './stats.js';
@@ -34,6 +35,8 @@ import {
 /** How a handler is registered: where it comes from (for errors) and its default policy. */
 export interface HandlerRegistration extends TaskPolicyOptions {
   origin?: string;
+  /** At most `tasks` starts of this type per `intervalMs`; other types are not held up. */
+  rateLimit?: RateLimit;
 }
 
 /** One task of `submitMany`. */
@@ -157,6 +160,9 @@ export class Dispatcher {
       this.options.maxQueuedPerSession,
     );
     for (let i = 0; i < this.options.lanes; i++) this.scheduler.addLane();
+    if (this.options.rateLimit !== undefined) {
+      this.scheduler.poolLimiter = this.scheduler.limiter(this.options.rateLimit);
+    }
   }
 
   get accepting(): boolean {
@@ -178,9 +184,11 @@ export class Dispatcher {
           'an object such as { retry: 3 }, or an origin string',
         );
       }
-      checkKeys(o, ['origin', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority']);
+      checkKeys(o, ['origin', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority', 'rateLimit']);
     }
-    this.handlers.register(type, handler, o?.origin, o);
+    const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
+    const entry = this.handlers.register(type, handler, o?.origin, o);
+    if (rateLimit !== undefined) entry.limiter = this.scheduler.limiter(rateLimit);
   }
 
   handlerTypes(): string[] {
@@ -365,6 +373,7 @@ export class Dispatcher {
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
       retrying: s.delayed.size,
+      rateLimited: s.rateLimited,
       lateTasks: s.late.size,
       overdueTasks: s.overdue(at),
       ...(this.autoscaleReport === undefined ? {} : { autoscale: this.autoscaleReport() }),

@@ -1,5 +1,6 @@
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
 import type { LatencyRecorder } from './latency.js';
+import type { RateLimiter } from './rate-limiter.js';
 import type { TaskHandlerFn } from './task.js';
 import {
   DEFAULT_TASK_POLICY,
@@ -24,6 +25,8 @@ export interface HandlerEntry {
   readonly origin: string;
   readonly counts: TypeCounts;
   readonly policy: TaskPolicy;
+  /** The type's rate limit, if it has one (see RateLimiter). */
+  limiter?: RateLimiter<any>;
   /** Created on the type's first timed task. */
   latency?: LatencyRecorder;
 }
@@ -37,7 +40,7 @@ export class HandlerRegistry {
     fn: TaskHandlerFn,
     origin = 'anonymous handler',
     options?: TaskPolicyOptions,
-  ): void {
+  ): HandlerEntry {
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
     }
@@ -47,13 +50,15 @@ export class HandlerRegistry {
     const existing = this.handlers.get(type);
     if (existing) throw new DuplicateHandlerError(type, existing.origin, origin);
     const policy = resolveTaskPolicy(DEFAULT_TASK_POLICY, options, `retry of "${type}"`);
-    this.handlers.set(type, {
+    const entry: HandlerEntry = {
       type,
       fn,
       origin,
       policy,
       counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
-    });
+    };
+    this.handlers.set(type, entry);
+    return entry;
   }
 
   get(type: string): HandlerEntry {

@@ -6,6 +6,7 @@ export {
   type SubmitOptions,
 } from './dispatcher.js';
 export { TaskGroup } from './task-group.js';
+export type { RateLimit } from './rate-limiter.js';
 export { type RetryOptions, type TaskPolicyOptions, backoffDelay } from './task-policy.js';
 export type { DrainReport } from './drain-report.js';
 export type { PoolEvent, PoolEventType } from './events.js';

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 
 /** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
 export const MAX_LANES = 65_536;
@@ -65,6 +66,8 @@ export interface PoolOptions {
    * stealing). Keyed tasks never move this way. Default: false.
    */
   stealUnkeyed?: boolean;
+  /** At most `tasks` task starts per `intervalMs` across the pool (a token bucket). Default: none. */
+  rateLimit?: RateLimit;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
@@ -85,7 +88,9 @@ export interface PoolOptions {
   ) => void;
 }
 
-export type ResolvedPoolOptions = Required<PoolOptions>;
+export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'rateLimit'>> & {
+  rateLimit: RateLimit | undefined;
+};
 
 export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   lanes: 4,
@@ -96,6 +101,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   whenFull: 'reject',
   virtualNodes: 160,
   latencySampleEvery: 32,
+  rateLimit: undefined,
   unkeyedPlacement: 'least-loaded',
   stealUnkeyed: false,
   onUnhandledFailure: (error, task) =>
@@ -146,6 +152,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
       `'least-loaded' or 'round-robin'`,
     );
   }
+  checkRateLimit('rateLimit', o.rateLimit);
   if (typeof o.stealUnkeyed !== 'boolean')
     throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {

@@ -2,6 +2,7 @@ import { InvalidOptionError, TaskTimeoutError, UnknownLaneError } from './errors
 import { HashRing } from './hash-ring.js';
 import { Lane, type RunLoop } from './lane.js';
 import { AcceptClock, now } from './load-meter.js';
+import { type RateLimit, RateLimiter } from './rate-limiter.js';
 import { Session } from './session.js';
 import { Task, TaskState } from './task.js';
 
@@ -60,6 +61,9 @@ export class Scheduler {
    * starts meanwhile) but no lane slot.
    */
   readonly delayed = new Map<Task, NodeJS.Timeout>();
+  /** The pool-wide rate limit, if any; per-type ones hang on their handler entries. */
+  poolLimiter: RateLimiter<Session | Task> | undefined;
+  private readonly limiters = new Set<RateLimiter<Session | Task>>();
   /** Set at the drain deadline: nothing queued or retried starts after it. */
   private closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
@@ -161,6 +165,12 @@ export class Scheduler {
       if (task.session !== undefined) task.session.running = false;
     }
     this.delayed.clear();
+    // Parked sessions' tasks go with the sessions below; parked unkeyed tasks go here.
+    for (const limiter of this.limiters) {
+      limiter.clear((item) => {
+        if (item instanceof Task && item.state === TaskState.Queued) each(item);
+      });
+    }
     for (const s of this.sessions.values()) {
       let t: Task | undefined;
       while ((t = s.shift()) !== undefined) each(t);
@@ -335,10 +345,12 @@ export class Scheduler {
       }
       if (item instanceof Task) {
         if (item.state !== TaskState.Queued) continue; // withdrawn by its caller, or stolen
+        if (this.limited(item, item)) continue;
         task = item;
         break;
       }
       if (item.size === 0) continue; // every task it had was withdrawn
+      if (this.limited(item.head!, item)) continue;
       task = item.shift()!;
       item.running = true;
       break;
@@ -449,13 +461,70 @@ export class Scheduler {
     return true;
   }
 
+  /** Rate limits: parks `item` and says so if `task` (its next task) finds no token. */
+  private limited(task: Task, item: Session | Task): boolean {
+    const pool = this.poolLimiter;
+    const own = task.handler.limiter as RateLimiter<Session | Task> | undefined;
+    if (pool === undefined && own === undefined) return false;
+    const at = now();
+    const empty =
+      own !== undefined && !own.ready(at)
+        ? own
+        : pool !== undefined && !pool.ready(at)
+          ? pool
+          : undefined;
+    if (empty !== undefined) {
+      empty.park(item);
+      return true;
+    }
+    own?.take();
+    pool?.take();
+    return false;
+  }
+
+  /** A rate limiter whose parked work goes back to its lane (or the ring's choice) when tokens return. */
+  limiter(limit: RateLimit): RateLimiter<Session | Task> {
+    const limiter = new RateLimiter<Session | Task>(limit, (item) => {
+      if (item instanceof Task) {
+        if (item.state !== TaskState.Queued) return;
+        const lane = this.lanes.get(item.laneId);
+        if (lane !== undefined) return this.makeReady(lane, item);
+        // Its lane was removed while it waited: the count leaves with it.
+        const old = this.home(item.laneId);
+        if (old !== undefined) old.queued--;
+        return this.place(item);
+      }
+      if (item.size === 0) return;
+      if (item.lane.removed) this.rehome(item);
+      this.makeReady(item.lane, item);
+    });
+    this.limiters.add(limiter);
+    return limiter;
+  }
+
+  private home(laneId: number): Lane | undefined {
+    for (const lane of this.retiring) if (lane.id === laneId) return lane;
+    return undefined;
+  }
+
+  /** Tasks held back by a rate limit right now (queued all the same). */
+  get rateLimited(): number {
+    let n = 0;
+    for (const l of this.limiters) n += l.parked.length;
+    return n;
+  }
+
   /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
   private steal(thief: Lane): Task | undefined {
+    if (this.poolLimiter !== undefined) return undefined; // stolen work would skip the pool's limit
     for (const victim of this.live) {
       if (victim === thief || victim.queued === 0) continue;
       const task = victim.ready.find(
         (item, i): item is Task =>
-          i < STEAL_SCAN && item instanceof Task && item.state === TaskState.Queued,
+          i < STEAL_SCAN &&
+          item instanceof Task &&
+          item.state === TaskState.Queued &&
+          item.handler.limiter === undefined,
       );
       if (task === undefined) continue;
       victim.queued--;

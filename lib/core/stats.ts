@@ -54,6 +54,8 @@ export interface PoolStats {
   /** Failed attempts that were retried, and tasks that failed after all their attempts. */
   retried: number;
   deadLettered: number;
+  /** Queued work held back by a rate limit right now (sessions and unkeyed tasks). */
+  rateLimited: number;
   /** Tasks waiting out a retry backoff (each holds its session). */
   retrying: number;
   /** Wait and run times (ms) of sampled tasks (see `latencySampleEvery`), since the start. */

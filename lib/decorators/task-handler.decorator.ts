@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../core/index.js';
 import { checkKeys } from '../core/options.js';
+import { type RateLimit, checkRateLimit } from '../core/rate-limiter.js';
 import {
   DEFAULT_TASK_POLICY,
   type TaskPolicyOptions,
@@ -11,6 +12,7 @@ import { DEFAULT_POOL_NAME, TASK_HANDLER_METADATA } from '../worker-pool.constan
 export interface TaskHandlerMetadata extends TaskPolicyOptions {
   type: string;
   pool: string;
+  rateLimit?: RateLimit;
 }
 
 /**
@@ -38,9 +40,10 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
   }
   checkKeys(
     options,
-    ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority'],
+    ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority', 'rateLimit'],
     '@TaskHandler ',
   );
+  checkRateLimit('@TaskHandler rateLimit', options.rateLimit);
   // Fails at class definition, where the stack points at the decorator.
   resolveTaskPolicy(DEFAULT_TASK_POLICY, options, '@TaskHandler retry');
   const meta: TaskHandlerMetadata = {
@@ -50,6 +53,7 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
     timeoutMs: options.timeoutMs,
     overlapOnTimeout: options.overlapOnTimeout,
     priority: options.priority,
+    rateLimit: options.rateLimit,
   };
   // A list, so one method may handle several types (or pools), one decorator each.
   return (_target, _key, descriptor: PropertyDescriptor) => {

@@ -1,7 +1,10 @@
+import type { RateLimit } from '../core/rate-limiter.js';
 import type { TaskPolicyOptions } from '../core/task-policy.js';
 
 /** Handler defaults; `submit` options override them per task. */
 export interface TaskHandlerOptions extends TaskPolicyOptions {
   /** The pool whose tasks of this type the method handles. Default: 'default'. */
   pool?: string;
+  /** At most `tasks` starts of this type per `intervalMs` (a token bucket); other types go on. */
+  rateLimit?: RateLimit;
 }
