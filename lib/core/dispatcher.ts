@@ -120,8 +120,8 @@ export class Dispatcher {
   private readonly events = new Subject<PoolEvent>();
   private report: DrainReport | undefined;
   private autoscaleReport: (() => AutoscaleReport) | undefined;
-  /** Start times of sampled tasks (see latencySampleEvery), dropped when they settle. */
-  private readonly timings = new Map<Task, number>();
+  /** Tasks accepted since the last one timed (see latencySampleEvery). */
+  private sinceSample = 0;
   private readonly throughput = new ThroughputMeter();
   private onIdle: (() => void) | undefined;
 
@@ -133,7 +133,7 @@ export class Dispatcher {
       {
         started: (task) => {
           this.admission.released(task.session?.id);
-          if (this.sampled(task)) this.timeStart(task);
+          if (task.extra?.timedAt !== undefined) this.timeStart(task);
           if (this.events.observed) {
             this.publish({
               type: 'started',
@@ -537,9 +537,13 @@ export class Dispatcher {
     task.reject = reject;
     task.policy = policy;
     const onSettled = options?.onSettled;
-    if (signal !== undefined || onSettled !== undefined) task.extra = { onSettled };
+    // One task in latencySampleEvery carries its timestamps; the others read no clock.
+    const timed = ++this.sinceSample === this.options.latencySampleEvery;
+    if (timed) this.sinceSample = 0;
+    if (signal !== undefined || onSettled !== undefined || timed) {
+      task.extra = { onSettled, timedAt: timed ? now() : undefined };
+    }
     if (signal !== undefined) this.follow(task, signal);
-    if (this.sampled(task)) this.timings.set(task, now());
     this.counts.accepted++;
     entry.counts.accepted++;
     if (this.events.observed) this.publish({ type: 'accepted', ...describe(task) });
@@ -550,7 +554,7 @@ export class Dispatcher {
     const timedOut = !ok && value instanceof TaskTimeoutError;
     if (task.extra !== undefined)
       this.finalize(task, ok ? 'completed' : timedOut ? 'timed-out' : 'failed', value);
-    if (this.sampled(task)) this.timeEnd(task);
+    if (task.extra?.timedAt !== undefined) this.timeEnd(task);
     if (this.events.observed) {
       this.publish(
         ok
@@ -646,7 +650,6 @@ export class Dispatcher {
 
   private cancel(task: Task, error: TaskCancelledError): void {
     if (task.extra !== undefined) this.finalize(task, 'cancelled', error);
-    this.timings.delete(task);
     this.report?.cancelledTasks.push({
       taskId: task.taskId,
       type: task.type,
@@ -661,22 +664,15 @@ export class Dispatcher {
     else this.reportUnhandled(task, error);
   }
 
-  private sampled(task: Task): boolean {
-    const every = this.options.latencySampleEvery;
-    return every !== 0 && task.taskId % every === 0;
-  }
-
   private timeStart(task: Task): void {
     const at = now();
-    const since = this.timings.get(task);
-    if (task.attempt === 1 && since !== undefined) this.recorder(task).recordWait(at - since);
-    this.timings.set(task, at);
+    const extra = task.extra!;
+    if (task.attempt === 1) this.recorder(task).recordWait(at - extra.timedAt!);
+    extra.timedAt = at;
   }
 
   private timeEnd(task: Task): void {
-    const since = this.timings.get(task);
-    if (since !== undefined) this.recorder(task).recordRun(now() - since);
-    this.timings.delete(task);
+    this.recorder(task).recordRun(now() - task.extra!.timedAt!);
   }
 
   private recorder(task: Task): LatencyRecorder {
@@ -699,7 +695,6 @@ export class Dispatcher {
     this.scheduler.abandon((task) => {
       if (task.extra !== undefined)
         this.finalize(task, 'abandoned', new TaskAbandonedError(task.taskId, graceMs));
-      this.timings.delete(task);
       this.counts.abandoned++;
       report.abandonedTasks.push({
         taskId: task.taskId,

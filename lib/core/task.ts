@@ -39,6 +39,8 @@ export interface TaskExtra {
   detach?: () => void;
   /** The caller's completion callback. */
   onSettled?: (outcome: TaskOutcome, value: unknown) => void;
+  /** For a task timed for the latency histograms: when it was accepted, then when it started. */
+  timedAt?: number;
 }
 
 /**
