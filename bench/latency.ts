@@ -14,6 +14,7 @@ import PQueue from 'p-queue';
 import { hash32 } from '../lib/core/hash.js';
 import { Dispatcher } from '../lib/core/index.js';
 import { compare, gc, now, percentile, sleep, tick } from './harness.js';
+import { rng } from './rng.js';
 import { CONCURRENCY, latch } from './peers.js';
 
 interface Arrival {
@@ -116,18 +117,6 @@ async function capacity(batch: number, minMs: number): Promise<number> {
   );
   await pool.drain();
   return r.opsPerSec;
-}
-
-/** Deterministic PRNG (mulberry32): every contender sees the same session sequence. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Runs the open-loop schedule against one contender; resolves once every task settled. */

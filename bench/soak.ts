@@ -26,6 +26,7 @@
  * Scaled-down runs (SOAK_TASKS) keep the same margin, so they catch only larger leaks.
  */
 import { Dispatcher, type TaskContext } from '../lib/core/index.js';
+import { rng } from './rng.js';
 
 const TASKS = positive('SOAK_TASKS', 1_000_000);
 const SEED = positive('SOAK_SEED', 0x5eed);
@@ -71,18 +72,6 @@ function positive(name: string, fallback: number): number {
     process.exit(2);
   }
   return n;
-}
-
-/** mulberry32: a seeded PRNG, so a run replays its choices. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const violations = {

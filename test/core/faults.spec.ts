@@ -14,6 +14,7 @@ import {
   WorkerPoolError,
 } from '../../lib/core/index.js';
 import { deferred, flush } from '../support/deferred.js';
+import { failure } from '../support/errors.js';
 
 /**
  * Fault injection against the engine: handlers that hang, throw or reject with odd values,
@@ -37,16 +38,6 @@ function watch<T>(promise: Promise<T>) {
     (error: unknown) => Object.assign(w, { settled: true, error }),
   );
   return w;
-}
-
-/** The error a call throws or its promise rejects with; fails the test if there is none. */
-async function failure(call: () => unknown): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
 }
 
 const never = new Promise<never>(() => undefined);

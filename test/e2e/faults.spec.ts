@@ -13,6 +13,7 @@ import {
   WorkerPoolModule,
 } from '../../lib/index.js';
 import { deferred } from '../support/deferred.js';
+import { failure } from '../support/errors.js';
 
 /**
  * Fault injection through the Nest layer. Deterministic: explicit deferreds and abort
@@ -27,15 +28,6 @@ async function boot(providers: unknown[], imports: unknown[]) {
   const app = moduleRef.createNestApplication({ logger: false });
   await app.init();
   return app;
-}
-
-async function failure(call: () => unknown): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
 }
 
 /** Lets the event loop turn `n` times (timers due now, I/O, immediates). */
