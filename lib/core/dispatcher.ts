@@ -123,6 +123,7 @@ export class Dispatcher {
   /** Tasks accepted since the last one timed (see latencySampleEvery). */
   private sinceSample = 0;
   private readonly throughput = new ThroughputMeter();
+  /** Set while draining: resolves the drain once nothing is pending. */
   private onIdle: (() => void) | undefined;
 
   constructor(options?: PoolOptions) {
@@ -147,9 +148,7 @@ export class Dispatcher {
         withdrawn: (task) => this.admission.released(task.session?.id),
         abandonedSettled: () => void this.counts.lateSettlements++,
         expired: (task) => this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
-        lateSettled: () => {
-          if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
-        },
+        lateSettled: () => this.checkIdle(),
         finished: (task, ok, value) => this.settle(task, ok, value),
       },
       { strategy: this.options.unkeyedPlacement, steal: this.options.stealUnkeyed },
@@ -582,7 +581,7 @@ export class Dispatcher {
       if (task.reject !== undefined) task.reject(value);
       else this.reportUnhandled(task, value);
     }
-    if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
+    this.checkIdle();
   }
 
   /** After a failed attempt: the backoff before the next one, or undefined when it is final. */
@@ -626,7 +625,7 @@ export class Dispatcher {
     const onAbort = () => {
       if (this.scheduler.withdraw(task)) {
         this.cancel(task, new TaskCancelledError(task.taskId, 'aborted', signal.reason));
-        if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
+        this.checkIdle();
       } else {
         task.abort(signal.reason);
       }
@@ -705,7 +704,11 @@ export class Dispatcher {
       if (task.reject !== undefined) task.reject(error);
       else this.reportUnhandled(task, error);
     });
-    if (this.scheduler.pending === 0) this.onIdle?.();
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
   }
 
   private async runDrain(deadlineMs: number, graceMs: number): Promise<DrainReport> {
@@ -722,7 +725,7 @@ export class Dispatcher {
       durationMs: 0,
     });
     const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
-    if (this.scheduler.pending === 0) this.onIdle!();
+    this.checkIdle();
     let timer: NodeJS.Timeout | undefined;
     let grace: NodeJS.Timeout | undefined;
     if (deadlineMs !== Infinity) {
@@ -737,7 +740,7 @@ export class Dispatcher {
         this.scheduler.cancelQueued((task) =>
           this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
         );
-        if (this.scheduler.pending === 0) this.onIdle!();
+        this.checkIdle();
       }, deadlineMs);
     }
     await idle;
