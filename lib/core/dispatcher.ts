@@ -1,13 +1,7 @@
-import { type Observable, Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
 import type { DrainReport } from './drain-report.js';
-import {
-  InvalidOptionError,
-  PoolClosedError,
-  TaskAbandonedError,
-  TaskCancelledError,
-  TaskTimeoutError,
-} from './errors.js';
+import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
 import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
 import {
@@ -20,67 +14,22 @@ import {
 import { LatencyRecorder } from './latency.js';
 import { ThroughputMeter, now } from './load-meter.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
+import { Outcomes } from './outcomes.js';
+import {
+  type BatchTask,
+  type DrainOptions,
+  type HandlerRegistration,
+  SUBMIT_OPTION_KEYS,
+  type SubmitOptions,
+} from './submit-options.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import type { AutoscaleReport, PoolState, PoolStats } from './stats.js';
 import { Task, type TaskHandlerFn, type TaskOutcome } from './task.js';
 import { TaskGroup } from './task-group.js';
-import {
-  type TaskPolicy,
-  type TaskPolicyOptions,
-  backoffDelay,
-  resolveTaskPolicy,
-} from './task-policy.js';
-
-/** How a handler is registered: where it comes from (for errors) and its default policy. */
-export interface HandlerRegistration extends TaskPolicyOptions {
-  origin?: string;
-  /** At most `tasks` starts of this type per `intervalMs`; other types are not held up. */
-  rateLimit?: RateLimit;
-}
-
-/** One task of `submitMany`. */
-export interface BatchTask {
-  type: string;
-  payload: unknown;
-  options?: SubmitOptions;
-}
-
-export interface DrainOptions {
-  /**
-   * After the deadline, how long handlers still running get (their ctx.signal is aborted)
-   * before the pool abandons them: their callers get `TaskAbandonedError` and the drain
-   * resolves. Default 5_000 ms; Infinity waits for them forever.
-   */
-  graceMs?: number;
-}
-
-export interface SubmitOptions extends TaskPolicyOptions {
-  /** Tasks of one session run one at a time, in submission order. Omit for unordered work. */
-  sessionId?: string;
-  /**
-   * Stops waiting for queue room, withdraws the task before it starts, or aborts ctx.signal
-   * once it runs.
-   */
-  signal?: AbortSignal;
-  /**
-   * Called once, synchronously, as the task settles (before its session's next task can
-   * start), with its outcome and its value or error. A throwing callback is reported to
-   * onUnhandledFailure.
-   */
-  onSettled?: (outcome: TaskOutcome, value: unknown) => void;
-}
+import { type TaskPolicy, type TaskPolicyOptions, resolveTaskPolicy } from './task-policy.js';
 
 const ACCEPTED: Promise<void> = Promise.resolve();
-const SUBMIT_OPTION_KEYS = [
-  'sessionId',
-  'signal',
-  'onSettled',
-  'retry',
-  'timeoutMs',
-  'overlapOnTimeout',
-  'priority',
-];
 
 // One shared executor hands submit() its resolvers: no closure allocated per task.
 const captured = {
@@ -101,55 +50,36 @@ export class Dispatcher {
   private readonly handlers = new HandlerRegistry();
   private readonly scheduler: Scheduler;
   private readonly admission: Admission;
+  private readonly outcomes: Outcomes;
   private state: PoolState = 'created';
   private nextTaskId = 1;
-  private readonly counts = {
-    accepted: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-    rejected: 0,
-    timedOut: 0,
-    abandoned: 0,
-    /** Settlements of abandoned handlers that came after all, and were ignored. */
-    lateSettlements: 0,
-    retried: 0,
-    deadLettered: 0,
-  };
   private draining: Promise<DrainReport> | undefined;
-  private readonly events = new Subject<PoolEvent>();
-  private report: DrainReport | undefined;
   private autoscaleReport: (() => AutoscaleReport) | undefined;
-  /** Tasks accepted since the last one timed (see latencySampleEvery). */
-  private sinceSample = 0;
   private readonly throughput = new ThroughputMeter();
   /** Set while draining: resolves the drain once nothing is pending. */
   private onIdle: (() => void) | undefined;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
+    this.outcomes = new Outcomes(this.options);
     this.scheduler = new Scheduler(
       this.options.laneConcurrency,
       this.options.virtualNodes,
       {
         started: (task) => {
           this.admission.released(task.session?.id);
-          if (task.extra?.timedAt !== undefined) this.timeStart(task);
-          if (this.events.observed) {
-            this.publish({
-              type: 'started',
-              ...describe(task),
-              laneId: task.laneId,
-              attempt: task.attempt,
-            });
-          }
+          this.outcomes.started(task);
         },
-        retryDelay: (task, error) => this.retryDelay(task, error),
+        retryDelay: (task, error) => this.outcomes.retryDelay(task, error),
         withdrawn: (task) => this.admission.released(task.session?.id),
-        abandonedSettled: () => void this.counts.lateSettlements++,
-        expired: (task) => this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+        abandonedSettled: () => void this.outcomes.counts.lateSettlements++,
+        expired: (task) =>
+          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
         lateSettled: () => this.checkIdle(),
-        finished: (task, ok, value) => this.settle(task, ok, value),
+        finished: (task, ok, value) => {
+          this.outcomes.settle(task, ok, value);
+          this.checkIdle();
+        },
       },
       { strategy: this.options.unkeyedPlacement, steal: this.options.stealUnkeyed },
     );
@@ -271,7 +201,7 @@ export class Dispatcher {
       }
     }
     if (scope === undefined) return;
-    this.counts.rejected += tasks.length;
+    this.outcomes.counts.rejected += tasks.length;
     throw this.admission.error(scope, sessionId);
   }
 
@@ -312,7 +242,8 @@ export class Dispatcher {
     const removals: Promise<void>[] = [];
     while (this.scheduler.lanes.size > lanes)
       removals.push(this.shrink(Math.max(...this.scheduler.lanes.keys())));
-    if (from !== lanes && this.events.observed) this.publish({ type: 'resized', from, to: lanes });
+    if (from !== lanes && this.outcomes.observed)
+      this.outcomes.publish({ type: 'resized', from, to: lanes });
     return Promise.all(removals).then(() => undefined);
   }
 
@@ -331,7 +262,7 @@ export class Dispatcher {
     const graceMs = options.graceMs ?? 5_000;
     checkDelay('graceMs', graceMs, true);
     this.state = 'draining';
-    if (this.events.observed) this.publish({ type: 'drain-started', deadlineMs });
+    if (this.outcomes.observed) this.outcomes.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
     this.scheduler.start();
     this.draining = this.runDrain(deadlineMs, graceMs);
@@ -358,7 +289,8 @@ export class Dispatcher {
       };
     });
     const oldest = s.oldestQueuedId();
-    const finished = this.counts.completed + this.counts.failed + this.counts.timedOut;
+    const finished =
+      this.outcomes.counts.completed + this.outcomes.counts.failed + this.outcomes.counts.timedOut;
     const [last1s, last10s, last60s] = this.throughput.rates(at, finished, [1_000, 10_000, 60_000]);
     const recorders = [...this.handlers.entries()].flatMap((e) =>
       e.latency === undefined ? [] : [e.latency],
@@ -387,7 +319,7 @@ export class Dispatcher {
         ]),
       ),
       waiting: this.admission.waiting,
-      ...this.counts,
+      ...this.outcomes.counts,
     };
   }
 
@@ -401,7 +333,7 @@ export class Dispatcher {
     onlyCheck = false,
   ): Promise<void> | undefined {
     if (this.state === 'draining' || this.state === 'stopped') {
-      this.counts.rejected++;
+      this.outcomes.counts.rejected++;
       throw new PoolClosedError(this.state);
     }
     const entry = this.handlers.get(type);
@@ -441,7 +373,7 @@ export class Dispatcher {
         );
       }
       if (signal?.aborted) {
-        this.counts.rejected++;
+        this.outcomes.counts.rejected++;
         throw new TaskCancelledError(0, 'aborted', signal.reason);
       }
     }
@@ -462,7 +394,7 @@ export class Dispatcher {
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
-      this.counts.rejected++;
+      this.outcomes.counts.rejected++;
       throw this.admission.error(scope, sessionId);
     }
     return new Promise<void>((admitted, refused) => {
@@ -477,7 +409,7 @@ export class Dispatcher {
           admitted();
         },
         (error) => {
-          this.counts.rejected++;
+          this.outcomes.counts.rejected++;
           refused(error);
         },
       );
@@ -490,7 +422,7 @@ export class Dispatcher {
    * reports the error as unhandled, see its `config.onUnhandledError`).
    */
   get events$(): Observable<PoolEvent> {
-    return this.events.asObservable();
+    return this.outcomes.events$;
   }
 
   /** Lets an autoscaler show its state and decisions in `stats().autoscale`. */
@@ -500,25 +432,20 @@ export class Dispatcher {
 
   /** Publishes an event on `events$`; for extensions such as the autoscaler. */
   publish(event: PoolEvent): void {
-    if (!this.events.observed) return;
-    try {
-      this.events.next(event);
-    } catch {
-      // Only reachable with rxjs's deprecated synchronous error handling: keep the pool going.
-    }
+    this.outcomes.publish(event);
   }
 
   private grow(): number {
     const id = this.scheduler.addLane().id;
-    if (this.events.observed) this.publish({ type: 'lane-added', laneId: id });
+    if (this.outcomes.observed) this.outcomes.publish({ type: 'lane-added', laneId: id });
     return id;
   }
 
   private shrink(laneId: number): Promise<void> {
     const gone = this.scheduler.removeLane(laneId);
-    if (!this.events.observed) return gone;
-    this.publish({ type: 'lane-retiring', laneId });
-    return gone.then(() => this.publish({ type: 'lane-removed', laneId }));
+    if (!this.outcomes.observed) return gone;
+    this.outcomes.publish({ type: 'lane-retiring', laneId });
+    return gone.then(() => this.outcomes.publish({ type: 'lane-removed', laneId }));
   }
 
   private push(
@@ -537,86 +464,13 @@ export class Dispatcher {
     task.policy = policy;
     const onSettled = options?.onSettled;
     // One task in latencySampleEvery carries its timestamps; the others read no clock.
-    const timed = ++this.sinceSample === this.options.latencySampleEvery;
-    if (timed) this.sinceSample = 0;
+    const timed = this.outcomes.sample();
     if (signal !== undefined || onSettled !== undefined || timed) {
       task.extra = { onSettled, timedAt: timed ? now() : undefined };
     }
     if (signal !== undefined) this.follow(task, signal);
-    this.counts.accepted++;
-    entry.counts.accepted++;
-    if (this.events.observed) this.publish({ type: 'accepted', ...describe(task) });
+    this.outcomes.accepted(task);
     this.scheduler.enqueue(task);
-  }
-
-  private settle(task: Task, ok: boolean, value: unknown): void {
-    const timedOut = !ok && value instanceof TaskTimeoutError;
-    if (task.extra !== undefined)
-      this.finalize(task, ok ? 'completed' : timedOut ? 'timed-out' : 'failed', value);
-    if (task.extra?.timedAt !== undefined) this.timeEnd(task);
-    if (this.events.observed) {
-      this.publish(
-        ok
-          ? { type: 'completed', ...describe(task), laneId: task.laneId }
-          : {
-              type: timedOut ? 'timed-out' : 'failed',
-              ...describe(task),
-              laneId: task.laneId,
-              error: value,
-            },
-      );
-    }
-    if (ok) {
-      this.counts.completed++;
-      task.handler.counts.completed++;
-      task.resolve?.(value);
-    } else {
-      if (timedOut) {
-        this.counts.timedOut++;
-        task.handler.counts.timedOut++;
-      } else {
-        this.counts.failed++;
-        task.handler.counts.failed++;
-      }
-      if (task.reject !== undefined) task.reject(value);
-      else this.reportUnhandled(task, value);
-    }
-    this.checkIdle();
-  }
-
-  /** After a failed attempt: the backoff before the next one, or undefined when it is final. */
-  private retryDelay(task: Task, error: unknown): number | undefined {
-    const p = task.policy;
-    if (p.attempts === 1) return undefined;
-    let again = task.attempt < p.attempts;
-    if (again && p.retryIf !== undefined) {
-      try {
-        again = p.retryIf(error, task) === true;
-      } catch {
-        again = false; // a broken predicate must not loop a task forever
-      }
-    }
-    if (!again) {
-      this.counts.deadLettered++;
-      if (this.events.observed)
-        this.publish({ type: 'dead-lettered', ...describe(task), attempts: task.attempt, error });
-      try {
-        this.options.onDeadLetter(error, {
-          ...describe(task),
-          type: task.type,
-          attempts: task.attempt,
-          payload: task.payload,
-        });
-      } catch {
-        // The failure still reaches its caller; a throwing hook must not stop the pool.
-      }
-      return undefined;
-    }
-    const delayMs = backoffDelay(p, task.attempt);
-    this.counts.retried++;
-    if (this.events.observed)
-      this.publish({ type: 'retrying', ...describe(task), attempt: task.attempt, delayMs, error });
-    return delayMs;
   }
 
   // The caller's AbortSignal: a task not yet started leaves the pool, a running one is
@@ -624,7 +478,7 @@ export class Dispatcher {
   private follow(task: Task, signal: AbortSignal): void {
     const onAbort = () => {
       if (this.scheduler.withdraw(task)) {
-        this.cancel(task, new TaskCancelledError(task.taskId, 'aborted', signal.reason));
+        this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'aborted', signal.reason));
         this.checkIdle();
       } else {
         task.abort(signal.reason);
@@ -634,76 +488,8 @@ export class Dispatcher {
     task.extra!.detach = () => signal.removeEventListener('abort', onAbort);
   }
 
-  // Runs first when a task settles: stop following its caller's signal, then tell its
-  // onSettled callback, synchronously, before anything else of the pool moves.
-  private finalize(task: Task, outcome: TaskOutcome, value: unknown): void {
-    const { detach, onSettled } = task.extra!;
-    detach?.();
-    if (onSettled === undefined) return;
-    try {
-      onSettled(outcome, value);
-    } catch (error) {
-      this.reportUnhandled(task, error);
-    }
-  }
-
-  private cancel(task: Task, error: TaskCancelledError): void {
-    if (task.extra !== undefined) this.finalize(task, 'cancelled', error);
-    this.report?.cancelledTasks.push({
-      taskId: task.taskId,
-      type: task.type,
-      sessionId: task.sessionId,
-      reason: error.reason,
-    });
-    this.counts.cancelled++;
-    task.handler.counts.cancelled++;
-    if (this.events.observed)
-      this.publish({ type: 'cancelled', ...describe(task), reason: error.reason });
-    if (task.reject !== undefined) task.reject(error);
-    else this.reportUnhandled(task, error);
-  }
-
-  private timeStart(task: Task): void {
-    const at = now();
-    const extra = task.extra!;
-    if (task.attempt === 1) this.recorder(task).recordWait(at - extra.timedAt!);
-    extra.timedAt = at;
-  }
-
-  private timeEnd(task: Task): void {
-    this.recorder(task).recordRun(now() - task.extra!.timedAt!);
-  }
-
-  private recorder(task: Task): LatencyRecorder {
-    return (task.handler.latency ??= new LatencyRecorder());
-  }
-
-  private reportUnhandled(task: Task, error: unknown): void {
-    try {
-      this.options.onUnhandledFailure(error, {
-        taskId: task.taskId,
-        type: task.type,
-        sessionId: task.sessionId,
-      });
-    } catch {
-      // A throwing reporter must not stop the pool; the failure is already counted.
-    }
-  }
-
   private abandonRunning(report: DrainReport, graceMs: number): void {
-    this.scheduler.abandon((task) => {
-      if (task.extra !== undefined)
-        this.finalize(task, 'abandoned', new TaskAbandonedError(task.taskId, graceMs));
-      this.counts.abandoned++;
-      report.abandonedTasks.push({
-        taskId: task.taskId,
-        type: task.type,
-        sessionId: task.sessionId,
-      });
-      const error = new TaskAbandonedError(task.taskId, graceMs);
-      if (task.reject !== undefined) task.reject(error);
-      else this.reportUnhandled(task, error);
-    });
+    this.scheduler.abandon((task) => this.outcomes.abandon(task, graceMs, report));
     this.checkIdle();
   }
 
@@ -713,8 +499,8 @@ export class Dispatcher {
 
   private async runDrain(deadlineMs: number, graceMs: number): Promise<DrainReport> {
     const began = Date.now();
-    const before = { ...this.counts };
-    const report: DrainReport = (this.report = {
+    const before = { ...this.outcomes.counts };
+    const report: DrainReport = (this.outcomes.report = {
       completed: 0,
       failed: 0,
       cancelled: 0,
@@ -738,7 +524,7 @@ export class Dispatcher {
         for (const task of this.scheduler.runningTasks())
           task.abort(new TaskCancelledError(task.taskId, 'deadline'));
         this.scheduler.cancelQueued((task) =>
-          this.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
         );
         this.checkIdle();
       }, deadlineMs);
@@ -748,23 +534,22 @@ export class Dispatcher {
     clearTimeout(grace);
     this.onIdle = undefined;
     this.state = 'stopped';
-    report.completed = this.counts.completed - before.completed;
-    report.failed = this.counts.failed - before.failed + (this.counts.timedOut - before.timedOut);
+    report.completed = this.outcomes.counts.completed - before.completed;
+    report.failed =
+      this.outcomes.counts.failed -
+      before.failed +
+      (this.outcomes.counts.timedOut - before.timedOut);
     report.cancelled = report.cancelledTasks.length;
     report.durationMs = Date.now() - began;
-    if (this.events.observed) {
-      this.publish({
+    if (this.outcomes.observed) {
+      this.outcomes.publish({
         type: 'drained',
         completed: report.completed,
         failed: report.failed,
         cancelled: report.cancelled,
       });
     }
-    this.events.complete();
+    this.outcomes.complete();
     return report;
   }
-}
-
-function describe(task: Task): { taskId: number; taskType: string; sessionId: string | undefined } {
-  return { taskId: task.taskId, taskType: task.handler.type, sessionId: task.sessionId };
 }

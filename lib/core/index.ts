@@ -1,10 +1,10 @@
-export {
-  type BatchTask,
-  Dispatcher,
-  type DrainOptions,
-  type HandlerRegistration,
-  type SubmitOptions,
-} from './dispatcher.js';
+export { Dispatcher } from './dispatcher.js';
+export type {
+  BatchTask,
+  DrainOptions,
+  HandlerRegistration,
+  SubmitOptions,
+} from './submit-options.js';
 export { TaskGroup } from './task-group.js';
 export type { RateLimit } from './rate-limiter.js';
 export { type RetryOptions, type TaskPolicyOptions, backoffDelay } from './task-policy.js';

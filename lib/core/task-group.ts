@@ -1,4 +1,5 @@
-import type { Dispatcher, SubmitOptions } from './dispatcher.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { SubmitOptions } from './submit-options.js';
 import type { TaskOutcome } from './task.js';
 
 /**

@@ -1,0 +1,53 @@
+import type { RateLimit } from './rate-limiter.js';
+import type { TaskOutcome } from './task.js';
+import type { TaskPolicyOptions } from './task-policy.js';
+
+/** How a handler is registered: where it comes from (for errors) and its default policy. */
+export interface HandlerRegistration extends TaskPolicyOptions {
+  origin?: string;
+  /** At most `tasks` starts of this type per `intervalMs`; other types are not held up. */
+  rateLimit?: RateLimit;
+}
+
+/** One task of `submitMany`. */
+export interface BatchTask {
+  type: string;
+  payload: unknown;
+  options?: SubmitOptions;
+}
+
+export interface DrainOptions {
+  /**
+   * After the deadline, how long handlers still running get (their ctx.signal is aborted)
+   * before the pool abandons them: their callers get `TaskAbandonedError` and the drain
+   * resolves. Default 5_000 ms; Infinity waits for them forever.
+   */
+  graceMs?: number;
+}
+
+export interface SubmitOptions extends TaskPolicyOptions {
+  /** Tasks of one session run one at a time, in submission order. Omit for unordered work. */
+  sessionId?: string;
+  /**
+   * Stops waiting for queue room, withdraws the task before it starts, or aborts ctx.signal
+   * once it runs.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called once, synchronously, as the task settles (before its session's next task can
+   * start), with its outcome and its value or error. A throwing callback is reported to
+   * onUnhandledFailure.
+   */
+  onSettled?: (outcome: TaskOutcome, value: unknown) => void;
+}
+
+/** What `submit` accepts; checked when no sessionId is given, where a typo would drop the ordering. */
+export const SUBMIT_OPTION_KEYS = [
+  'sessionId',
+  'signal',
+  'onSettled',
+  'retry',
+  'timeoutMs',
+  'overlapOnTimeout',
+  'priority',
+];
