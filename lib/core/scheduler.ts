@@ -1,10 +1,11 @@
-import { InvalidOptionError, TaskTimeoutError, UnknownLaneError } from './errors.js';
+import { InvalidOptionError, UnknownLaneError } from './errors.js';
 import { HashRing } from './hash-ring.js';
 import { Lane, type RunLoop } from './lane.js';
 import { AcceptClock, now } from './load-meter.js';
 import { type RateLimit, RateLimiter } from './rate-limiter.js';
 import { Session } from './session.js';
 import { Task, TaskState } from './task.js';
+import { runTimed } from './timeout.js';
 
 export interface SchedulerHooks {
   /** A queued task started: its queue slot (pool and session) is free again. */
@@ -22,8 +23,6 @@ export interface SchedulerHooks {
   /** A handler that ran past its timeout has returned: the pool may have become idle. */
   lateSettled(): void;
 }
-
-const ignore = (): void => undefined;
 
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
 const STEAL_SCAN = 64;
@@ -316,7 +315,7 @@ export class Scheduler {
         const timeoutMs = task.policy.timeoutMs;
         value = await (timeoutMs === undefined
           ? task.handler.fn(task.payload, task)
-          : this.timed(task, timeoutMs));
+          : runTimed(task, timeoutMs));
       } catch (error) {
         ok = false;
         value = error;
@@ -401,35 +400,6 @@ export class Scheduler {
     }
     if (delay !== undefined) this.postpone(task, delay);
     else if (task.session !== undefined) this.release(task.session);
-  }
-
-  // Runs a handler against its timeout. At the timeout the attempt fails at once and
-  // ctx.signal aborts; the handler's own promise becomes the task's zombie.
-  private timed(task: Task, ms: number): Promise<unknown> {
-    let run: Promise<unknown>;
-    try {
-      run = Promise.resolve(task.handler.fn(task.payload, task));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new TaskTimeoutError(task.taskId, ms);
-        task.zombie = run.then(ignore, ignore);
-        task.abort(error);
-        reject(error);
-      }, ms);
-      run.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
   }
 
   /**
