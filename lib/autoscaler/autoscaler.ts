@@ -139,7 +139,9 @@ export class Autoscaler {
       lastResizeAt: this.lastResizeAt,
     });
     const desired = Math.min(this.max, Math.max(this.min, Math.round(decision.desired)));
-    const applied = this.running && this.pool.accepting && desired !== live.length;
+    // A staged start is left to finish its steps.
+    const applied =
+      this.running && this.pool.accepting && stats.state !== 'starting' && desired !== live.length;
     if (applied) {
       this.lastResizeAt = now;
       void this.pool.resize(desired);

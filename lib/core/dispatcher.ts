@@ -58,6 +58,7 @@ export class Dispatcher {
   private readonly throughput = new ThroughputMeter();
   /** Set while draining: resolves the drain once nothing is pending. */
   private onIdle: (() => void) | undefined;
+  private staging: NodeJS.Timeout | undefined;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
@@ -88,14 +89,15 @@ export class Dispatcher {
       this.options.maxQueued,
       this.options.maxQueuedPerSession,
     );
-    for (let i = 0; i < this.options.lanes; i++) this.scheduler.addLane();
+    const first = Math.min(this.options.lanes, this.options.stagedStart?.lanesPerStep ?? Infinity);
+    for (let i = 0; i < first; i++) this.scheduler.addLane();
     if (this.options.rateLimit !== undefined) {
       this.scheduler.poolLimiter = this.scheduler.limiter(this.options.rateLimit);
     }
   }
 
   get accepting(): boolean {
-    return this.state === 'created' || this.state === 'running';
+    return this.state === 'created' || this.state === 'starting' || this.state === 'running';
   }
 
   /** `options` may be just the origin, as a string, for error messages. */
@@ -129,6 +131,26 @@ export class Dispatcher {
     if (this.state !== 'created') return;
     this.state = 'running';
     this.scheduler.start();
+    if (this.scheduler.lanes.size < this.options.lanes) this.stage();
+  }
+
+  // Adds the rest of the lanes in steps (stagedStart); ends early on drain or any resize.
+  private stage(): void {
+    const { lanesPerStep, delayMs } = this.options.stagedStart!;
+    this.state = 'starting';
+    const step = () => {
+      for (let i = 0; i < lanesPerStep && this.scheduler.lanes.size < this.options.lanes; i++)
+        this.grow();
+      if (this.scheduler.lanes.size < this.options.lanes) this.staging = setTimeout(step, delayMs);
+      else this.endStaging();
+    };
+    this.staging = setTimeout(step, delayMs);
+  }
+
+  private endStaging(): void {
+    clearTimeout(this.staging);
+    this.staging = undefined;
+    if (this.state === 'starting') this.state = 'running';
   }
 
   /** Runs a task and resolves with its handler's result (or rejects with its error). */
@@ -206,6 +228,7 @@ export class Dispatcher {
   }
 
   addLane(): number {
+    this.endStaging();
     if (this.scheduler.lanes.size >= this.options.maxLanes) {
       throw new InvalidOptionError(
         'lanes',
@@ -218,6 +241,7 @@ export class Dispatcher {
 
   /** Removes a lane; its waiting sessions move at once, its running tasks finish first. */
   removeLane(laneId: number): Promise<void> {
+    this.endStaging();
     if (!Number.isInteger(laneId)) {
       throw new InvalidOptionError(
         'laneId',
@@ -230,6 +254,7 @@ export class Dispatcher {
 
   /** Grows or shrinks to `lanes`; removes the highest lane ids first. Resolves when removed lanes are gone. */
   resize(lanes: number): Promise<void> {
+    this.endStaging();
     if (!Number.isInteger(lanes) || lanes < 1 || lanes > this.options.maxLanes) {
       throw new InvalidOptionError(
         'lanes',
@@ -261,6 +286,7 @@ export class Dispatcher {
     checkKeys(options, ['graceMs']);
     const graceMs = options.graceMs ?? 5_000;
     checkDelay('graceMs', graceMs, true);
+    this.endStaging();
     this.state = 'draining';
     if (this.outcomes.observed) this.outcomes.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));

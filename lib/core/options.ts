@@ -66,6 +66,13 @@ export interface PoolOptions {
    * stealing). Keyed tasks never move this way. Default: false.
    */
   stealUnkeyed?: boolean;
+  /**
+   * Start the lanes in steps, so that many lanes whose handlers open connections do not all
+   * start at once: `lanesPerStep` lanes at start, then as many more every `delayMs` until
+   * `lanes`. Work is accepted from the start; `stats().state` is 'starting' meanwhile.
+   * A resize during the steps ends them. Default: all lanes at once.
+   */
+  stagedStart?: { lanesPerStep: number; delayMs: number };
   /** At most `tasks` task starts per `intervalMs` across the pool (a token bucket). Default: none. */
   rateLimit?: RateLimit;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
@@ -88,8 +95,9 @@ export interface PoolOptions {
   ) => void;
 }
 
-export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'rateLimit'>> & {
+export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'rateLimit' | 'stagedStart'>> & {
   rateLimit: RateLimit | undefined;
+  stagedStart: { lanesPerStep: number; delayMs: number } | undefined;
 };
 
 export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
@@ -102,6 +110,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   virtualNodes: 160,
   latencySampleEvery: 32,
   rateLimit: undefined,
+  stagedStart: undefined,
   unkeyedPlacement: 'least-loaded',
   stealUnkeyed: false,
   onUnhandledFailure: (error, task) =>
@@ -153,6 +162,15 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     );
   }
   checkRateLimit('rateLimit', o.rateLimit);
+  if (o.stagedStart !== undefined) {
+    const st = o.stagedStart;
+    if (st === null || typeof st !== 'object') {
+      throw new InvalidOptionError('stagedStart', st, 'an object { lanesPerStep, delayMs }');
+    }
+    checkKeys(st, ['lanesPerStep', 'delayMs'], 'stagedStart.');
+    positiveInt('stagedStart.lanesPerStep', st.lanesPerStep);
+    checkDelay('stagedStart.delayMs', st.delayMs, false);
+  }
   if (typeof o.stealUnkeyed !== 'boolean')
     throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {

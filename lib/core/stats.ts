@@ -1,7 +1,8 @@
 import type { TypeCounts } from './handler-registry.js';
 import type { LatencyStats } from './latency.js';
 
-export type PoolState = 'created' | 'running' | 'draining' | 'stopped';
+/** 'starting': running, with lanes still being added in steps (see stagedStart). */
+export type PoolState = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
 
 export interface AutoscaleReport {
   paused: boolean;

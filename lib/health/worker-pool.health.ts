@@ -78,6 +78,12 @@ export class WorkerPoolHealthIndicator {
         reason: `${s.overdueTasks} handler(s) still running at over twice their timeout: a lane is stuck`,
       });
     }
+    if (s.state === 'starting') {
+      return indicator.degraded({
+        ...data,
+        reason: 'starting: lanes are still being added in steps',
+      });
+    }
     if (s.queued / Math.max(1, lanes) > maxQueuedPerLane) {
       return indicator.degraded({
         ...data,
