@@ -59,6 +59,8 @@ export class Dispatcher {
   /** Set while draining: resolves the drain once nothing is pending. */
   private onIdle: (() => void) | undefined;
   private staging: NodeJS.Timeout | undefined;
+  /** Lanes are to be added in steps at start (stagedStart), unless a resize came first. */
+  private staged: boolean;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
@@ -91,6 +93,7 @@ export class Dispatcher {
     );
     const first = Math.min(this.options.lanes, this.options.stagedStart?.lanesPerStep ?? Infinity);
     for (let i = 0; i < first; i++) this.scheduler.addLane();
+    this.staged = first < this.options.lanes;
     if (this.options.rateLimit !== undefined) {
       this.scheduler.poolLimiter = this.scheduler.limiter(this.options.rateLimit);
     }
@@ -131,7 +134,7 @@ export class Dispatcher {
     if (this.state !== 'created') return;
     this.state = 'running';
     this.scheduler.start();
-    if (this.scheduler.lanes.size < this.options.lanes) this.stage();
+    if (this.staged) this.stage();
   }
 
   // Adds the rest of the lanes in steps (stagedStart); ends early on drain or any resize.
@@ -148,6 +151,7 @@ export class Dispatcher {
   }
 
   private endStaging(): void {
+    this.staged = false;
     clearTimeout(this.staging);
     this.staging = undefined;
     if (this.state === 'starting') this.state = 'running';
