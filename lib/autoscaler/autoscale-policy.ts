@@ -99,7 +99,7 @@ export function defaultAutoscalePolicy(
       max,
       utilization: round(mean(window, now - o.scaleUpDelayMs)),
       queuedPerLane: last ? round(last.queued / Math.max(1, lanes)) : 0,
-      oldestWaitMs: last?.oldestWaitMs ?? 0,
+      oldestWaitMs: Math.round(last?.oldestWaitMs ?? 0),
       samples: window.length,
     };
     const decide = (desired: number, reason: string): AutoscaleDecision => ({
