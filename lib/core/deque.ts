@@ -46,6 +46,13 @@ export class Deque<T> {
     return undefined;
   }
 
+  /** How many items satisfy `test`. */
+  count(test: (item: T) => boolean): number {
+    let n = 0;
+    for (let i = 0; i < this.length; i++) if (test(this.buf[(this.head + i) & this.mask] as T)) n++;
+    return n;
+  }
+
   /** Removes every item, passing each (in order) to `each`. */
   drain(each: (item: T) => void): void {
     let item: T | undefined;

@@ -76,8 +76,10 @@ export class Dispatcher {
         retryDelay: (task, error) => this.outcomes.retryDelay(task, error),
         withdrawn: (task) => this.admission.released(task.session?.id),
         abandonedSettled: () => void this.outcomes.counts.lateSettlements++,
-        expired: (task) =>
-          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+        expired: (task) => {
+          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown'));
+          this.checkIdle();
+        },
         lateSettled: () => this.checkIdle(),
         finished: (task, ok, value) => {
           this.outcomes.settle(task, ok, value);
@@ -516,6 +518,7 @@ export class Dispatcher {
     };
     signal.addEventListener('abort', onAbort, { once: true });
     task.extra!.detach = () => signal.removeEventListener('abort', onAbort);
+    task.extra!.callerSignal = signal;
   }
 
   private abandonRunning(report: DrainReport, graceMs: number): void {
@@ -562,6 +565,8 @@ export class Dispatcher {
     await idle;
     clearTimeout(timer);
     clearTimeout(grace);
+    // Work a limiter still holds back was withdrawn by its callers: drop it and its timers.
+    this.scheduler.closeLimiters();
     this.onIdle = undefined;
     this.state = 'stopped';
     report.completed = this.outcomes.counts.completed - before.completed;

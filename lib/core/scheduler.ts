@@ -27,6 +27,11 @@ export interface SchedulerHooks {
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
 const STEAL_SCAN = 64;
 
+/** One late handler: a task's attempt still running past its timeout. */
+interface LateRun {
+  task: Task;
+}
+
 export interface UnkeyedPlacement {
   strategy: 'least-loaded' | 'round-robin';
   steal: boolean;
@@ -66,7 +71,7 @@ export class Scheduler {
   /** Set at the drain deadline: nothing queued or retried starts after it. */
   private closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
-  readonly late = new Map<Task, number>();
+  readonly late = new Map<LateRun, number>();
   /** Busy time of lanes that are gone. */
   retiredBusyMs = 0;
   private started = false;
@@ -214,7 +219,7 @@ export class Scheduler {
         each(task);
       }
     }
-    for (const task of this.late.keys()) {
+    for (const { task } of this.late.keys()) {
       // A late handler's caller heard of its timeout already, unless a retry was to follow.
       const retrying = task.state === TaskState.Delayed;
       give(task);
@@ -226,7 +231,7 @@ export class Scheduler {
   /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
   overdue(at: number): number {
     let n = 0;
-    for (const [task, timedOutAt] of this.late)
+    for (const [{ task }, timedOutAt] of this.late)
       if (at - timedOutAt > (task.policy.timeoutMs ?? 0)) n++;
     return n;
   }
@@ -368,6 +373,12 @@ export class Scheduler {
     if (task.state === TaskState.Abandoned) return this.hooks.abandonedSettled(task);
     lane.running--;
     this.running--;
+    // A handler running on past its timeout is tracked per attempt, and before the caller
+    // hears of the outcome, so that no drain sees the pool idle meanwhile.
+    const zombie = task.zombie;
+    task.zombie = undefined;
+    const late: LateRun | undefined = zombie === undefined ? undefined : { task };
+    if (late !== undefined) this.late.set(late, now());
     const delay = ok ? undefined : this.hooks.retryDelay(task, value);
     if (delay === undefined) {
       task.state = TaskState.Done;
@@ -376,15 +387,12 @@ export class Scheduler {
     } else {
       task.state = TaskState.Delayed;
     }
-    const zombie = task.zombie;
-    if (zombie === undefined) return this.next(task, delay);
-    this.late.set(task, now());
+    if (late === undefined) return this.next(task, delay);
     const holds = !task.policy.overlapOnTimeout;
     if (!holds) this.next(task, delay);
-    void zombie.then(() => {
-      if (task.state === TaskState.Abandoned) return this.hooks.abandonedSettled(task);
-      this.late.delete(task);
-      task.zombie = undefined;
+    void zombie!.then(() => {
+      // Gone from `late`: a forced drain abandoned it meanwhile.
+      if (!this.late.delete(late)) return this.hooks.abandonedSettled(task);
       if (holds) this.next(task, delay);
       this.hooks.lateSettled();
     });
@@ -392,6 +400,8 @@ export class Scheduler {
 
   /** What follows an attempt: its retry after `delay`, or the session's next task. */
   private next(task: Task, delay: number | undefined): void {
+    // Its caller withdrew it while a late handler held its retry back.
+    if (delay !== undefined && task.state !== TaskState.Delayed) delay = undefined;
     if (delay !== undefined && this.closed) {
       // Past the drain deadline nothing starts again: the retry is cancelled instead.
       task.state = TaskState.Done;
@@ -407,10 +417,13 @@ export class Scheduler {
    * False if it is running or done.
    */
   withdraw(task: Task): boolean {
-    if (task.state === TaskState.Delayed && this.delayed.has(task)) {
-      clearTimeout(this.delayed.get(task));
-      this.delayed.delete(task);
+    if (task.state === TaskState.Delayed) {
       task.state = TaskState.Done;
+      const timer = this.delayed.get(task);
+      // Still behind its late handler: next() releases the session when that returns.
+      if (timer === undefined) return true;
+      clearTimeout(timer);
+      this.delayed.delete(task);
       if (task.session !== undefined) this.release(task.session);
       return true;
     }
@@ -477,11 +490,17 @@ export class Scheduler {
     return undefined;
   }
 
-  /** Tasks held back by a rate limit right now (queued all the same). */
+  /** Work held back by a rate limit right now (queued all the same); withdrawn entries aside. */
   get rateLimited(): number {
     let n = 0;
-    for (const l of this.limiters) n += l.parked.length;
+    const live = (item: Session | Task) =>
+      item instanceof Task ? item.state === TaskState.Queued : item.size > 0;
+    for (const l of this.limiters) n += l.parked.count(live);
     return n;
+  }
+
+  closeLimiters(): void {
+    for (const limiter of this.limiters) limiter.clear(() => undefined);
   }
 
   /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
@@ -517,6 +536,7 @@ export class Scheduler {
         this.delayed.delete(task);
         task.attempt++;
         task.state = TaskState.Queued;
+        task.resetSignal(); // each attempt gets its own ctx.signal
         this.queued++;
         const s = task.session;
         if (s === undefined) return this.place(task);

@@ -37,6 +37,8 @@ export type TaskOutcome = 'completed' | 'failed' | 'timed-out' | 'cancelled' | '
 export interface TaskExtra {
   /** Stops listening to the caller's AbortSignal. */
   detach?: () => void;
+  /** The caller's AbortSignal, for the signals of later attempts. */
+  callerSignal?: AbortSignal;
   /** The caller's completion callback. */
   onSettled?: (outcome: TaskOutcome, value: unknown) => void;
   /** For a task timed for the latency histograms: when it was accepted, then when it started. */
@@ -83,6 +85,21 @@ export class Task implements TaskContext {
 
   get signal(): AbortSignal {
     return (this.controller ??= new AbortController()).signal;
+  }
+
+  /** Why this attempt's signal was aborted, if it was. */
+  get abortReason(): unknown {
+    return this.controller?.signal.aborted ? this.controller.signal.reason : undefined;
+  }
+
+  /**
+   * A retry starts with a signal of its own (the last attempt's timeout is not its own),
+   * aborted again at once if its caller has aborted.
+   */
+  resetSignal(): void {
+    this.controller = undefined;
+    const caller = this.extra?.callerSignal;
+    if (caller?.aborted) this.abort(caller.reason);
   }
 
   // Aborting is rare, so it may create the controller; a second abort keeps the first reason.
