@@ -19,8 +19,8 @@ import {
   type BatchTask,
   type DrainOptions,
   type HandlerRegistration,
-  SUBMIT_OPTION_KEYS,
   type SubmitOptions,
+  checkSubmitOptions,
 } from './submit-options.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
@@ -372,38 +372,9 @@ export class Dispatcher {
     let sessionId: string | undefined;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      if (options === null || typeof options !== 'object') {
-        throw new InvalidOptionError(
-          'options',
-          options,
-          'an object such as { sessionId: "conversation-1" }',
-        );
-      }
+      checkSubmitOptions(options);
       sessionId = options.sessionId;
       signal = options.signal;
-      // A misspelt sessionId would silently drop the ordering promise: check keys then.
-      if (sessionId === undefined) checkKeys(options, SUBMIT_OPTION_KEYS);
-      if (options.onSettled !== undefined && typeof options.onSettled !== 'function') {
-        throw new InvalidOptionError(
-          'onSettled',
-          options.onSettled,
-          'a function (outcome, value) => void',
-        );
-      }
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new InvalidOptionError(
-          'signal',
-          signal,
-          'an AbortSignal (from an AbortController), or undefined',
-        );
-      }
-      if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
-        throw new InvalidOptionError(
-          'sessionId',
-          sessionId,
-          'a non-empty string (convert numeric ids with String(id)), or undefined',
-        );
-      }
       if (signal?.aborted) {
         this.outcomes.counts.rejected++;
         throw new TaskCancelledError(0, 'aborted', signal.reason);

@@ -1,3 +1,5 @@
+import { InvalidOptionError } from './errors.js';
+import { checkKeys } from './options.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { TaskOutcome } from './task.js';
 import type { TaskPolicyOptions } from './task-policy.js';
@@ -42,7 +44,7 @@ export interface SubmitOptions extends TaskPolicyOptions {
 }
 
 /** What `submit` accepts; checked when no sessionId is given, where a typo would drop the ordering. */
-export const SUBMIT_OPTION_KEYS = [
+const SUBMIT_OPTION_KEYS = [
   'sessionId',
   'signal',
   'onSettled',
@@ -51,3 +53,34 @@ export const SUBMIT_OPTION_KEYS = [
   'overlapOnTimeout',
   'priority',
 ];
+
+/** Throws `InvalidOptionError` for the first bad submit option. */
+export function checkSubmitOptions(options: SubmitOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(
+      'options',
+      options,
+      'an object such as { sessionId: "conversation-1" }',
+    );
+  }
+  const { sessionId, signal, onSettled } = options;
+  // A misspelt sessionId would silently drop the ordering promise: check keys then.
+  if (sessionId === undefined) checkKeys(options, SUBMIT_OPTION_KEYS);
+  if (onSettled !== undefined && typeof onSettled !== 'function') {
+    throw new InvalidOptionError('onSettled', onSettled, 'a function (outcome, value) => void');
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionError(
+      'signal',
+      signal,
+      'an AbortSignal (from an AbortController), or undefined',
+    );
+  }
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
+    throw new InvalidOptionError(
+      'sessionId',
+      sessionId,
+      'a non-empty string (convert numeric ids with String(id)), or undefined',
+    );
+  }
+}
