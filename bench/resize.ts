@@ -85,16 +85,7 @@ async function underLoad(sessions: number, perSession: number, cycles: number) {
     const busiest = live.reduce((a, b) => (b.queued > a.queued ? b : a));
     const id = busiest.id;
     moved.push(busiest.queued);
-    const t0 = now();
-    const gone = pool.removeLane(id);
-    const t1 = now();
-    await gone;
-    const t2 = now();
-    pool.addLane();
-    const t3 = now();
-    sync.push(t1 - t0);
-    resolved.push(t2 - t0);
-    added.push(t3 - t2);
+    await timeRemoval(pool, id, { sync, resolved, added });
   }
   await done;
   await pool.drain();
@@ -132,16 +123,7 @@ async function backlog(sessions: number, repeats: number) {
     for (let i = 0; i < sessions; i++) void pool.enqueue('t', i, { sessionId: `b${i}` });
     const id = CONCURRENCY - 1;
     moved = pool.stats().lanes[id].queued;
-    const t0 = now();
-    const gone = pool.removeLane(id);
-    const t1 = now();
-    await gone;
-    const t2 = now();
-    pool.addLane();
-    const t3 = now();
-    sync.push(t1 - t0);
-    resolved.push(t2 - t0);
-    added.push(t3 - t2);
+    await timeRemoval(pool, id, { sync, resolved, added });
     await done;
   }
   return {
@@ -164,4 +146,22 @@ export async function runResize(cfg: {
     underLoad: await underLoad(cfg.sessions, cfg.perSession, cfg.cycles),
     backlog: await backlog(cfg.backlogSessions, 3),
   };
+}
+
+/** Times removeLane (the call, then until its promise resolves) and the addLane that restores the size. */
+async function timeRemoval(
+  pool: Dispatcher,
+  id: number,
+  into: { sync: number[]; resolved: number[]; added: number[] },
+): Promise<void> {
+  const t0 = now();
+  const gone = pool.removeLane(id);
+  const t1 = now();
+  await gone;
+  const t2 = now();
+  pool.addLane();
+  const t3 = now();
+  into.sync.push(t1 - t0);
+  into.resolved.push(t2 - t0);
+  into.added.push(t3 - t2);
 }
