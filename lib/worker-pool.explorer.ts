@@ -45,6 +45,7 @@ export class WorkerPoolExplorer implements OnModuleInit {
             overlapOnTimeout: meta.overlapOnTimeout,
             priority: meta.priority,
             rateLimit: meta.rateLimit,
+            batch: meta.batch,
           });
         }
       }

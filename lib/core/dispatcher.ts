@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
+import { type BatchHandlerFn, type BatchOptions, checkBatchOptions } from './batch.js';
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
@@ -81,6 +82,7 @@ export class Dispatcher {
           this.checkIdle();
         },
         lateSettled: () => this.checkIdle(),
+        batchStarted: (batch) => this.outcomes.batchStarted(batch),
         finished: (task, ok, value) => {
           this.outcomes.settle(task, ok, value);
           this.checkIdle();
@@ -105,10 +107,21 @@ export class Dispatcher {
     return this.state === 'created' || this.state === 'starting' || this.state === 'running';
   }
 
+  /** A batch handler: called with up to `batch.maxSize` tasks at once (see `BatchHandlerFn`). */
+  registerHandler<P, R>(
+    type: string,
+    handler: BatchHandlerFn<P, R>,
+    options: HandlerRegistration & { batch: BatchOptions },
+  ): void;
   /** `options` may be just the origin, as a string, for error messages. */
   registerHandler<P, R>(
     type: string,
     handler: TaskHandlerFn<P, R>,
+    options?: string | HandlerRegistration,
+  ): void;
+  registerHandler(
+    type: string,
+    handler: TaskHandlerFn | BatchHandlerFn,
     options?: string | HandlerRegistration,
   ): void {
     const o = typeof options === 'string' ? { origin: options } : options;
@@ -120,11 +133,24 @@ export class Dispatcher {
           'an object such as { retry: 3 }, or an origin string',
         );
       }
-      checkKeys(o, ['origin', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority', 'rateLimit']);
+      checkKeys(o, [
+        'origin',
+        'retry',
+        'timeoutMs',
+        'overlapOnTimeout',
+        'priority',
+        'rateLimit',
+        'batch',
+      ]);
     }
     const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
-    const entry = this.handlers.register(type, handler, o?.origin, o);
+    const batch = checkBatchOptions(type, o?.batch);
+    const entry = this.handlers.register(type, handler as TaskHandlerFn, o?.origin, o);
     if (rateLimit !== undefined) entry.limiter = this.scheduler.limiter(rateLimit);
+    if (batch !== undefined) {
+      entry.batch = batch;
+      entry.counts.batches = 0;
+    }
   }
 
   handlerTypes(): string[] {
@@ -336,6 +362,7 @@ export class Dispatcher {
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
       retrying: s.delayed.size,
+      batching: s.batched,
       rateLimited: s.rateLimited,
       lateTasks: s.late.size,
       overdueTasks: s.overdue(at),
@@ -525,8 +552,7 @@ export class Dispatcher {
         report.deadlineReached = true;
         report.runningAtDeadline = this.scheduler.running;
         // Running handlers are awaited, but told to stop through ctx.signal.
-        for (const task of this.scheduler.runningTasks())
-          task.abort(new TaskCancelledError(task.taskId, 'deadline'));
+        this.scheduler.abortRunning((taskId) => new TaskCancelledError(taskId, 'deadline'));
         this.scheduler.cancelQueued((task) =>
           this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
         );

@@ -134,6 +134,19 @@ export class UnknownLaneError extends WorkerPoolError {
   }
 }
 
+export class BatchResultError extends WorkerPoolError {
+  override readonly code = 'BATCH_RESULT';
+  constructor(
+    readonly type: string,
+    readonly items: number,
+    readonly result: unknown,
+  ) {
+    super(
+      `The batch handler of "${type}" returned ${Array.isArray(result) ? `${result.length} results` : describe(result)} for ${items} items. Return an array with one result per item, in order, or nothing; throw to fail every item.`,
+    );
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null)

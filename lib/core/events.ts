@@ -19,6 +19,8 @@ export type PoolEvent =
   | ({ type: 'retrying'; attempt: number; delayMs: number; error: unknown } & TaskEventBase)
   /** Failed for good after using up its retry policy; `failed` follows. */
   | ({ type: 'dead-lettered'; attempts: number; error: unknown } & TaskEventBase)
+  /** A batch handler was called with these tasks (each also has its own 'started'). */
+  | { type: 'batch-started'; taskType: string; laneId: number; taskIds: number[] }
   | { type: 'lane-added'; laneId: number }
   /** Taken out of the ring; it finishes its running tasks, then 'lane-removed'. */
   | { type: 'lane-retiring'; laneId: number }

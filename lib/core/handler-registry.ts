@@ -1,4 +1,5 @@
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
+import type { BatchOptions } from './batch.js';
 import type { LatencyRecorder } from './latency.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { TaskHandlerFn } from './task.js';
@@ -16,6 +17,8 @@ export interface TypeCounts {
   failed: number;
   timedOut: number;
   cancelled: number;
+  /** Calls of a batch handler (its tasks are counted one by one above). */
+  batches?: number;
 }
 
 export interface HandlerEntry {
@@ -27,6 +30,8 @@ export interface HandlerEntry {
   readonly policy: TaskPolicy;
   /** The type's rate limit, if it has one (see RateLimiter). */
   limiter?: RateLimiter<any>;
+  /** Set for a batch handler: its fn takes (items, batchCtx). */
+  batch?: BatchOptions;
   /** Created on the type's first timed task. */
   latency?: LatencyRecorder;
 }

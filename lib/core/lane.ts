@@ -1,3 +1,4 @@
+import type { Batch } from './batch.js';
 import { ReadyQueue } from './ready-queue.js';
 import { BusyMeter, now } from './load-meter.js';
 import { Session } from './session.js';
@@ -10,14 +11,17 @@ import type { Task } from './task.js';
  * after each task, so sessions on a lane share it round robin) and unkeyed tasks.
  * `slots` counts the run loops alive on this lane; it never exceeds `concurrency`.
  */
-/** One run loop's view: the task it is running, if any. */
+/** One run loop's view: the task or batch it is running, if any. */
 export interface RunLoop {
   task: Task | undefined;
+  batch: Batch | undefined;
 }
 
 export class Lane {
-  readonly ready = new ReadyQueue<Session | Task>();
+  readonly ready = new ReadyQueue<Session | Task | Batch>();
   readonly busy = new BusyMeter();
+  /** Batches gathering tasks, or closed and waiting for a slot. */
+  readonly batches = new Set<Batch>();
   /** Run loops alive on this lane, each with the task it runs. */
   readonly loops = new Set<RunLoop>();
   /** Tasks homed on this lane and not yet started (in ready sessions or running ones). */

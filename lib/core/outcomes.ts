@@ -1,4 +1,5 @@
 import { type Observable, Subject } from 'rxjs';
+import type { Batch } from './batch.js';
 import type { DrainReport } from './drain-report.js';
 import { TaskAbandonedError, type TaskCancelledError, TaskTimeoutError } from './errors.js';
 import type { PoolEvent } from './events.js';
@@ -26,6 +27,8 @@ export class Outcomes {
     lateSettlements: 0,
     retried: 0,
     deadLettered: 0,
+    /** Calls of batch handlers; their tasks are counted one by one above. */
+    batches: 0,
   };
   /** The drain under way, which lists the tasks it cancels. */
   report: DrainReport | undefined;
@@ -79,6 +82,19 @@ export class Outcomes {
         ...describe(task),
         laneId: task.laneId,
         attempt: task.attempt,
+      });
+    }
+  }
+
+  batchStarted(batch: Batch): void {
+    this.counts.batches++;
+    batch.handler.counts.batches!++;
+    if (this.events.observed) {
+      this.publish({
+        type: 'batch-started',
+        taskType: batch.type,
+        laneId: batch.laneId,
+        taskIds: batch.tasks.map((t) => t.taskId),
       });
     }
   }

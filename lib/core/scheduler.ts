@@ -1,3 +1,4 @@
+import { Batch } from './batch.js';
 import { InvalidOptionError, UnknownLaneError } from './errors.js';
 import { HashRing } from './hash-ring.js';
 import { Lane, type RunLoop } from './lane.js';
@@ -22,6 +23,8 @@ export interface SchedulerHooks {
   expired(task: Task): void;
   /** A handler that ran past its timeout has returned: the pool may have become idle. */
   lateSettled(): void;
+  /** A batch handler was called with `batch.tasks` (each also reported as `started`). */
+  batchStarted(batch: Batch): void;
 }
 
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
@@ -140,7 +143,11 @@ export class Scheduler {
     this.live = [...this.lanes.values()];
     this.ring.remove(id);
     lane.removed = true;
+    // Batches not started yet give their tasks back, which then move like the rest.
+    for (const batch of lane.batches) this.unbatch(lane, batch);
+    lane.batches.clear();
     lane.ready.drain((item) => {
+      if (item instanceof Batch) return;
       if (item instanceof Task) {
         if (item.state !== TaskState.Queued) return; // a tombstone: withdrawn or stolen
         lane.queued--;
@@ -169,6 +176,17 @@ export class Scheduler {
       if (task.session !== undefined) task.session.running = false;
     }
     this.delayed.clear();
+    // A batched task too is its session's oldest.
+    for (const lane of [...this.lanes.values(), ...this.retiring]) {
+      for (const batch of lane.batches) {
+        clearTimeout(batch.timer);
+        for (const task of batch.tasks) {
+          each(task);
+          if (task.session !== undefined) task.session.running = false;
+        }
+      }
+      lane.batches.clear();
+    }
     // Parked sessions' tasks go with the sessions below; parked unkeyed tasks go here.
     for (const limiter of this.limiters) {
       limiter.clear((item) => {
@@ -189,10 +207,16 @@ export class Scheduler {
     this.queued = 0;
   }
 
-  /** Every task whose handler is running now. */
-  *runningTasks(): IterableIterator<Task> {
+  /** Aborts the ctx.signal of every running handler (a batch's and each of its tasks'). */
+  abortRunning(reason: (taskId: number) => unknown): void {
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      for (const loop of lane.loops) if (loop.task !== undefined) yield loop.task;
+      for (const { task, batch } of lane.loops) {
+        if (task !== undefined) task.abort(reason(task.taskId));
+        if (batch !== undefined) {
+          for (const t of batch.tasks) t.abort(reason(t.taskId));
+          batch.abort(reason(batch.tasks[0].taskId));
+        }
+      }
     }
   }
 
@@ -211,12 +235,13 @@ export class Scheduler {
     };
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
       for (const loop of lane.loops) {
-        const task = loop.task;
-        if (task === undefined || task.state !== TaskState.Running) continue;
-        give(task);
-        lane.running--;
-        this.running--;
-        each(task);
+        for (const task of loop.batch?.tasks ?? (loop.task === undefined ? [] : [loop.task])) {
+          if (task.state !== TaskState.Running) continue;
+          give(task);
+          lane.running--;
+          this.running--;
+          each(task);
+        }
       }
     }
     for (const { task } of this.late.keys()) {
@@ -246,6 +271,8 @@ export class Scheduler {
         (item): item is Task => item instanceof Task && item.state === TaskState.Queued,
       );
       if (first !== undefined && first.taskId < oldest) oldest = first.taskId;
+      for (const batch of lane.batches)
+        for (const task of batch.tasks) if (task.taskId < oldest) oldest = task.taskId;
     }
     return oldest === Infinity ? undefined : oldest;
   }
@@ -285,9 +312,16 @@ export class Scheduler {
     s.lane = to;
   }
 
-  private makeReady(lane: Lane, item: Session | Task): void {
+  private makeReady(lane: Lane, item: Session | Task | Batch): void {
     // A session waits at its head task's priority: priority never reorders a session.
-    lane.ready.push(item, item instanceof Task ? item.policy.priority : item.head!.policy.priority);
+    lane.ready.push(
+      item,
+      item instanceof Task
+        ? item.policy.priority
+        : item instanceof Batch
+          ? item.priority
+          : item.head!.policy.priority,
+    );
     if (this.started && lane.slots < lane.concurrency) {
       lane.slots++;
       void this.runSlot(lane);
@@ -309,18 +343,23 @@ export class Scheduler {
     lane.busy.started(startedAt);
     this.accepted.checkpoint(this.lastTaskId + 1, startedAt);
     // Known per loop, not per task, so the running tasks can be reached at a deadline.
-    const loop: RunLoop = { task: undefined };
+    const loop: RunLoop = { task: undefined, batch: undefined };
     lane.loops.add(loop);
-    let task: Task | undefined;
+    let task: Task | Batch | undefined;
     while ((task = this.take(lane)) !== undefined) {
+      if (task instanceof Batch) {
+        loop.batch = task;
+        await this.runBatch(lane, task);
+        loop.batch = undefined;
+        continue;
+      }
       loop.task = task;
       let ok = true;
       let value: unknown;
       try {
         const timeoutMs = task.policy.timeoutMs;
-        value = await (timeoutMs === undefined
-          ? task.handler.fn(task.payload, task)
-          : runTimed(task, timeoutMs));
+        const run = task.handler.fn(task.payload, task);
+        value = await (timeoutMs === undefined ? run : this.timed(run, task, timeoutMs));
       } catch (error) {
         ok = false;
         value = error;
@@ -334,31 +373,76 @@ export class Scheduler {
     if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
   }
 
-  private take(lane: Lane): Task | undefined {
+  private timed(run: unknown, task: Task, ms: number): Promise<unknown> {
+    return runTimed(run, task.taskId, ms, (error, zombie) => {
+      task.zombie = zombie;
+      task.abort(error);
+    });
+  }
+
+  /** One call of a batch handler; then each task settles (or retries) on its own. */
+  private async runBatch(lane: Lane, batch: Batch): Promise<void> {
+    let ok = true;
+    let value: unknown;
+    try {
+      const timeoutMs = batch.timeoutMs;
+      const run = batch.call();
+      value = await (timeoutMs === undefined
+        ? run
+        : runTimed(run, batch.tasks[0].taskId, timeoutMs, (e, zombie) => batch.expire(e, zombie)));
+    } catch (error) {
+      ok = false;
+      value = error;
+    }
+    const tasks = batch.tasks;
+    for (let i = 0; i < tasks.length; i++) {
+      const [itemOk, itemValue] = batch.outcome(i, ok, value);
+      this.finish(lane, tasks[i], itemOk, itemValue);
+    }
+  }
+
+  /** The next task (or full batch) to run on `lane`, counted as running; undefined if none. */
+  private take(lane: Lane): Task | Batch | undefined {
     if (lane.removed) return undefined;
-    let item: Session | Task | undefined;
-    let task: Task;
+    for (;;) {
+      const next = this.pick(lane);
+      if (next === undefined) return this.zeroWait(lane);
+      if (next instanceof Batch) return this.beginBatch(lane, next);
+      if (next.handler.batch === undefined) {
+        this.begin(lane, next);
+        return next;
+      }
+      const full = this.gather(lane, next);
+      if (full !== undefined) return this.beginBatch(lane, full);
+    }
+  }
+
+  /** Takes the lane's next ready work: an unkeyed task, a session's head task or a closed batch. */
+  private pick(lane: Lane): Task | Batch | undefined {
+    let item: Session | Task | Batch | undefined;
     for (;;) {
       item = lane.ready.shift();
       if (item === undefined) {
         // Unkeyed work may leave a busy lane for one that ran dry; keyed work never does.
-        const stolen = this.placement.steal ? this.steal(lane) : undefined;
-        if (stolen === undefined) return undefined;
-        task = stolen;
-        break;
+        return this.placement.steal ? this.steal(lane) : undefined;
       }
       if (item instanceof Task) {
         if (item.state !== TaskState.Queued) continue; // withdrawn by its caller, or stolen
         if (this.limited(item, item)) continue;
-        task = item;
-        break;
+        return item;
+      }
+      if (item instanceof Batch) {
+        if (item.size === 0) continue; // every task it had was withdrawn
+        return item;
       }
       if (item.size === 0) continue; // every task it had was withdrawn
       if (this.limited(item.head!, item)) continue;
-      task = item.shift()!;
       item.running = true;
-      break;
+      return item.shift()!;
     }
+  }
+
+  private begin(lane: Lane, task: Task): void {
     task.state = TaskState.Running;
     task.laneId = lane.id;
     lane.queued--;
@@ -366,7 +450,73 @@ export class Scheduler {
     this.queued--;
     this.running++;
     this.hooks.started(task);
-    return task;
+  }
+
+  /**
+   * Adds a task to its type's gathering batch on `lane` (one is opened, with its maxWaitMs
+   * timer, if none is); returns the batch once it is full.
+   */
+  private gather(lane: Lane, task: Task): Batch | undefined {
+    const { maxSize, maxWaitMs } = task.handler.batch!;
+    task.state = TaskState.Batched;
+    task.laneId = lane.id;
+    let batch: Batch | undefined;
+    for (const b of lane.batches) if (!b.closed && b.handler === task.handler) batch = b;
+    if (batch === undefined) {
+      const opened = (batch = new Batch(task.handler, lane.id));
+      lane.batches.add(opened);
+      if (maxSize > 1 && maxWaitMs > 0)
+        opened.timer = setTimeout(() => this.close(lane, opened), maxWaitMs);
+    }
+    batch.tasks.push(task);
+    if (batch.size < maxSize) return undefined;
+    clearTimeout(batch.timer);
+    batch.closed = true;
+    return batch;
+  }
+
+  /** The lane has nothing ready: a batch with maxWaitMs 0 starts with what it has. */
+  private zeroWait(lane: Lane): Batch | undefined {
+    if (lane.batches.size === 0) return undefined;
+    for (const batch of lane.batches) {
+      if (batch.closed || batch.handler.batch!.maxWaitMs > 0) continue;
+      batch.closed = true;
+      return this.beginBatch(lane, batch);
+    }
+    return undefined;
+  }
+
+  /** maxWaitMs has passed: the batch waits for a slot of its lane like any ready work. */
+  private close(lane: Lane, batch: Batch): void {
+    batch.timer = undefined;
+    batch.closed = true;
+    if (batch.size > 0) this.makeReady(lane, batch);
+    else lane.batches.delete(batch);
+  }
+
+  private beginBatch(lane: Lane, batch: Batch): Batch {
+    lane.batches.delete(batch);
+    for (const task of batch.tasks) this.begin(lane, task);
+    this.hooks.batchStarted(batch);
+    return batch;
+  }
+
+  /** A removed lane's batch that has not started: its tasks go back to their sessions' heads. */
+  private unbatch(lane: Lane, batch: Batch): void {
+    clearTimeout(batch.timer);
+    for (const task of batch.tasks) {
+      task.state = TaskState.Queued;
+      const s = task.session;
+      if (s === undefined) {
+        lane.queued--;
+        this.place(task);
+        continue;
+      }
+      s.unshift(task);
+      s.running = false;
+      this.rehome(s);
+      this.makeReady(s.lane, s);
+    }
   }
 
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
@@ -427,6 +577,7 @@ export class Scheduler {
       if (task.session !== undefined) this.release(task.session);
       return true;
     }
+    if (task.state === TaskState.Batched) return this.unjoin(task);
     if (task.state !== TaskState.Queued) return false;
     task.state = TaskState.Done;
     this.queued--;
@@ -442,6 +593,32 @@ export class Scheduler {
     }
     this.hooks.withdrawn(task);
     return true;
+  }
+
+  // A batch's tasks are on a live lane: a removed lane gives them back first (unbatch).
+  private unjoin(task: Task): true {
+    const lane = this.lanes.get(task.laneId)!;
+    for (const batch of lane.batches) {
+      if (!batch.remove(task)) continue;
+      if (batch.size === 0) {
+        clearTimeout(batch.timer);
+        lane.batches.delete(batch);
+      }
+      break;
+    }
+    task.state = TaskState.Done;
+    this.queued--;
+    lane.queued--;
+    if (task.session !== undefined) this.release(task.session);
+    this.hooks.withdrawn(task);
+    return true;
+  }
+
+  /** Tasks gathered in batches that have not started. */
+  get batched(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) for (const batch of lane.batches) n += batch.size;
+    return n;
   }
 
   /** Rate limits: parks `item` and says so if `task` (its next task) finds no token. */

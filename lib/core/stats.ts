@@ -59,6 +59,10 @@ export interface PoolStats {
   rateLimited: number;
   /** Tasks waiting out a retry backoff (each holds its session). */
   retrying: number;
+  /** Queued tasks gathered in batches that have not started (each holds its session). */
+  batching: number;
+  /** Calls of batch handlers; their tasks count one by one in the other counters. */
+  batches: number;
   /** Wait and run times (ms) of sampled tasks (see `latencySampleEvery`), since the start. */
   latency: LatencyStats;
   /** Tasks finished (completed, failed or timed out) per second over recent windows. */

@@ -1,3 +1,4 @@
+import type { BatchOptions } from './batch.js';
 import { InvalidOptionError } from './errors.js';
 import { checkKeys } from './options.js';
 import type { RateLimit } from './rate-limiter.js';
@@ -9,6 +10,8 @@ export interface HandlerRegistration extends TaskPolicyOptions {
   origin?: string;
   /** At most `tasks` starts of this type per `intervalMs`; other types are not held up. */
   rateLimit?: RateLimit;
+  /** Makes it a batch handler: `(items, batchCtx)`, see `BatchHandlerFn`. */
+  batch?: BatchOptions;
 }
 
 /** One task of `submitMany`. */

@@ -30,6 +30,8 @@ export const enum TaskState {
   Done,
   /** Still running when a forced drain gave up on it: whatever it does later is ignored. */
   Abandoned,
+  /** In a batch that has not started: not queued in its session any more, but holding it. */
+  Batched,
 }
 
 export type TaskOutcome = 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'abandoned';

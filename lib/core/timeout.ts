@@ -1,28 +1,26 @@
 import { TaskTimeoutError } from './errors.js';
-import type { Task } from './task.js';
 
 const ignore = (): void => undefined;
 
 /**
- * Runs a task's handler against its timeout. At the timeout the attempt fails at once
- * (TaskTimeoutError) and ctx.signal aborts; the handler's own promise, which may run on,
- * becomes the task's `zombie` so its session can wait for it.
+ * Bounds a running handler call by a timeout. At the timeout the attempt fails at once
+ * (TaskTimeoutError, for task `taskId`) and `expire` gets the handler's own promise,
+ * which may run on, so its session can wait for it (and ctx.signal can be aborted).
  */
-export function runTimed(task: Task, ms: number): Promise<unknown> {
-  let run: Promise<unknown>;
-  try {
-    run = Promise.resolve(task.handler.fn(task.payload, task));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export function runTimed(
+  run: unknown,
+  taskId: number,
+  ms: number,
+  expire: (error: TaskTimeoutError, zombie: Promise<void>) => void,
+): Promise<unknown> {
+  const running = Promise.resolve(run);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      const error = new TaskTimeoutError(task.taskId, ms);
-      task.zombie = run.then(ignore, ignore);
-      task.abort(error);
+      const error = new TaskTimeoutError(taskId, ms);
+      expire(error, running.then(ignore, ignore));
       reject(error);
     }, ms);
-    run.then(
+    running.then(
       (value) => {
         clearTimeout(timer);
         resolve(value);

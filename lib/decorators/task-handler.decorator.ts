@@ -1,3 +1,4 @@
+import { type BatchOptions, checkBatchOptions } from '../core/batch.js';
 import { InvalidOptionError } from '../core/index.js';
 import { checkKeys } from '../core/options.js';
 import { type RateLimit, checkRateLimit } from '../core/rate-limiter.js';
@@ -13,6 +14,7 @@ export interface TaskHandlerMetadata extends TaskPolicyOptions {
   type: string;
   pool: string;
   rateLimit?: RateLimit;
+  batch?: BatchOptions;
 }
 
 /**
@@ -40,10 +42,11 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
   }
   checkKeys(
     options,
-    ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority', 'rateLimit'],
+    ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority', 'rateLimit', 'batch'],
     '@TaskHandler ',
   );
   checkRateLimit('@TaskHandler rateLimit', options.rateLimit);
+  checkBatchOptions(type, options.batch);
   // Fails at class definition, where the stack points at the decorator.
   resolveTaskPolicy(DEFAULT_TASK_POLICY, options, '@TaskHandler retry');
   const meta: TaskHandlerMetadata = {
@@ -54,6 +57,7 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
     overlapOnTimeout: options.overlapOnTimeout,
     priority: options.priority,
     rateLimit: options.rateLimit,
+    batch: options.batch,
   };
   // A list, so one method may handle several types (or pools), one decorator each.
   return (_target, _key, descriptor: PropertyDescriptor) => {

@@ -1,3 +1,4 @@
+import type { BatchOptions } from '../core/batch.js';
 import type { RateLimit } from '../core/rate-limiter.js';
 import type { TaskPolicyOptions } from '../core/task-policy.js';
 
@@ -7,4 +8,9 @@ export interface TaskHandlerOptions extends TaskPolicyOptions {
   pool?: string;
   /** At most `tasks` starts of this type per `intervalMs` (a token bucket); other types go on. */
   rateLimit?: RateLimit;
+  /**
+   * Makes the method a batch handler: it receives `(items: BatchItem[], ctx: BatchContext)`
+   * with up to `maxSize` tasks (one per session), gathered for at most `maxWaitMs`.
+   */
+  batch?: BatchOptions;
 }

@@ -1,0 +1,145 @@
+import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
+import type { HandlerEntry } from './handler-registry.js';
+import { checkDelay, checkKeys } from './options.js';
+import type { Task, TaskContext } from './task.js';
+
+/** A batch handler's collection rule: it starts when it holds `maxSize` tasks or `maxWaitMs` after it began. */
+export interface BatchOptions {
+  /** Most tasks in one call (at most one per session). */
+  maxSize: number;
+  /**
+   * How long the first task of a batch waits for others to join. 0: the batch takes what is
+   * ready on its lane and starts as soon as the lane has nothing else ready.
+   */
+  maxWaitMs: number;
+}
+
+/** One task of a batch, as its handler sees it. */
+export interface BatchItem<P = any> {
+  payload: P;
+  /** The task's own context: its id, session, attempt and signal (its caller's abort). */
+  ctx: TaskContext;
+}
+
+/** What a batch handler receives beside its items. */
+export interface BatchContext {
+  readonly type: string;
+  readonly laneId: number;
+  readonly size: number;
+  /** Aborts at the batch's timeout and at the drain deadline (an item's caller aborts only its ctx.signal). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Handles several tasks in one call. Returns one result per item, in order, or nothing
+ * (every item completes with undefined); throwing fails every item, each retried by its policy.
+ */
+export type BatchHandlerFn<P = any, R = any> = (
+  items: BatchItem<P>[],
+  ctx: BatchContext,
+) => R[] | void | Promise<R[] | void>;
+
+/** Checks a handler's `batch` option. */
+export function checkBatchOptions(type: string, batch: unknown): BatchOptions | undefined {
+  if (batch === undefined) return undefined;
+  const name = `batch of "${type}"`;
+  if (batch === null || typeof batch !== 'object') {
+    throw new InvalidOptionError(name, batch, 'an object such as { maxSize: 100, maxWaitMs: 20 }');
+  }
+  checkKeys(batch, ['maxSize', 'maxWaitMs'], `${name}.`);
+  const { maxSize, maxWaitMs } = batch as BatchOptions;
+  if (!Number.isInteger(maxSize) || maxSize < 1) {
+    throw new InvalidOptionError(`${name}.maxSize`, maxSize, 'an integer of at least 1');
+  }
+  checkDelay(`${name}.maxWaitMs`, maxWaitMs, false);
+  return { maxSize, maxWaitMs };
+}
+
+/**
+ * Tasks of one batch type gathered on one lane, at most one per session: each holds its
+ * session (nothing else of it starts) from the moment it joins until it settles.
+ * It waits in its lane's `batches` until it starts.
+ */
+export class Batch implements BatchContext {
+  readonly tasks: Task[] = [];
+  /** Closes the batch at maxWaitMs; undefined once it is closed. */
+  timer: NodeJS.Timeout | undefined = undefined;
+  /** Full or past maxWaitMs: no task joins it any more. */
+  closed = false;
+  private controller: AbortController | undefined = undefined;
+  private timeout: TaskTimeoutError | undefined = undefined;
+
+  constructor(
+    readonly handler: HandlerEntry,
+    readonly laneId: number,
+  ) {}
+
+  get type(): string {
+    return this.handler.type;
+  }
+
+  get size(): number {
+    return this.tasks.length;
+  }
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  /** The highest priority among its tasks: it waits for a slot at that level. */
+  get priority(): number {
+    let p = -Infinity;
+    for (const t of this.tasks) if (t.policy.priority > p) p = t.policy.priority;
+    return p === -Infinity ? 0 : p;
+  }
+
+  /** The strictest timeout among its tasks, if any has one. */
+  get timeoutMs(): number | undefined {
+    let ms: number | undefined;
+    for (const t of this.tasks) {
+      const own = t.policy.timeoutMs;
+      if (own !== undefined && (ms === undefined || own < ms)) ms = own;
+    }
+    return ms;
+  }
+
+  call(): unknown {
+    const items = this.tasks.map((task) => ({ payload: task.payload, ctx: task }));
+    return (this.handler.fn as unknown as BatchHandlerFn)(items, this);
+  }
+
+  /** At the timeout: the batch and each item's signal abort, and each task keeps the late call. */
+  expire(error: TaskTimeoutError, zombie: Promise<void>): void {
+    this.timeout = error;
+    this.abort(error);
+    for (const task of this.tasks) task.zombie = zombie;
+  }
+
+  abort(reason: unknown): void {
+    (this.controller ??= new AbortController()).abort(reason);
+    for (const task of this.tasks) task.abort(reason);
+  }
+
+  /** Withdraws a task that has not started; false if it is not in this batch. */
+  remove(task: Task): boolean {
+    const i = this.tasks.indexOf(task);
+    if (i === -1) return false;
+    this.tasks.splice(i, 1);
+    return true;
+  }
+
+  /**
+   * Each item's outcome from the call's: its own result, or the call's error. The batch's
+   * timeout becomes one TaskTimeoutError per task, so each caller sees its own task id.
+   */
+  outcome(i: number, ok: boolean, value: unknown): [ok: boolean, value: unknown] {
+    if (!ok) {
+      if (value === this.timeout && this.timeout !== undefined)
+        return [false, new TaskTimeoutError(this.tasks[i].taskId, this.timeout.timeoutMs)];
+      return [false, value];
+    }
+    if (value === undefined) return [true, undefined];
+    if (Array.isArray(value) && value.length === this.tasks.length) return [true, value[i]];
+    return [false, new BatchResultError(this.type, this.tasks.length, value)];
+  }
+}
