@@ -7,6 +7,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, hasGc, QUICK, table } from './harness.js';
+import { type BatchBenchResult, runBatch } from './batch.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
@@ -25,6 +26,7 @@ const config = QUICK
       latency: { measureMs: 500, warmupMs: 100 },
       memory: { tasks: 200_000, sessions: 200_000 },
       resize: { sessions: 1_000, perSession: 10, cycles: 5, backlogSessions: 50_000 },
+      batch: { tasks: 2_000, sessions: 1_000, minMs: 150, rounds: 2 },
     }
   : {
       throughput: {
@@ -38,6 +40,7 @@ const config = QUICK
       latency: { measureMs: 2_000, warmupMs: 300 },
       memory: { tasks: 1_000_000, sessions: 1_000_000 },
       resize: { sessions: 2_000, perSession: 10, cycles: 10, backlogSessions: 100_000 },
+      batch: { tasks: 2_000, sessions: 1_000, minMs: 400, rounds: 5 },
     };
 
 interface Target {
@@ -174,6 +177,27 @@ function printResize(r: ResizeResult): void {
   );
 }
 
+function printBatch(b: BatchBenchResult): void {
+  const base = b.results[0].opsPerSec;
+  out(
+    `${b.config.tasks.toLocaleString('en')} tasks per run over ${b.config.sessions.toLocaleString('en')} sessions; ` +
+      `bulk write: 1 ms per call + 10 us CPU per item; ${b.config.rounds} rounds, median`,
+  );
+  out(
+    table(
+      ['', 'tasks/s', 'min', 'max', 'tasks per call', 'vs one per call'],
+      b.results.map((r) => [
+        r.name,
+        fmtRate(r.opsPerSec),
+        fmtRate(r.min),
+        fmtRate(r.max),
+        r.meanBatch.toFixed(1),
+        fmtRatio(r.opsPerSec / base),
+      ]),
+    ),
+  );
+}
+
 function targets(groups: GroupResult[], latency: LatencyResult, memory: MemoryResult): Target[] {
   const g = (id: string) => groups.find((x) => x.id === id)!;
   const rate = (id: string, prefix: string) =>
@@ -287,6 +311,10 @@ async function main(): Promise<void> {
   const resize = await runResize(config.resize);
   printResize(resize);
 
+  section('7. Batch handler vs one task per call');
+  const batch = await runBatch(config.batch);
+  printBatch(batch);
+
   section('Targets (issue #5)');
   const list = targets(groups, latency, memory);
   out(
@@ -309,6 +337,7 @@ async function main(): Promise<void> {
         latency,
         memory,
         resize,
+        batch,
         targets: list,
       },
       null,
