@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { WorkerPoolHealthIndicator } from '../lib/health/index.js';
 import { WorkerPoolModule } from '../lib/index.js';
 import { AssistantHandlers } from './chat/assistant.handlers.js';
+import { AuditHandlers } from './chat/audit.handlers.js';
 import { ChatController } from './chat/chat.controller.js';
 import { ChatHandlers } from './chat/chat.handlers.js';
 import { ChatService } from './chat/chat.service.js';
@@ -29,6 +30,13 @@ import { HealthController } from './health.controller.js';
     }),
   ],
   controllers: [ChatController, HealthController],
-  providers: [ChatHandlers, AssistantHandlers, ChatService, OrderLog, WorkerPoolHealthIndicator],
+  providers: [
+    ChatHandlers,
+    AssistantHandlers,
+    AuditHandlers,
+    ChatService,
+    OrderLog,
+    WorkerPoolHealthIndicator,
+  ],
 })
 export class AppModule {}

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Autoscaler, Dispatcher } from '../lib/index.js';
 import { AppModule } from './app.module.js';
 import { runAutoscaleDemo } from './autoscale-demo.js';
+import { AuditHandlers } from './chat/audit.handlers.js';
 import { ChatService } from './chat/chat.service.js';
 import { OrderLog } from './chat/order-log.js';
 import { runLoad } from './load.js';
@@ -68,17 +69,21 @@ scaler.pause();
 
 const stats = (await (await fetch(`${url}/stats`)).json()) as ReturnType<Dispatcher['stats']>;
 const log = app.get(OrderLog);
-await app.close();
+const audit = app.get(AuditHandlers);
+await app.close(); // drains: the last audit rows are written before it returns
 
 const ok =
   result.failed === 0 &&
   demo.failed === 0 &&
   log.orderViolations === 0 &&
-  log.overlapViolations === 0;
+  log.overlapViolations === 0 &&
+  audit.outOfOrder === 0 &&
+  audit.entries === result.completed + 3;
 console.log(`\nSummary
   messages:            ${result.sent} sent, ${result.completed} completed, ${result.failed} failed in ${result.durationMs} ms
   per-session order:   ${log.orderViolations} out-of-order starts
   mutual exclusion:    ${log.overlapViolations} overlapping runs
+  audit (batch):       ${audit.entries} rows in ${audit.writes} bulk writes (${(audit.entries / Math.max(1, audit.writes)).toFixed(1)} per write), ${audit.outOfOrder} out of order
   autoscale demo:      ${demo.sent} tasks, ${demo.failed} failed; scaled up ${ups}x and down ${downs}x
   pool (GET /stats):   accepted ${stats.accepted}, completed ${stats.completed}, failed ${stats.failed}, lanes at end ${stats.lanes.length}
   verdict:             ${ok ? 'OK: every conversation ran in order, one message at a time' : 'FAILED'}`);

@@ -157,7 +157,10 @@ export class Scheduler {
         this.makeReady(item.lane, item);
       }
     });
-    if (lane.running === 0 && lane.slots === 0) return Promise.resolve();
+    if (lane.running === 0 && lane.slots === 0) {
+      this.retire(lane); // its busy time stays in the total
+      return Promise.resolve();
+    }
     this.retiring.add(lane);
     return new Promise((resolve) => lane.gone.push(resolve));
   }

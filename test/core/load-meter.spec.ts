@@ -64,4 +64,19 @@ describe('Dispatcher load figures', () => {
     expect(idle.busyMs).toBeLessThan(2_100);
     expect(idle.lanes[0].utilization).toBeLessThan(0.55);
   });
+
+  // Found by the sample's autoscale demo: "utilization -0.35" after an idle lane was removed.
+  it('keeps the busy time of a lane removed while idle', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 2 });
+    pool.registerHandler('wait', () => new Promise((resolve) => setTimeout(resolve, 1_000)));
+    pool.start();
+    const done = [pool.submit('wait', null), pool.submit('wait', null)];
+    await jest.advanceTimersByTimeAsync(1_000);
+    await Promise.all(done);
+    const before = pool.stats().busyMs;
+    expect(before).toBeGreaterThanOrEqual(2_000);
+    await pool.removeLane(1);
+    expect(pool.stats().busyMs).toBe(before);
+  });
 });
