@@ -22,7 +22,9 @@
  *   live lane, at most laneConcurrency per lane, never while a task of its session runs,
  *   never before an earlier accepted task of its session, on its session's lane while the
  *   session stays active (unless the lane was removed), on the ring owner or the
- *   least-loaded lane when nothing changed since acceptance;
+ *   least-loaded lane when nothing changed since acceptance (unkeyed placement is random:
+ *   least-loaded or round robin, with or without work stealing; the least-loaded lane is
+ *   checked only for least-loaded without stealing);
  * - after each command (quiescent): stats() counters equal what was observed (accepted,
  *   completed, failed, cancelled, rejected, running = held handlers, queued, waiting),
  *   lane sums, queue bounds, no lane with queued work and nothing running, no caller
@@ -109,6 +111,9 @@ export interface Config {
   maxQueuedPerSession: number;
   whenFull: WhenFull;
   virtualNodes: number;
+  /** Unkeyed placement; the least-loaded check applies only to 'least-loaded' without stealing. */
+  unkeyedPlacement: 'least-loaded' | 'round-robin';
+  stealUnkeyed: boolean;
   startAtOnce: boolean;
   /** Deadline of the drain the final phase starts if no command did. */
   finalDeadline: number;
@@ -270,6 +275,8 @@ export class PoolHarness {
       maxQueuedPerSession: cfg.maxQueuedPerSession,
       whenFull: cfg.whenFull,
       virtualNodes: cfg.virtualNodes,
+      unkeyedPlacement: cfg.unkeyedPlacement,
+      stealUnkeyed: cfg.stealUnkeyed,
       onUnhandledFailure: (error, task) => this.onUnhandled(error, task),
     });
     this.ring = new HashRing(cfg.virtualNodes);
@@ -541,6 +548,8 @@ export class PoolHarness {
       )
         this.fail(`${rec} ran on lane ${rec.laneId}, ring owner was ${rec.expectedLane}`);
     } else if (
+      this.cfg.unkeyedPlacement === 'least-loaded' &&
+      !this.cfg.stealUnkeyed &&
       rec.leastLoaded !== undefined &&
       this.laneChanges === rec.laneChangesAtAccept &&
       !rec.leastLoaded.includes(rec.laneId)
@@ -1221,6 +1230,12 @@ export function configArb(profile: Profile): fc.Arbitrary<Config> {
         ? fc.constantFrom<WhenFull>('reject', 'wait')
         : fc.constantFrom<WhenFull>('wait', 'wait', 'wait', 'reject'),
       virtualNodes: fc.constantFrom(1, 3, 16, 160),
+      unkeyedPlacement: fc.constantFrom<Config['unkeyedPlacement']>(
+        'least-loaded',
+        'least-loaded',
+        'round-robin',
+      ),
+      stealUnkeyed: fc.boolean(),
       startAtOnce: full ? fc.boolean() : fc.constantFrom(false, false, true),
       finalDeadline: deadlineArb,
       deadlineFirst: fc.boolean(),
