@@ -99,7 +99,7 @@ export class Dispatcher {
     for (let i = 0; i < first; i++) this.scheduler.addLane();
     this.staged = first < this.options.lanes;
     if (this.options.rateLimit !== undefined) {
-      this.scheduler.poolLimiter = this.scheduler.limiter(this.options.rateLimit);
+      this.scheduler.limits.pool = this.scheduler.limits.create(this.options.rateLimit);
     }
   }
 
@@ -146,7 +146,7 @@ export class Dispatcher {
     const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
     const batch = checkBatchOptions(type, o?.batch);
     const entry = this.handlers.register(type, handler as TaskHandlerFn, o?.origin, o);
-    if (rateLimit !== undefined) entry.limiter = this.scheduler.limiter(rateLimit);
+    if (rateLimit !== undefined) entry.limiter = this.scheduler.limits.create(rateLimit);
     if (batch !== undefined) {
       entry.batch = batch;
       entry.counts.batches = 0;
@@ -363,7 +363,7 @@ export class Dispatcher {
       busyMs,
       retrying: s.delayed.size,
       batching: s.batched,
-      rateLimited: s.rateLimited,
+      rateLimited: s.limits.parked,
       lateTasks: s.late.size,
       overdueTasks: s.overdue(at),
       ...(this.autoscaleReport === undefined ? {} : { autoscale: this.autoscaleReport() }),
@@ -563,7 +563,7 @@ export class Dispatcher {
     clearTimeout(timer);
     clearTimeout(grace);
     // Work a limiter still holds back was withdrawn by its callers: drop it and its timers.
-    this.scheduler.closeLimiters();
+    this.scheduler.limits.clear();
     this.onIdle = undefined;
     this.state = 'stopped';
     report.completed = this.outcomes.counts.completed - before.completed;

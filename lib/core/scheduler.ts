@@ -1,9 +1,10 @@
 import { Batch } from './batch.js';
+import { BatchGatherer } from './batch-gatherer.js';
 import { InvalidOptionError, UnknownLaneError } from './errors.js';
 import { HashRing } from './hash-ring.js';
 import { Lane, type RunLoop } from './lane.js';
 import { AcceptClock, now } from './load-meter.js';
-import { type RateLimit, RateLimiter } from './rate-limiter.js';
+import { type Limitable, RateLimits } from './rate-limits.js';
 import { Session } from './session.js';
 import { Task, TaskState } from './task.js';
 import { runTimed } from './timeout.js';
@@ -68,9 +69,11 @@ export class Scheduler {
    * starts meanwhile) but no lane slot.
    */
   readonly delayed = new Map<Task, NodeJS.Timeout>();
-  /** The pool-wide rate limit, if any; per-type ones hang on their handler entries. */
-  poolLimiter: RateLimiter<Session | Task> | undefined;
-  private readonly limiters = new Set<RateLimiter<Session | Task>>();
+  readonly limits = new RateLimits((item) => this.unpark(item));
+  private readonly gatherer = new BatchGatherer({
+    ready: (lane, batch) => this.makeReady(lane, batch),
+    giveBack: (lane, task) => this.giveBack(lane, task),
+  });
   /** Set at the drain deadline: nothing queued or retried starts after it. */
   private closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
@@ -144,8 +147,7 @@ export class Scheduler {
     this.ring.remove(id);
     lane.removed = true;
     // Batches not started yet give their tasks back, which then move like the rest.
-    for (const batch of lane.batches) this.unbatch(lane, batch);
-    lane.batches.clear();
+    this.gatherer.giveBack(lane);
     lane.ready.drain((item) => {
       if (item instanceof Batch) return;
       if (item instanceof Task) {
@@ -181,21 +183,15 @@ export class Scheduler {
     this.delayed.clear();
     // A batched task too is its session's oldest.
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      for (const batch of lane.batches) {
-        clearTimeout(batch.timer);
-        for (const task of batch.tasks) {
-          each(task);
-          if (task.session !== undefined) task.session.running = false;
-        }
-      }
-      lane.batches.clear();
-    }
-    // Parked sessions' tasks go with the sessions below; parked unkeyed tasks go here.
-    for (const limiter of this.limiters) {
-      limiter.clear((item) => {
-        if (item instanceof Task && item.state === TaskState.Queued) each(item);
+      this.gatherer.cancel(lane, (task) => {
+        each(task);
+        if (task.session !== undefined) task.session.running = false;
       });
     }
+    // Parked sessions' tasks go with the sessions below; parked unkeyed tasks go here.
+    this.limits.clear((item) => {
+      if (item instanceof Task && item.state === TaskState.Queued) each(item);
+    });
     for (const s of this.sessions.values()) {
       let t: Task | undefined;
       while ((t = s.shift()) !== undefined) each(t);
@@ -409,13 +405,16 @@ export class Scheduler {
     if (lane.removed) return undefined;
     for (;;) {
       const next = this.pick(lane);
-      if (next === undefined) return this.zeroWait(lane);
+      if (next === undefined) {
+        const closed = lane.batches.size === 0 ? undefined : this.gatherer.closeZeroWait(lane);
+        return closed === undefined ? undefined : this.beginBatch(lane, closed);
+      }
       if (next instanceof Batch) return this.beginBatch(lane, next);
       if (next.handler.batch === undefined) {
         this.begin(lane, next);
         return next;
       }
-      const full = this.gather(lane, next);
+      const full = this.gatherer.add(lane, next);
       if (full !== undefined) return this.beginBatch(lane, full);
     }
   }
@@ -431,7 +430,7 @@ export class Scheduler {
       }
       if (item instanceof Task) {
         if (item.state !== TaskState.Queued) continue; // withdrawn by its caller, or stolen
-        if (this.limited(item, item)) continue;
+        if (this.limits.holds(item, item)) continue;
         return item;
       }
       if (item instanceof Batch) {
@@ -439,7 +438,7 @@ export class Scheduler {
         return item;
       }
       if (item.size === 0) continue; // every task it had was withdrawn
-      if (this.limited(item.head!, item)) continue;
+      if (this.limits.holds(item.head!, item)) continue;
       item.running = true;
       return item.shift()!;
     }
@@ -455,48 +454,6 @@ export class Scheduler {
     this.hooks.started(task);
   }
 
-  /**
-   * Adds a task to its type's gathering batch on `lane` (one is opened, with its maxWaitMs
-   * timer, if none is); returns the batch once it is full.
-   */
-  private gather(lane: Lane, task: Task): Batch | undefined {
-    const { maxSize, maxWaitMs } = task.handler.batch!;
-    task.state = TaskState.Batched;
-    task.laneId = lane.id;
-    let batch: Batch | undefined;
-    for (const b of lane.batches) if (!b.closed && b.handler === task.handler) batch = b;
-    if (batch === undefined) {
-      const opened = (batch = new Batch(task.handler, lane.id));
-      lane.batches.add(opened);
-      if (maxSize > 1 && maxWaitMs > 0)
-        opened.timer = setTimeout(() => this.close(lane, opened), maxWaitMs);
-    }
-    batch.tasks.push(task);
-    if (batch.size < maxSize) return undefined;
-    clearTimeout(batch.timer);
-    batch.closed = true;
-    return batch;
-  }
-
-  /** The lane has nothing ready: a batch with maxWaitMs 0 starts with what it has. */
-  private zeroWait(lane: Lane): Batch | undefined {
-    if (lane.batches.size === 0) return undefined;
-    for (const batch of lane.batches) {
-      if (batch.closed || batch.handler.batch!.maxWaitMs > 0) continue;
-      batch.closed = true;
-      return this.beginBatch(lane, batch);
-    }
-    return undefined;
-  }
-
-  /** maxWaitMs has passed: the batch waits for a slot of its lane like any ready work. */
-  private close(lane: Lane, batch: Batch): void {
-    batch.timer = undefined;
-    batch.closed = true;
-    if (batch.size > 0) this.makeReady(lane, batch);
-    else lane.batches.delete(batch);
-  }
-
   private beginBatch(lane: Lane, batch: Batch): Batch {
     lane.batches.delete(batch);
     for (const task of batch.tasks) this.begin(lane, task);
@@ -504,22 +461,16 @@ export class Scheduler {
     return batch;
   }
 
-  /** A removed lane's batch that has not started: its tasks go back to their sessions' heads. */
-  private unbatch(lane: Lane, batch: Batch): void {
-    clearTimeout(batch.timer);
-    for (const task of batch.tasks) {
-      task.state = TaskState.Queued;
-      const s = task.session;
-      if (s === undefined) {
-        lane.queued--;
-        this.place(task);
-        continue;
-      }
-      s.unshift(task);
-      s.running = false;
-      this.rehome(s);
-      this.makeReady(s.lane, s);
+  // A removed lane's gathered task: an unkeyed one is placed again, a session takes its
+  // task back at its head and moves.
+  private giveBack(lane: Lane, task: Task): void {
+    const s = task.session;
+    if (s === undefined) {
+      lane.queued--;
+      return this.place(task);
     }
+    s.unshift(task);
+    this.release(s);
   }
 
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
@@ -598,17 +549,10 @@ export class Scheduler {
     return true;
   }
 
-  // A batch's tasks are on a live lane: a removed lane gives them back first (unbatch).
+  // A gathered task is on a live lane: a removed lane gives its batches back at once.
   private unjoin(task: Task): true {
     const lane = this.lanes.get(task.laneId)!;
-    for (const batch of lane.batches) {
-      if (!batch.remove(task)) continue;
-      if (batch.size === 0) {
-        clearTimeout(batch.timer);
-        lane.batches.delete(batch);
-      }
-      break;
-    }
+    this.gatherer.leave(lane, task);
     task.state = TaskState.Done;
     this.queued--;
     lane.queued--;
@@ -619,50 +563,23 @@ export class Scheduler {
 
   /** Tasks gathered in batches that have not started. */
   get batched(): number {
-    let n = 0;
-    for (const lane of this.lanes.values()) for (const batch of lane.batches) n += batch.size;
-    return n;
+    return this.gatherer.count(this.lanes.values());
   }
 
-  /** Rate limits: parks `item` and says so if `task` (its next task) finds no token. */
-  private limited(task: Task, item: Session | Task): boolean {
-    const pool = this.poolLimiter;
-    const own = task.handler.limiter as RateLimiter<Session | Task> | undefined;
-    if (pool === undefined && own === undefined) return false;
-    const at = now();
-    const empty =
-      own !== undefined && !own.ready(at)
-        ? own
-        : pool !== undefined && !pool.ready(at)
-          ? pool
-          : undefined;
-    if (empty !== undefined) {
-      empty.park(item);
-      return true;
+  // Work a rate limit held back goes back to its lane (or the ring's choice) when tokens return.
+  private unpark(item: Limitable): void {
+    if (item instanceof Task) {
+      if (item.state !== TaskState.Queued) return;
+      const lane = this.lanes.get(item.laneId);
+      if (lane !== undefined) return this.makeReady(lane, item);
+      // Its lane was removed while it waited: the count leaves with it.
+      const old = this.home(item.laneId);
+      if (old !== undefined) old.queued--;
+      return this.place(item);
     }
-    own?.take();
-    pool?.take();
-    return false;
-  }
-
-  /** A rate limiter whose parked work goes back to its lane (or the ring's choice) when tokens return. */
-  limiter(limit: RateLimit): RateLimiter<Session | Task> {
-    const limiter = new RateLimiter<Session | Task>(limit, (item) => {
-      if (item instanceof Task) {
-        if (item.state !== TaskState.Queued) return;
-        const lane = this.lanes.get(item.laneId);
-        if (lane !== undefined) return this.makeReady(lane, item);
-        // Its lane was removed while it waited: the count leaves with it.
-        const old = this.home(item.laneId);
-        if (old !== undefined) old.queued--;
-        return this.place(item);
-      }
-      if (item.size === 0) return;
-      if (item.lane.removed) this.rehome(item);
-      this.makeReady(item.lane, item);
-    });
-    this.limiters.add(limiter);
-    return limiter;
+    if (item.size === 0) return;
+    if (item.lane.removed) this.rehome(item);
+    this.makeReady(item.lane, item);
   }
 
   private home(laneId: number): Lane | undefined {
@@ -670,22 +587,9 @@ export class Scheduler {
     return undefined;
   }
 
-  /** Work held back by a rate limit right now (queued all the same); withdrawn entries aside. */
-  get rateLimited(): number {
-    let n = 0;
-    const live = (item: Session | Task) =>
-      item instanceof Task ? item.state === TaskState.Queued : item.size > 0;
-    for (const l of this.limiters) n += l.parked.count(live);
-    return n;
-  }
-
-  closeLimiters(): void {
-    for (const limiter of this.limiters) limiter.clear(() => undefined);
-  }
-
   /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
   private steal(thief: Lane): Task | undefined {
-    if (this.poolLimiter !== undefined) return undefined; // stolen work would skip the pool's limit
+    if (this.limits.pool !== undefined) return undefined; // stolen work would skip the pool's limit
     for (const victim of this.live) {
       if (victim === thief || victim.queued === 0) continue;
       const task = victim.ready.find(
