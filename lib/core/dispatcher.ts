@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
 import { type BatchHandlerFn, type BatchOptions, checkBatchOptions } from './batch.js';
+import { Drain } from './drain.js';
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
@@ -57,8 +58,7 @@ export class Dispatcher {
   private draining: Promise<DrainReport> | undefined;
   private autoscaleReport: (() => AutoscaleReport) | undefined;
   private readonly throughput = new ThroughputMeter();
-  /** Set while draining: resolves the drain once nothing is pending. */
-  private onIdle: (() => void) | undefined;
+  private drainer: Drain | undefined;
   private staging: NodeJS.Timeout | undefined;
   /** Lanes are to be added in steps at start (stagedStart), unless a resize came first. */
   private staged: boolean;
@@ -323,7 +323,8 @@ export class Dispatcher {
     if (this.outcomes.observed) this.outcomes.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
     this.scheduler.start();
-    this.draining = this.runDrain(deadlineMs, graceMs);
+    this.drainer = new Drain(this.scheduler, this.outcomes);
+    this.draining = this.drainer.run(deadlineMs, graceMs, () => (this.state = 'stopped'));
     return this.draining;
   }
 
@@ -519,69 +520,7 @@ export class Dispatcher {
     task.extra!.callerSignal = signal;
   }
 
-  private abandonRunning(report: DrainReport, graceMs: number): void {
-    this.scheduler.abandon((task) => this.outcomes.abandon(task, graceMs, report));
-    this.checkIdle();
-  }
-
   private checkIdle(): void {
-    if (this.onIdle !== undefined && this.scheduler.pending === 0) this.onIdle();
-  }
-
-  private async runDrain(deadlineMs: number, graceMs: number): Promise<DrainReport> {
-    const began = Date.now();
-    const before = { ...this.outcomes.counts };
-    const report: DrainReport = (this.outcomes.report = {
-      completed: 0,
-      failed: 0,
-      cancelled: 0,
-      cancelledTasks: [],
-      abandonedTasks: [],
-      runningAtDeadline: 0,
-      deadlineReached: false,
-      durationMs: 0,
-    });
-    const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
-    this.checkIdle();
-    let timer: NodeJS.Timeout | undefined;
-    let grace: NodeJS.Timeout | undefined;
-    if (deadlineMs !== Infinity) {
-      timer = setTimeout(() => {
-        if (graceMs !== Infinity)
-          grace = setTimeout(() => this.abandonRunning(report, graceMs), graceMs);
-        report.deadlineReached = true;
-        report.runningAtDeadline = this.scheduler.running;
-        // Running handlers are awaited, but told to stop through ctx.signal.
-        this.scheduler.abortRunning((taskId) => new TaskCancelledError(taskId, 'deadline'));
-        this.scheduler.cancelQueued((task) =>
-          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
-        );
-        this.checkIdle();
-      }, deadlineMs);
-    }
-    await idle;
-    clearTimeout(timer);
-    clearTimeout(grace);
-    // Work a limiter still holds back was withdrawn by its callers: drop it and its timers.
-    this.scheduler.limits.clear();
-    this.onIdle = undefined;
-    this.state = 'stopped';
-    report.completed = this.outcomes.counts.completed - before.completed;
-    report.failed =
-      this.outcomes.counts.failed -
-      before.failed +
-      (this.outcomes.counts.timedOut - before.timedOut);
-    report.cancelled = report.cancelledTasks.length;
-    report.durationMs = Date.now() - began;
-    if (this.outcomes.observed) {
-      this.outcomes.publish({
-        type: 'drained',
-        completed: report.completed,
-        failed: report.failed,
-        cancelled: report.cancelled,
-      });
-    }
-    this.outcomes.complete();
-    return report;
+    this.drainer?.checkIdle();
   }
 }
