@@ -88,7 +88,11 @@ export class Dispatcher {
           this.checkIdle();
         },
       },
-      { strategy: this.options.unkeyedPlacement, steal: this.options.stealUnkeyed },
+      {
+        strategy: this.options.unkeyedPlacement,
+        steal: this.options.stealUnkeyed,
+        betweenTasks: this.options.rebalance === 'between-tasks',
+      },
     );
     this.admission = new Admission(
       this.scheduler,

@@ -67,6 +67,15 @@ export interface PoolOptions {
    */
   stealUnkeyed?: boolean;
   /**
+   * When an active session may follow the ring to another lane after a resize.
+   * 'when-idle' (default): only once it is idle (or its lane is removed), so it keeps its
+   * lane, and any state the lane holds for it, while it has work.
+   * 'between-tasks': also when one of its tasks settles and more are queued, so lanes added
+   * by a resize (or the autoscaler) take over busy sessions too. Nothing of the session runs
+   * at that moment, so order and exclusion hold either way.
+   */
+  rebalance?: 'when-idle' | 'between-tasks';
+  /**
    * Start the lanes in steps, so that many lanes whose handlers open connections do not all
    * start at once: `lanesPerStep` lanes at start, then as many more every `delayMs` until
    * `lanes`. Work is accepted from the start; `stats().state` is 'starting' meanwhile.
@@ -113,6 +122,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   stagedStart: undefined,
   unkeyedPlacement: 'least-loaded',
   stealUnkeyed: false,
+  rebalance: 'when-idle',
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
@@ -170,6 +180,9 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     checkKeys(st, ['lanesPerStep', 'delayMs'], 'stagedStart.');
     positiveInt('stagedStart.lanesPerStep', st.lanesPerStep);
     checkDelay('stagedStart.delayMs', st.delayMs, false);
+  }
+  if (o.rebalance !== 'when-idle' && o.rebalance !== 'between-tasks') {
+    throw new InvalidOptionError('rebalance', o.rebalance, `'when-idle' or 'between-tasks'`);
   }
   if (typeof o.stealUnkeyed !== 'boolean')
     throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');

@@ -36,9 +36,13 @@ interface LateRun {
   task: Task;
 }
 
-export interface UnkeyedPlacement {
+export interface Placement {
+  /** Unkeyed tasks: to the least-loaded lane, or round robin. */
   strategy: 'least-loaded' | 'round-robin';
+  /** A lane that runs dry takes waiting unkeyed tasks from others. */
   steal: boolean;
+  /** An active session follows a changed ring between two of its tasks (rebalance). */
+  betweenTasks: boolean;
 }
 
 /**
@@ -82,12 +86,18 @@ export class Scheduler {
   retiredBusyMs = 0;
   private started = false;
   private readonly ring: HashRing;
+  /** Counts ring changes, so a session can tell whether its place may be stale. */
+  private ringVersion = 0;
 
   constructor(
     private readonly laneConcurrency: number,
     virtualNodes: number,
     private readonly hooks: SchedulerHooks,
-    private readonly placement: UnkeyedPlacement = { strategy: 'least-loaded', steal: false },
+    private readonly placement: Placement = {
+      strategy: 'least-loaded',
+      steal: false,
+      betweenTasks: false,
+    },
   ) {
     this.ring = new HashRing(virtualNodes);
   }
@@ -101,6 +111,7 @@ export class Scheduler {
   /** Creates the state of a session known to have none. */
   open(id: string): Session {
     const s = new Session(id, this.lanes.get(this.ring.lookup(id))!);
+    s.homedAt = this.ringVersion;
     this.sessions.set(id, s);
     return s;
   }
@@ -128,6 +139,7 @@ export class Scheduler {
     this.lanes.set(id, lane);
     this.live = [...this.lanes.values()];
     this.ring.add(id);
+    this.ringVersion++;
     return lane;
   }
 
@@ -145,6 +157,7 @@ export class Scheduler {
     this.lanes.delete(id);
     this.live = [...this.lanes.values()];
     this.ring.remove(id);
+    this.ringVersion++;
     lane.removed = true;
     // Batches not started yet give their tasks back, which then move like the rest.
     this.gatherer.giveBack(lane);
@@ -305,6 +318,7 @@ export class Scheduler {
   }
 
   private rehome(s: Session): void {
+    s.homedAt = this.ringVersion;
     const to = this.lanes.get(this.ring.lookup(s.id))!;
     s.lane.queued -= s.size;
     to.queued += s.size;
@@ -634,7 +648,13 @@ export class Scheduler {
   /** The session's running task has settled: its next task may go, or its state is dropped. */
   private release(s: Session): void {
     s.running = false;
-    if (s.lane.removed) this.rehome(s);
+    // A removed lane's sessions move; with rebalance 'between-tasks', so does a session the
+    // ring has since given to another lane (nothing of it runs now).
+    if (
+      s.lane.removed ||
+      (s.homedAt !== this.ringVersion && this.placement.betweenTasks && s.size > 0)
+    )
+      this.rehome(s);
     if (s.size > 0) this.makeReady(s.lane, s);
     else this.sessions.delete(s.id);
   }

@@ -13,6 +13,8 @@ export class Session {
   tail: Task | undefined = undefined;
   size = 0;
   running = false;
+  /** The ring's version when the session was placed on `lane` (see Scheduler.ringVersion). */
+  homedAt = 0;
 
   constructor(
     readonly id: string,

@@ -114,6 +114,7 @@ export interface Config {
   /** Unkeyed placement; the least-loaded check applies only to 'least-loaded' without stealing. */
   unkeyedPlacement: 'least-loaded' | 'round-robin';
   stealUnkeyed: boolean;
+  rebalance: 'when-idle' | 'between-tasks';
   startAtOnce: boolean;
   /** Deadline of the drain the final phase starts if no command did. */
   finalDeadline: number;
@@ -247,6 +248,7 @@ export class PoolHarness {
   /** Lane id -> seq of its last removal; a lane change bumps `laneChanges`. */
   private readonly removedAt = new Map<number, number>();
   private laneChanges = 0;
+  private initialLaneChanges = 0;
   private readonly removals: Array<{ seq: number; done: boolean }> = [];
   // Counters observed from outside, to compare with stats().
   private rejectedSeen = 0;
@@ -277,11 +279,13 @@ export class PoolHarness {
       virtualNodes: cfg.virtualNodes,
       unkeyedPlacement: cfg.unkeyedPlacement,
       stealUnkeyed: cfg.stealUnkeyed,
+      rebalance: cfg.rebalance,
       onUnhandledFailure: (error, task) => this.onUnhandled(error, task),
     });
     this.ring = new HashRing(cfg.virtualNodes);
     this.state = 'created';
     this.syncLanes();
+    this.initialLaneChanges = this.laneChanges;
     if (cfg.startAtOnce) this.start();
   }
 
@@ -527,7 +531,10 @@ export class PoolHarness {
           !tolerated(t, rec),
       );
       if (skipped) this.fail(`${rec} started before ${skipped}, accepted earlier in its session`);
-      // Affinity: a session that stayed active stays on its lane unless that lane went away.
+      // Affinity: a session that stayed active stays on its lane unless that lane went away
+      // (or, with rebalance 'between-tasks', the ring changed: it may then follow the ring).
+      const mayFollow =
+        this.cfg.rebalance === 'between-tasks' && this.laneChanges > this.initialLaneChanges;
       const prev = mine
         .filter((t) => t.started)
         .reduce<TaskRec | undefined>((a, t) => (a && a.startSeq > t.startSeq ? a : t), undefined);
@@ -536,6 +543,7 @@ export class PoolHarness {
         rec.acceptedSeq >= 0 &&
         rec.acceptedSeq < prev.endSeq &&
         !this.removedSince(prev.laneId, prev.startSeq) &&
+        !mayFollow &&
         rec.laneId !== prev.laneId
       )
         this.fail(
@@ -1236,6 +1244,7 @@ export function configArb(profile: Profile): fc.Arbitrary<Config> {
         'round-robin',
       ),
       stealUnkeyed: fc.boolean(),
+      rebalance: fc.constantFrom<Config['rebalance']>('when-idle', 'between-tasks'),
       startAtOnce: full ? fc.boolean() : fc.constantFrom(false, false, true),
       finalDeadline: deadlineArb,
       deadlineFirst: fc.boolean(),
