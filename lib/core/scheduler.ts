@@ -551,8 +551,10 @@ export class Scheduler {
     this.queued--;
     const s = task.session;
     if (s === undefined) {
-      // Left in its ready queue as a tombstone that take() skips.
-      this.lanes.get(task.laneId)!.queued--;
+      // Left in its ready queue (or a rate limiter) as a tombstone that is skipped. A task a
+      // limiter held back may name a lane removed meanwhile, retiring or gone.
+      const lane = this.lanes.get(task.laneId) ?? this.home(task.laneId);
+      if (lane !== undefined) lane.queued--;
     } else {
       s.remove(task);
       s.lane.queued--;

@@ -92,3 +92,44 @@ describe('rate limits', () => {
     ).toThrow(/rateLimit of "t"/);
   });
 });
+
+// Found by the policies property suite once it removed lanes: the abort threw inside the
+// engine (its lane was gone) after marking the task done, so its caller never heard back.
+describe('rate limits and lane removal', () => {
+  it('cancels a parked unkeyed task whose lane was removed when its caller aborts', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1 });
+    pool.registerHandler('t', () => 'ran', { rateLimit: { tasks: 1, intervalMs: 1_000 } });
+    pool.start();
+    const first = pool.submit('t', 1);
+    const abort = new AbortController();
+    const parked = pool.submit('t', 2, { signal: abort.signal });
+    await flush(20);
+    expect(await first).toBe('ran');
+    expect(pool.stats().rateLimited).toBe(1);
+    pool.addLane();
+    await pool.removeLane(0);
+    abort.abort('no longer needed');
+    await expect(parked).rejects.toBeInstanceOf(TaskCancelledError);
+    expect(pool.stats()).toMatchObject({ queued: 0, cancelled: 1, rateLimited: 0 });
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(pool.stats()).toMatchObject({ completed: 1, queued: 0 });
+  });
+
+  it('runs a parked unkeyed task on another lane once its own lane is gone', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1 });
+    pool.registerHandler('t', (_: number, ctx) => ctx.laneId, {
+      rateLimit: { tasks: 1, intervalMs: 1_000 },
+    });
+    pool.start();
+    await pool.submit('t', 1);
+    const parked = pool.submit('t', 2);
+    await flush(20);
+    pool.addLane();
+    await pool.removeLane(0);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(await parked).toBe(1);
+    expect(pool.stats().lanes.map((l) => [l.id, l.queued])).toEqual([[1, 0]]);
+  });
+});

@@ -19,8 +19,12 @@
  * lane, no rate limits, work piling up before start(), where the priority check applies) or
  * 'mixed' runs (one or two lanes, pool and per-type rate limits, everything at once).
  *
- * Not covered here: abandonment (the final drain uses graceMs: Infinity), lane changes and
- * bounded queues (the contract suite, pool-model.ts, covers those without policies).
+ * Mixed runs may also add and remove lanes (ResizeCmd), with either rebalance mode, so
+ * retries, late handlers and parked work cross lane removals; the checks stay the same, and
+ * every removeLane() promise must have resolved by the end of the drain.
+ *
+ * Not covered here: abandonment (the final drain uses graceMs: Infinity) and bounded queues
+ * (the contract suite, pool-model.ts, covers those without policies).
  *
  * Checked
  * - at each attempt start: attempt numbers 1, 2, ... with a retry only after a failure the
@@ -156,6 +160,9 @@ export interface PolicyConfig {
   startAtOnce: boolean;
   finalDeadline: number;
   deadlineFirst: boolean;
+  /** Mixed runs: lanes may be added and removed, sessions follow the ring per `rebalance`. */
+  resizable?: boolean;
+  rebalance?: 'when-idle' | 'between-tasks';
 }
 
 interface Effective {
@@ -225,6 +232,8 @@ interface Attempt {
   preAborted: boolean;
   /** Ended inside a clock step (its handler gave up on an abort fired by a timer). */
   endedInStep: boolean;
+  /** Which clock step (see `steps`) it ended in. */
+  endStep: number;
 }
 
 type Settlement = { kind: 'resolved' | 'rejected' | 'unhandled'; value: unknown };
@@ -298,11 +307,16 @@ export class PolicyHarness {
   private drainDeadlineAt = Infinity;
   deadlineFired = false;
   private lateRefusal: { settled: unknown[] } | undefined;
+  private readonly removals: Promise<void>[] = [];
+  /** The priority check assumes one lane throughout. */
+  private resized = false;
   /** A retry decided after the deadline (expired): see POLICY_DEFECTS.drainHangsAfterExpiredRetry. */
   private expiredRetry = false;
   private stuckDrain = false;
   /** Inside jest.advanceTimersByTime: timers fire one after another with no microtask between. */
   private inStep = false;
+  /** Clock steps taken (each advances the fake timers by 1 ms). */
+  private steps = 0;
 
   constructor(readonly cfg: PolicyConfig) {
     jest.clearAllTimers();
@@ -311,6 +325,7 @@ export class PolicyHarness {
       lanes: cfg.lanes,
       laneConcurrency: cfg.laneConcurrency,
       rateLimit: cfg.rateLimit,
+      ...(cfg.rebalance === undefined ? {} : { rebalance: cfg.rebalance }),
       onUnhandledFailure: (error, info) => this.onUnhandled(error, info),
       onDeadLetter: (error, info) => {
         const rec = this.tasks.find((t) => t.taskId === info.taskId);
@@ -418,6 +433,24 @@ export class PolicyHarness {
     this.log.push('start');
   }
 
+  /** Adds a lane (up to 3), or removes one of the live lanes (keeping one). */
+  resize(pick: number, add: boolean): void {
+    const live = this.pool.stats().lanes.filter((l) => !l.retiring);
+    this.resized ||= add || live.length > 1;
+    if (add && live.length < 3) {
+      this.log.push(`addLane -> ${this.pool.addLane()}`);
+    } else if (!add && live.length > 1) {
+      const id = live[pick % live.length].id;
+      this.log.push(`removeLane(${id})`);
+      this.removals.push(
+        this.pool.removeLane(id).then(
+          () => undefined,
+          (e) => this.fail(`removeLane(${id}) rejected with ${String(e)}`),
+        ),
+      );
+    }
+  }
+
   /** Held handler invocations, current and late, in a stable order. */
   held(): Array<{ rec: Rec; a: Attempt }> {
     const out: Array<{ rec: Rec; a: Attempt }> = [];
@@ -487,6 +520,7 @@ export class PolicyHarness {
     for (let i = 0; i < ms; i++) {
       const deadlineDue = !this.deadlineFired && this.now + 1 >= this.drainDeadlineAt;
       this.inStep = true;
+      this.steps++;
       jest.advanceTimersByTime(1);
       this.inStep = false;
       if (deadlineDue) this.deadlineFired = true;
@@ -516,14 +550,16 @@ export class PolicyHarness {
       const ms = rec.policy.timeoutMs;
       const last = rec.last;
       // A handler that gave up inside the very clock step whose timer timed it out (the drain
-      // deadline aborted its signal just before): its rejection reaches the engine only after
-      // the timeout timer has fired in the same step, so the timeout wins.
+      // deadline aborted its signal just before, at the same ms or at the step's first ms,
+      // where a timer set with delay 0 fires): its rejection reaches the engine only after the
+      // timeout timer has fired in the same step, so the timeout wins.
       const sameStep =
         last !== undefined &&
         !last.timedOut &&
         last.endedInStep &&
+        last.endStep === this.steps &&
         ms !== undefined &&
-        last.endAt === last.startAt + ms;
+        last.startAt + ms <= this.now;
       const a = sameStep ? last : rec.running;
       if (a === undefined || ms === undefined || this.now < a.startAt + ms) continue;
       // No abort event: only right if the signal was aborted before (the caller, the drain
@@ -627,6 +663,7 @@ export class PolicyHarness {
       slowDue: undefined,
       preAborted: ctx.signal.aborted,
       endedInStep: false,
+      endStep: -1,
     };
     rec.attempts.push(a);
     const timeoutMs = rec.policy.timeoutMs;
@@ -705,6 +742,7 @@ export class PolicyHarness {
     a.ended = true;
     a.endAt = this.now;
     a.endedInStep = this.inStep;
+    a.endStep = this.steps;
     a.result = { ok, value };
     if (a.timedOut) {
       // A late handler: its result is ignored; a held retry's backoff starts now.
@@ -769,6 +807,7 @@ export class PolicyHarness {
   private priorityChecked(): boolean {
     return (
       this.cfg.lanes === 1 &&
+      !this.resized &&
       this.cfg.rateLimit === undefined &&
       this.cfg.types.every((t) => t.rateLimit === undefined)
     );
@@ -972,6 +1011,11 @@ export class PolicyHarness {
       }
     }
     if (!this.drained && !this.stuckDrain) this.fail('drain did not finish');
+    // Every removed lane is gone once nothing runs.
+    let gone = false;
+    void Promise.all(this.removals).then(() => (gone = true));
+    await quiesce();
+    if (!this.stuckDrain && !gone) this.fail('a removeLane() promise is still pending after drain');
     else if (!this.stuckDrain && busy()) this.fail('handlers still running long after the drain');
     await quiesce();
     this.checkQuiescent();
@@ -1174,6 +1218,24 @@ class TickCmd extends Step {
   }
 }
 
+class ResizeCmd extends Step {
+  constructor(
+    readonly pick: number,
+    readonly add: boolean,
+  ) {
+    super();
+  }
+  override check(m: Readonly<PolicyHarness>): boolean {
+    return m.cfg.resizable === true;
+  }
+  apply(m: PolicyHarness): void {
+    m.resize(this.pick, this.add);
+  }
+  toString(): string {
+    return this.add ? 'addLane()' : `removeLane(pick ${this.pick})`;
+  }
+}
+
 class StartCmd extends Step {
   apply(m: PolicyHarness): void {
     m.start();
@@ -1256,6 +1318,8 @@ export function policyConfigArb(): fc.Arbitrary<PolicyConfig> {
       startAtOnce: fc.boolean(),
       finalDeadline: fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 40 })),
       deadlineFirst: fc.boolean(),
+      resizable: fc.boolean(),
+      rebalance: fc.constantFrom<'when-idle' | 'between-tasks'>('when-idle', 'between-tasks'),
     })
     .map((c) => (c.rateLimit === undefined ? (({ rateLimit: _, ...rest }) => rest)(c) : c));
   return fc.oneof({ arbitrary: priority, weight: 1 }, { arbitrary: mixed, weight: 2 });
@@ -1276,12 +1340,14 @@ export function policyCommandsArb(maxCommands: number): fc.Arbitrary<Iterable<Cm
   const abort = fc.nat().map((p) => new AbortCmd(p));
   const tick = fc.integer({ min: 1, max: 20 }).map((ms) => new TickCmd(ms));
   const start = fc.constant(new StartCmd());
+  const resize = fc.tuple(fc.nat(), fc.boolean()).map(([p, add]) => new ResizeCmd(p, add));
   const arbs: Array<[fc.Arbitrary<Cmd>, number]> = [
     [call, 6],
     [release, 4],
     [abort, 2],
     [tick, 4],
     [start, 1],
+    [resize, 1],
   ];
   return fc.commands(
     arbs.flatMap(([a, w]) => Array.from({ length: w }, () => a)),
