@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import type { TaskHandlerMetadata } from './decorators/task-handler.decorator.js';
-import { TASK_HANDLER_METADATA, WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
+import { scanTaskHandlers } from './task-handler.scanner.js';
+import { WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
 import { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
 import { WorkerPoolRef } from './worker-pool.ref.js';
 
@@ -16,39 +16,28 @@ export class WorkerPoolExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const wrappers = this.discovery.getProviders();
-    const pools = wrappers
+    const pools = this.discovery
+      .getProviders()
       .filter((w) => w.instance instanceof WorkerPoolRef)
       .map((w) => (w.instance as WorkerPoolRef).name);
-    for (const wrapper of wrappers) {
-      const { instance, metatype } = wrapper;
-      const prototype = instance
-        ? Object.getPrototypeOf(instance)
-        : (metatype as Function | null)?.prototype;
-      if (!prototype || instance instanceof WorkerPoolRef) continue;
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const metas = this.reflector.get<TaskHandlerMetadata[] | undefined>(
-          TASK_HANDLER_METADATA,
-          prototype[method],
-        );
-        if (metas === undefined) continue;
-        const origin = `${prototype.constructor.name}.${method}`;
-        for (const meta of metas) {
-          if (!pools.includes(meta.pool))
-            throw new UnknownPoolError(`@TaskHandler ${origin}`, meta.pool, pools);
-          if (meta.pool !== this.pool.name) continue;
-          if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
-          this.pool.dispatcher.registerHandler(meta.type, prototype[method].bind(instance), {
-            origin,
-            retry: meta.retry,
-            timeoutMs: meta.timeoutMs,
-            overlapOnTimeout: meta.overlapOnTimeout,
-            priority: meta.priority,
-            rateLimit: meta.rateLimit,
-            batch: meta.batch,
-          });
-        }
-      }
+    for (const { meta, fn, origin, wrapper } of scanTaskHandlers(
+      this.discovery,
+      this.scanner,
+      this.reflector,
+    )) {
+      if (!pools.includes(meta.pool))
+        throw new UnknownPoolError(`@TaskHandler ${origin}`, meta.pool, pools);
+      if (meta.pool !== this.pool.name) continue;
+      if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
+      this.pool.dispatcher.registerHandler(meta.type, fn, {
+        origin,
+        retry: meta.retry,
+        timeoutMs: meta.timeoutMs,
+        overlapOnTimeout: meta.overlapOnTimeout,
+        priority: meta.priority,
+        rateLimit: meta.rateLimit,
+        batch: meta.batch,
+      });
     }
   }
 }

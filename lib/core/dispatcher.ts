@@ -24,9 +24,9 @@ import {
   type SubmitOptions,
   checkSubmitOptions,
 } from './submit-options.js';
-import { Scheduler } from './scheduler.js';
+import { type LaneListener, Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
-import type { AutoscaleReport, PoolState, PoolStats } from './stats.js';
+import type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } from './stats.js';
 import { Task, type TaskHandlerFn, type TaskOutcome } from './task.js';
 import { TaskGroup } from './task-group.js';
 import { type TaskPolicy, type TaskPolicyOptions, resolveTaskPolicy } from './task-policy.js';
@@ -57,6 +57,7 @@ export class Dispatcher {
   private nextTaskId = 1;
   private draining: Promise<DrainReport> | undefined;
   private autoscaleReport: (() => AutoscaleReport) | undefined;
+  private threadsReport: ((lanes: LaneStats[]) => ThreadStats[]) | undefined;
   private readonly throughput = new ThroughputMeter();
   private drainer: Drain | undefined;
   private staging: NodeJS.Timeout | undefined;
@@ -372,6 +373,7 @@ export class Dispatcher {
       lateTasks: s.late.size,
       overdueTasks: s.overdue(at),
       ...(this.autoscaleReport === undefined ? {} : { autoscale: this.autoscaleReport() }),
+      ...(this.threadsReport === undefined ? {} : { threads: this.threadsReport(lanes) }),
       latency: LatencyRecorder.merge(recorders),
       throughput: { last1s, last10s, last60s },
       types: Object.fromEntries(
@@ -463,6 +465,17 @@ export class Dispatcher {
   /** Lets an autoscaler show its state and decisions in `stats().autoscale`. */
   reportAutoscale(report: () => AutoscaleReport): void {
     this.autoscaleReport = report;
+  }
+
+  /** Lets thread lanes show per-thread figures in `stats().threads`. */
+  reportThreads(report: (lanes: LaneStats[]) => ThreadStats[]): void {
+    this.threadsReport = report;
+  }
+
+  /** Tells `listener` of the lanes there are, then of each lane added, removed and gone. */
+  watchLanes(listener: LaneListener): void {
+    this.scheduler.laneListener = listener;
+    for (const id of this.scheduler.lanes.keys()) listener.added(id);
   }
 
   /** Publishes an event on `events$`; for extensions such as the autoscaler. */

@@ -15,5 +15,5 @@ export type { TypeCounts } from './handler-registry.js';
 export * from './errors.js';
 export { HashRing } from './hash-ring.js';
 export { MAX_TIMER_MS, type PoolOptions, type WhenFull } from './options.js';
-export type { AutoscaleReport, LaneStats, PoolState, PoolStats } from './stats.js';
+export type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } from './stats.js';
 export type { TaskContext, TaskHandlerFn, TaskOutcome } from './task.js';

@@ -28,6 +28,16 @@ export interface SchedulerHooks {
   batchStarted(batch: Batch): void;
 }
 
+/** Told of lanes as they come and go (thread lanes keep one thread per lane). */
+export interface LaneListener {
+  /** A lane joined the ring. */
+  added(laneId: number): void;
+  /** A lane left the ring; its running tasks still finish. */
+  removed(laneId: number): void;
+  /** A removed lane's last running task has settled. */
+  gone(laneId: number): void;
+}
+
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
 const STEAL_SCAN = 64;
 
@@ -88,6 +98,7 @@ export class Scheduler {
   private readonly ring: HashRing;
   /** Counts ring changes, so a session can tell whether its place may be stale. */
   private ringVersion = 0;
+  laneListener: LaneListener | undefined;
 
   constructor(
     private readonly laneConcurrency: number,
@@ -140,6 +151,7 @@ export class Scheduler {
     this.live = [...this.lanes.values()];
     this.ring.add(id);
     this.ringVersion++;
+    this.laneListener?.added(id);
     return lane;
   }
 
@@ -158,6 +170,7 @@ export class Scheduler {
     this.live = [...this.lanes.values()];
     this.ring.remove(id);
     this.ringVersion++;
+    this.laneListener?.removed(id);
     lane.removed = true;
     // Batches not started yet give their tasks back, which then move like the rest.
     this.gatherer.giveBack(lane);
@@ -664,6 +677,7 @@ export class Scheduler {
   private retire(lane: Lane): void {
     this.retiring.delete(lane);
     this.retiredBusyMs += lane.busy.busyMs(now());
+    this.laneListener?.gone(lane.id);
     for (const resolve of lane.gone.splice(0)) resolve();
   }
 }

@@ -32,6 +32,22 @@ export interface LaneStats {
   utilization: number;
 }
 
+/** One lane's worker thread (thread mode only). */
+export interface ThreadStats {
+  laneId: number;
+  /** `worker_threads` id of the lane's current thread. */
+  threadId: number;
+  /** The lane's busy time / (age x concurrency), 0..1 (as in `lanes`). */
+  utilization: number;
+  /** V8 heap in use and its limit (bytes), as the thread last reported them. */
+  heapUsed: number;
+  heapLimit: number;
+  /** Tasks sent to the thread and not yet settled. */
+  inFlight: number;
+  /** Threads this lane has replaced (timeouts and crashes). */
+  replaced: number;
+}
+
 /** A snapshot of the pool; counters count since the pool was created. */
 export interface PoolStats {
   state: PoolState;
@@ -72,6 +88,8 @@ export interface PoolStats {
   /** Handlers still running past their timeout, and those running over twice their timeout. */
   lateTasks: number;
   overdueTasks: number;
+  /** Per-thread figures of a pool in thread mode. */
+  threads?: ThreadStats[];
   /** What an attached autoscaler reports: its bounds and latest decisions. */
   autoscale?: AutoscaleReport;
   /** Callers waiting for queue room (whenFull: 'wait'). */
