@@ -20,11 +20,22 @@ export type {
   WorkerPoolOptions,
   WorkerPoolOptionsFactory,
 } from './interfaces/worker-pool-options.interface.js';
+export {
+  PayloadNotCloneableError,
+  SESSION_MEMORY,
+  ThreadLanes,
+  type ThreadLanesOptions,
+  ThreadStartError,
+  type ThreadTaskContext,
+  WorkerThreadExitedError,
+  transfer,
+} from './threads/index.js';
 export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
 export { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
 export { WorkerPoolModule } from './worker-pool.module.js';
 export {
   getAutoscalerToken,
   getDispatcherToken,
+  getThreadLanesToken,
   getWorkerPoolOptionsToken,
 } from './worker-pool.tokens.js';

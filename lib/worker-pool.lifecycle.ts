@@ -13,7 +13,9 @@ import type { WorkerPoolRef } from './worker-pool.ref.js';
 export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(@Inject(WORKER_POOL_INSTANCE) private readonly pool: WorkerPoolRef) {}
 
-  onApplicationBootstrap(): void {
+  // In thread mode the app is ready only once the threads have booted and reported their types.
+  async onApplicationBootstrap(): Promise<void> {
+    await this.pool.threads?.start();
     this.pool.dispatcher.start();
   }
 
@@ -21,6 +23,7 @@ export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplic
     const report = await this.pool.dispatcher.drain(this.pool.drainTimeoutMs, {
       graceMs: this.pool.drainGraceMs,
     });
+    await this.pool.threads?.close();
     for (const t of report.abandonedTasks) {
       this.pool.logger.error(
         `Abandoned task ${t.taskId} (${t.type}${t.sessionId === undefined ? '' : `, session ${t.sessionId}`}): still running ${this.pool.drainGraceMs} ms after the drain deadline.`,

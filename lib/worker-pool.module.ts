@@ -15,6 +15,7 @@ import { WorkerPoolRef } from './worker-pool.ref.js';
 import {
   getAutoscalerToken,
   getDispatcherToken,
+  getThreadLanesToken,
   getWorkerPoolOptionsToken,
 } from './worker-pool.tokens.js';
 
@@ -82,6 +83,7 @@ function build(
   const optionsToken = getWorkerPoolOptionsToken(name);
   const dispatcherToken = getDispatcherToken(name);
   const autoscalerToken = getAutoscalerToken(name);
+  const threadsToken = getThreadLanesToken(name);
   return {
     module: WorkerPoolModule,
     global: isGlobal,
@@ -103,11 +105,16 @@ function build(
         useFactory: (ref: WorkerPoolRef) => ref.autoscaler,
         inject: [WORKER_POOL_INSTANCE],
       },
+      {
+        provide: threadsToken,
+        useFactory: (ref: WorkerPoolRef) => ref.threads,
+        inject: [WORKER_POOL_INSTANCE],
+      },
       WorkerPoolExplorer,
       WorkerPoolLifecycle,
       AutoscaleJob,
     ],
-    exports: [dispatcherToken, autoscalerToken, optionsToken],
+    exports: [dispatcherToken, autoscalerToken, threadsToken, optionsToken],
   };
 }
 

@@ -3,6 +3,7 @@ import { Autoscaler } from './autoscaler/autoscaler.js';
 import { Dispatcher, InvalidOptionError } from './core/index.js';
 import { POOL_OPTION_KEYS, checkDelay, checkKeys } from './core/options.js';
 import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interface.js';
+import { ThreadLanes } from './threads/thread-lanes.js';
 
 /** One pool as the module owns it: its name, its engine and its shutdown deadline. */
 export class WorkerPoolRef {
@@ -12,6 +13,8 @@ export class WorkerPoolRef {
   readonly logger: Logger;
   /** Present when the pool was configured with `autoscale`. */
   readonly autoscaler: Autoscaler | null = null;
+  /** Present in thread mode (the `threads` option). */
+  readonly threads: ThreadLanes | null = null;
 
   constructor(
     readonly name: string,
@@ -22,7 +25,13 @@ export class WorkerPoolRef {
     }
     this.logger = new Logger(`WorkerPool:${name}`);
     checkKeys(options, [...POOL_OPTION_KEYS, ...MODULE_OPTION_KEYS]);
-    const { drainTimeoutMs = 10_000, drainGraceMs = 5_000, autoscale, ...poolOptions } = options;
+    const {
+      drainTimeoutMs = 10_000,
+      drainGraceMs = 5_000,
+      autoscale,
+      threads,
+      ...poolOptions
+    } = options;
     checkDelay('drainTimeoutMs', drainTimeoutMs, true);
     checkDelay('drainGraceMs', drainGraceMs, true);
     this.drainTimeoutMs = drainTimeoutMs;
@@ -35,8 +44,11 @@ export class WorkerPoolRef {
           )}`,
           error instanceof Error ? error.stack : undefined,
         ),
+      // In flight to a thread, several tasks keep it busy while results travel back.
+      ...(threads === undefined ? {} : { laneConcurrency: THREAD_LANE_CONCURRENCY }),
       ...poolOptions,
     });
+    if (threads !== undefined) this.threads = new ThreadLanes(this.dispatcher, threads, name);
     if (autoscale !== undefined) {
       if (autoscale === null || typeof autoscale !== 'object') {
         throw new InvalidOptionError(
@@ -54,7 +66,17 @@ export class WorkerPoolRef {
   }
 }
 
-const MODULE_OPTION_KEYS = ['name', 'isGlobal', 'drainTimeoutMs', 'drainGraceMs', 'autoscale'];
+const MODULE_OPTION_KEYS = [
+  'name',
+  'isGlobal',
+  'drainTimeoutMs',
+  'drainGraceMs',
+  'autoscale',
+  'threads',
+];
+
+/** Default laneConcurrency in thread mode. */
+export const THREAD_LANE_CONCURRENCY = 16;
 
 /** A log-safe text for any thrown value (a null-prototype object has no toString). */
 function describeError(error: unknown): string {

@@ -1,5 +1,6 @@
 import { Autoscaler } from './autoscaler/autoscaler.js';
 import { Dispatcher } from './core/index.js';
+import { ThreadLanes } from './threads/thread-lanes.js';
 import { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
 
 /** Injection token of a pool's dispatcher: the `Dispatcher` class itself for the default pool. */
@@ -15,4 +16,9 @@ export function getWorkerPoolOptionsToken(name: string = DEFAULT_POOL_NAME): str
 /** Injection token of a pool's autoscaler (null when the pool has no `autoscale` option). */
 export function getAutoscalerToken(name: string = DEFAULT_POOL_NAME): string | typeof Autoscaler {
   return name === DEFAULT_POOL_NAME ? Autoscaler : `nest-worker-pool:autoscaler:${name}`;
+}
+
+/** Injection token of a pool's thread lanes (null when the pool has no `threads` option). */
+export function getThreadLanesToken(name: string = DEFAULT_POOL_NAME): string | typeof ThreadLanes {
+  return name === DEFAULT_POOL_NAME ? ThreadLanes : `nest-worker-pool:threads:${name}`;
 }

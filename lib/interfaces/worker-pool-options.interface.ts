@@ -1,6 +1,7 @@
 import type { FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
 import type { AutoscaleOptions } from '../autoscaler/autoscale-options.interface.js';
 import type { PoolOptions } from '../core/index.js';
+import type { ThreadLanesOptions } from '../threads/thread-options.js';
 
 export interface WorkerPoolModuleOptions extends PoolOptions {
   /**
@@ -28,6 +29,13 @@ export interface WorkerPoolModuleOptions extends PoolOptions {
    * installed and `ScheduleModule.forRoot()` imported by the app. Default: off.
    */
   autoscale?: AutoscaleOptions;
+  /**
+   * Thread mode: each lane is a worker thread that boots `threads.module` (a Nest module
+   * with the `@TaskHandler` providers) and runs its handlers. Queues and ordering stay in
+   * the main thread. `laneConcurrency` then counts tasks in flight to a thread (default 16
+   * in thread mode). Default: off (handlers run on the main thread).
+   */
+  threads?: ThreadLanesOptions;
 }
 
 /** Options that may come from config: everything but what decides the module's shape. */

@@ -1,0 +1,223 @@
+import { type ResourceLimits, type Transferable, Worker } from 'node:worker_threads';
+import type { Task } from '../core/task.js';
+import { PayloadNotCloneableError } from './thread.errors.js';
+import {
+  type FromThread,
+  RESULT_STRIDE,
+  TASK_STRIDE,
+  type ThreadData,
+  type ToThread,
+  fromWire,
+  isCloneError,
+  toWire,
+} from './thread-protocol.js';
+import { isTransfer } from './transfer.js';
+
+/** A task sent to a thread and not yet settled. */
+export class InFlight {
+  seq = 0;
+  thread: LaneThread | undefined = undefined;
+  /** Timer that ends the thread if the task outlives its timeout plus the grace period. */
+  preempt: NodeJS.Timeout | undefined = undefined;
+  resolve!: (value: unknown) => void;
+  reject!: (reason: unknown) => void;
+  constructor(
+    readonly task: Task,
+    readonly typeIndex: number,
+  ) {}
+}
+
+/** How a thread tells its owner that it ended or reported. */
+export interface LaneThreadOwner {
+  ended(thread: LaneThread, code: number, error: unknown): void;
+}
+
+export interface ThreadSpawn {
+  entry: URL;
+  data: Omit<ThreadData, 'laneId' | 'started' | 'lanes'>;
+  resourceLimits: ResourceLimits | undefined;
+}
+
+/**
+ * One lane's worker thread, seen from the main thread: tasks go out and results come back
+ * in batches, one postMessage per event-loop turn each way.
+ *
+ * Invariant: every task in `inFlight` was posted (or is in `batch`) in `seq` order, and the
+ * thread starts tasks in that order, so after the thread ends, a task whose seq is above
+ * the `started` mark never ran and may be sent again.
+ */
+export class LaneThread {
+  readonly worker: Worker;
+  readonly inFlight = new Map<number, InFlight>();
+  readonly ready: Promise<Extract<FromThread, { k: 'ready' }>>;
+  private readonly started: Int32Array;
+  private seq = 0;
+  private batch: unknown[] = [];
+  private items: InFlight[] = [];
+  private transfers: Transferable[] = [];
+  private scheduled = false;
+  heapUsed = 0;
+  heapLimit = 0;
+  /** Set when the main thread ends it on purpose: the task that overran, or 'close'. */
+  endedBy: string | undefined = undefined;
+  exited = false;
+  readonly exit: Promise<void>;
+
+  constructor(
+    readonly laneId: number,
+    lanes: number[],
+    spawn: ThreadSpawn,
+    private readonly owner: LaneThreadOwner,
+  ) {
+    const started = new SharedArrayBuffer(4);
+    this.started = new Int32Array(started);
+    const data: ThreadData = { ...spawn.data, laneId, lanes, started };
+    this.worker = new Worker(spawn.entry, {
+      workerData: data,
+      resourceLimits: spawn.resourceLimits,
+    });
+    let ready!: (m: Extract<FromThread, { k: 'ready' }>) => void;
+    let failed!: (e: unknown) => void;
+    this.ready = new Promise((res, rej) => ((ready = res), (failed = rej)));
+    this.ready.catch(() => undefined); // a replacement's boot failure is reported through ended()
+    let error: unknown;
+    this.worker.on('message', (m: FromThread) => {
+      if (m.k === 'done') return this.settle(m.r, m.heap);
+      if (m.k === 'ready') {
+        [this.heapUsed, this.heapLimit] = m.heap;
+        return ready(m);
+      }
+      error = fromWire(m.error);
+      failed(error);
+      void this.worker.terminate();
+    });
+    this.worker.on('error', (e) => {
+      error = e;
+      failed(e);
+    });
+    this.exit = new Promise((resolve) =>
+      this.worker.on('exit', (code) => {
+        this.exited = true;
+        failed(error ?? new Error(`the thread exited with code ${code} before it was ready`));
+        this.owner.ended(this, code, error);
+        resolve();
+      }),
+    );
+  }
+
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  /** Sends `rec`'s task with the next batch. */
+  send(rec: InFlight): void {
+    const seq = (this.seq = (this.seq + 1) | 0);
+    rec.seq = seq;
+    rec.thread = this;
+    this.inFlight.set(seq, rec);
+    let payload = rec.task.payload;
+    if (isTransfer(payload)) {
+      for (const t of payload.list) this.transfers.push(t);
+      payload = payload.value;
+    }
+    const t = rec.task;
+    this.batch.push(seq, rec.typeIndex, t.sessionId ?? null, t.attempt, t.taskId, payload);
+    this.items.push(rec);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // After every run loop of this turn has handed over its task: one message for all.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Whether the thread had started `rec` before it ended (seq order, wrap-safe). */
+  hadStarted(rec: InFlight): boolean {
+    return ((rec.seq - Atomics.load(this.started, 0)) | 0) <= 0;
+  }
+
+  abort(rec: InFlight, reason: unknown): void {
+    this.flush();
+    this.post({ k: 'abort', seq: rec.seq, reason: toWire(reason) });
+  }
+
+  ringChanged(lanes: number[]): void {
+    this.flush();
+    this.post({ k: 'ring', lanes });
+  }
+
+  /** Asks the thread to close its Nest context and end; ends it anyway after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void> {
+    if (!this.exited && this.endedBy === undefined) {
+      this.endedBy = 'close';
+      this.flush();
+      this.post({ k: 'close' });
+      const timer = setTimeout(() => void this.worker.terminate(), timeoutMs);
+      void this.exit.then(() => clearTimeout(timer));
+    }
+    return this.exit;
+  }
+
+  /** Ends the thread now (a task overran its timeout); `ended()` follows. */
+  terminate(why: string): void {
+    if (this.exited || this.endedBy !== undefined) return;
+    this.endedBy = why;
+    void this.worker.terminate();
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.items.length === 0) return;
+    const batch = this.batch;
+    const items = this.items;
+    const list = this.transfers;
+    this.batch = [];
+    this.items = [];
+    this.transfers = [];
+    try {
+      this.post({ k: 'run', t: batch }, list);
+    } catch (error) {
+      if (isCloneError(error)) return this.sendEach(batch, items);
+      for (const rec of items) {
+        this.inFlight.delete(rec.seq);
+        rec.reject(error);
+      }
+    }
+  }
+
+  // A payload of the batch cannot be cloned: send each task alone, fail only those.
+  private sendEach(batch: unknown[], items: InFlight[]): void {
+    for (let i = 0; i < items.length; i++) {
+      const rec = items[i];
+      const one = batch.slice(i * TASK_STRIDE, (i + 1) * TASK_STRIDE);
+      const p = rec.task.payload;
+      try {
+        this.post({ k: 'run', t: one }, isTransfer(p) ? p.list : undefined);
+      } catch (error) {
+        this.inFlight.delete(rec.seq);
+        rec.reject(new PayloadNotCloneableError(rec.task.taskId, 'payload', error));
+      }
+    }
+  }
+
+  private post(message: ToThread, list?: readonly Transferable[]): void {
+    if (!this.exited) this.worker.postMessage(message, list as Transferable[] | undefined);
+  }
+
+  private settle(r: unknown[], heap: [number, number] | undefined): void {
+    if (heap !== undefined) [this.heapUsed, this.heapLimit] = heap;
+    for (let i = 0; i < r.length; i += RESULT_STRIDE) {
+      const rec = this.inFlight.get(r[i] as number);
+      if (rec === undefined) continue;
+      this.inFlight.delete(rec.seq);
+      if (rec.preempt !== undefined) clearTimeout(rec.preempt);
+      if (r[i + 1] === 1) rec.resolve(r[i + 2]);
+      else rec.reject(resultError(rec, fromWire(r[i + 2])));
+    }
+  }
+}
+
+function resultError(rec: InFlight, error: unknown): unknown {
+  return (error as { code?: unknown })?.code === 'RESULT_NOT_CLONEABLE'
+    ? new PayloadNotCloneableError(rec.task.taskId, 'result', (error as Error).message)
+    : error;
+}

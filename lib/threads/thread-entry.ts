@@ -1,0 +1,222 @@
+// The program a lane's worker thread runs: boots the user's Nest module, reports its
+// @TaskHandler types, then runs the tasks the main thread sends and sends results back in
+// batches. Ordering and exclusion are the main thread's job: a thread runs what it gets.
+import 'reflect-metadata';
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import { type LogLevel, Module, type Type } from '@nestjs/common';
+import {
+  DiscoveryModule,
+  DiscoveryService,
+  MetadataScanner,
+  NestFactory,
+  Reflector,
+} from '@nestjs/core';
+import { scanTaskHandlers } from '../task-handler.scanner.js';
+import { SessionMemory } from './session-memory.js';
+import { ThreadContext } from './thread-task-context.js';
+import {
+  type FromThread,
+  type ReportedHandler,
+  TASK_STRIDE,
+  type ThreadData,
+  type ToThread,
+  fromWire,
+  isCloneError,
+  toWire,
+} from './thread-protocol.js';
+import { isTransfer } from './transfer.js';
+import type { Transferable } from 'node:worker_threads';
+
+/** Results wait at most this long for company before they are sent (ms of handler time). */
+const FLUSH_AFTER_MS = 1;
+const HEAP_EVERY_MS = 500;
+
+const data = workerData as ThreadData;
+const port = parentPort!;
+const started = new Int32Array(data.started);
+const memory = new SessionMemory(data.laneId, data.virtualNodes);
+memory.ringChanged(data.lanes);
+const running = new Map<number, ThreadContext>();
+let handlers: Array<(payload: unknown, ctx: ThreadContext) => unknown> = [];
+let types: string[] = [];
+/** Messages that came before the module booted. */
+let early: ToThread[] | undefined = [];
+
+let results: unknown[] = [];
+let transfers: Transferable[] = [];
+let flushQueued = false;
+let lastFlush = performance.now();
+let lastHeap = 0;
+let closeWith: () => Promise<void> = async () => undefined;
+
+const post = (message: FromThread, list?: readonly Transferable[]) =>
+  port.postMessage(message, list as Transferable[]);
+
+port.on('message', (message: ToThread) => {
+  if (early !== undefined) early.push(message);
+  else handle(message);
+});
+
+try {
+  const app = await NestFactory.createApplicationContext(rootModule(await userModule()), {
+    logger: data.logLevels as LogLevel[] | false,
+    abortOnError: false,
+  });
+  const found = scanTaskHandlers(
+    app.get(DiscoveryService),
+    app.get(MetadataScanner),
+    app.get(Reflector),
+  ).filter((h) => h.meta.pool === data.pool);
+  handlers = found.map((h) => h.fn);
+  types = found.map((h) => h.meta.type);
+  const reported = found.map(({ meta, origin }): ReportedHandler => {
+    if (typeof meta.retry === 'object' && meta.retry.retryIf !== undefined) {
+      throw new Error(
+        `@TaskHandler('${meta.type}') on ${origin} has a retryIf function, which cannot cross to the main thread; ` +
+          `decide retries with attempts alone, or pass retryIf per submit`,
+      );
+    }
+    return {
+      type: meta.type,
+      origin: `${origin} (thread)`,
+      retry: meta.retry,
+      timeoutMs: meta.timeoutMs,
+      overlapOnTimeout: meta.overlapOnTimeout,
+      priority: meta.priority,
+      rateLimit: meta.rateLimit,
+    };
+  });
+  closeWith = () => app.close();
+  post({ k: 'ready', handlers: reported, heap: heap() });
+  const backlog = early;
+  early = undefined;
+  for (const message of backlog) handle(message);
+} catch (error) {
+  post({ k: 'boot-failed', error: toWire(error) as never });
+}
+
+async function userModule(): Promise<Type> {
+  const ns = (await import(data.module)) as Record<string, unknown>;
+  const name = data.exportName;
+  const found =
+    name !== undefined
+      ? ns[name]
+      : (ns.default ??
+        Object.values(ns).find(
+          (v) => typeof v === 'function' && Reflect.getMetadataKeys(v).length > 0,
+        ));
+  if (typeof found !== 'function') {
+    throw new Error(
+      name !== undefined
+        ? `it has no export named "${name}" (exports: ${Object.keys(ns).join(', ') || 'none'})`
+        : `it has no default export and no exported @Module class`,
+    );
+  }
+  return found as Type;
+}
+
+// The user's module plus Nest's discovery, so handlers are found as in the main thread.
+function rootModule(user: Type): Type {
+  class ThreadRootModule {}
+  Module({ imports: [DiscoveryModule, user] })(ThreadRootModule);
+  return ThreadRootModule;
+}
+
+function handle(message: ToThread): void {
+  switch (message.k) {
+    case 'run':
+      return run(message.t);
+    case 'abort':
+      return running.get(message.seq)?.abort(fromWire(message.reason));
+    case 'ring':
+      return memory.ringChanged(message.lanes);
+    case 'close':
+      flush();
+      void closeWith().finally(() => port.close());
+  }
+}
+
+function run(batch: unknown[]): void {
+  for (let i = 0; i < batch.length; i += TASK_STRIDE) {
+    const seq = batch[i] as number;
+    const index = batch[i + 1] as number;
+    const sessionId = (batch[i + 2] as string | null) ?? undefined;
+    const ctx = new ThreadContext(
+      batch[i + 4] as number,
+      types[index],
+      sessionId,
+      batch[i + 3] as number,
+      data.laneId,
+      sessionId === undefined ? false : memory.arrive(sessionId),
+    );
+    // Read by the main thread if this thread ends: tasks after it never started.
+    Atomics.store(started, 0, seq);
+    running.set(seq, ctx);
+    let out: unknown;
+    try {
+      out = handlers[index](batch[i + 5], ctx);
+    } catch (error) {
+      reply(seq, false, error);
+      continue;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (value) => reply(seq, true, value),
+        (error: unknown) => reply(seq, false, error),
+      );
+    } else reply(seq, true, out);
+  }
+}
+
+function reply(seq: number, ok: boolean, value: unknown): void {
+  running.delete(seq);
+  if (ok && isTransfer(value)) {
+    for (const t of value.list) transfers.push(t);
+    value = value.value;
+  }
+  results.push(seq, ok ? 1 : 0, ok ? value : toWire(value));
+  // Long synchronous handlers send what is done so far: the main thread refills meanwhile.
+  if (performance.now() - lastFlush > FLUSH_AFTER_MS) flush();
+  else if (!flushQueued) {
+    flushQueued = true;
+    setImmediate(flush);
+  }
+}
+
+function flush(): void {
+  flushQueued = false;
+  lastFlush = performance.now();
+  if (results.length === 0) return;
+  const batch = results;
+  const list = transfers;
+  results = [];
+  transfers = [];
+  const at = lastFlush;
+  const h = at - lastHeap > HEAP_EVERY_MS ? ((lastHeap = at), heap()) : undefined;
+  try {
+    post({ k: 'done', r: batch, heap: h }, list);
+  } catch (error) {
+    if (!isCloneError(error)) throw error;
+    // One result cannot be cloned: send them one by one, and that one as a failure.
+    for (let i = 0; i < batch.length; i += 3) {
+      const one = batch.slice(i, i + 3);
+      try {
+        post({ k: 'done', r: one });
+      } catch (e) {
+        post({ k: 'done', r: [one[0], 0, toWire(cloneFailure(e))] });
+      }
+    }
+  }
+}
+
+function cloneFailure(cause: unknown): Error {
+  return Object.assign(new Error(`result not cloneable: ${(cause as Error).message}`), {
+    code: 'RESULT_NOT_CLONEABLE',
+  });
+}
+
+function heap(): [number, number] {
+  const s = getHeapStatistics();
+  return [s.used_heap_size, s.heap_size_limit];
+}

@@ -1,0 +1,232 @@
+import type { Dispatcher } from '../core/dispatcher.js';
+import { TaskTimeoutError } from '../core/errors.js';
+import type { LaneListener } from '../core/scheduler.js';
+import type { LaneStats, ThreadStats } from '../core/stats.js';
+import type { Task } from '../core/task.js';
+import { threadEntryUrl } from './entry-url.js';
+import { InFlight, LaneThread, type LaneThreadOwner, type ThreadSpawn } from './lane-thread.js';
+import {
+  PayloadNotCloneableError,
+  ThreadStartError,
+  WorkerThreadExitedError,
+} from './thread.errors.js';
+import {
+  type ResolvedThreadOptions,
+  type ThreadLanesOptions,
+  resolveThreadOptions,
+} from './thread-options.js';
+import type { ReportedHandler } from './thread-protocol.js';
+
+// One shared executor hands each InFlight its resolvers: no closure per task.
+let pending: InFlight;
+function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+  pending.resolve = resolve;
+  pending.reject = reject;
+}
+
+/**
+ * Thread mode for a Dispatcher: one worker thread per lane. The dispatcher keeps every
+ * queue and the ordering; each task type the threads report is registered as a proxy
+ * handler that runs the task in the thread of the lane the scheduler chose.
+ *
+ * Invariant: every lane (live or retiring) has exactly one current thread in `threads`;
+ * a thread that ends unasked, or overran a timeout, is replaced before its tasks are
+ * settled or sent again, so a lane never runs without one.
+ */
+export class ThreadLanes implements LaneListener, LaneThreadOwner {
+  private readonly options: ResolvedThreadOptions;
+  private readonly spawn: ThreadSpawn;
+  private readonly threads = new Map<number, LaneThread>();
+  private readonly ring = new Set<number>();
+  /** Threads of removed lanes, closing. */
+  private readonly closing = new Set<LaneThread>();
+  private readonly replaced = new Map<number, number>();
+  private closed = false;
+  /** Every thread started and not yet exited, current or not. */
+  private readonly alive = new Set<LaneThread>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    options: ThreadLanesOptions,
+    pool = 'default',
+  ) {
+    this.options = resolveThreadOptions(options);
+    this.spawn = {
+      entry: threadEntryUrl(),
+      resourceLimits: this.options.resourceLimits,
+      data: {
+        module: this.options.href,
+        exportName: this.options.exportName,
+        pool,
+        virtualNodes: dispatcher.options.virtualNodes,
+        logLevels: this.options.logLevels,
+      },
+    };
+  }
+
+  /**
+   * Starts a thread per lane, waits until they have booted the module, and registers the
+   * task types they report. Call before `dispatcher.start()`.
+   */
+  async start(): Promise<void> {
+    this.dispatcher.watchLanes(this);
+    let handlers: ReportedHandler[];
+    try {
+      const ready = await Promise.all([...this.threads.values()].map((t) => t.ready));
+      handlers = ready[0].handlers;
+    } catch (error) {
+      await this.close();
+      throw new ThreadStartError(
+        this.options.href,
+        (error as Error)?.message ?? String(error),
+        error,
+      );
+    }
+    if (handlers.length === 0) {
+      await this.close();
+      throw new ThreadStartError(
+        this.options.href,
+        `no @TaskHandler method of pool "${this.spawn.data.pool}" was found in it`,
+      );
+    }
+    try {
+      handlers.forEach((h, index) => this.register(h, index));
+    } catch (error) {
+      await this.close(); // e.g. a main-thread handler of the same type: no thread left behind
+      throw error;
+    }
+    this.dispatcher.reportThreads((lanes) => this.stats(lanes));
+  }
+
+  private register(h: ReportedHandler, index: number): void {
+    const retry = (typeof h.retry === 'number' ? { attempts: h.retry } : h.retry) as
+      object | undefined;
+    this.dispatcher.registerHandler(
+      h.type,
+      (_payload: unknown, ctx) => this.run(ctx as Task, index),
+      {
+        origin: h.origin,
+        // A payload that cannot be cloned fails the same way every time: never retried.
+        retry: { ...retry, retryIf: (error) => !(error instanceof PayloadNotCloneableError) },
+        timeoutMs: h.timeoutMs,
+        overlapOnTimeout: h.overlapOnTimeout,
+        priority: h.priority,
+        rateLimit: h.rateLimit,
+      },
+    );
+  }
+
+  /** The proxy handler: the task goes to its lane's thread; its promise settles with the result. */
+  private run(task: Task, typeIndex: number): Promise<unknown> {
+    pending = new InFlight(task, typeIndex);
+    const promise = new Promise(capture);
+    const rec = pending;
+    this.threads.get(task.laneId)!.send(rec);
+    // Only tasks that can be aborted pay for a signal listener.
+    if (task.policy.timeoutMs !== undefined || task.extra?.callerSignal !== undefined)
+      this.follow(rec);
+    return promise;
+  }
+
+  private follow(rec: InFlight): void {
+    const signal = rec.task.signal;
+    const onAbort = () => {
+      const thread = rec.thread!;
+      if (!thread.inFlight.has(rec.seq)) return;
+      thread.abort(rec, signal.reason);
+      if (!(signal.reason instanceof TaskTimeoutError)) return;
+      // Hard preemption: a handler still running after the grace period loses its thread.
+      rec.preempt = setTimeout(() => {
+        if (rec.thread!.inFlight.get(rec.seq) === rec)
+          rec.thread!.terminate(`task ${rec.task.taskId} timed out`);
+      }, this.options.graceMs);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  added(laneId: number): void {
+    this.ring.add(laneId);
+    this.ringChanged();
+    this.threads.set(laneId, this.startThread(laneId));
+  }
+
+  removed(laneId: number): void {
+    this.ring.delete(laneId);
+    this.ringChanged();
+  }
+
+  gone(laneId: number): void {
+    const thread = this.threads.get(laneId);
+    if (thread === undefined) return;
+    this.threads.delete(laneId);
+    this.closing.add(thread);
+    void thread.close(this.options.closeTimeoutMs).then(() => this.closing.delete(thread));
+  }
+
+  /** A thread ended: replace it if it was its lane's, settle or resend what it had in flight. */
+  ended(thread: LaneThread, code: number, error: unknown): void {
+    this.alive.delete(thread);
+    const current = this.threads.get(thread.laneId) === thread;
+    let next: LaneThread | undefined;
+    if (current && !this.closed) {
+      next = this.startThread(thread.laneId);
+      this.threads.set(thread.laneId, next);
+      this.replaced.set(thread.laneId, (this.replaced.get(thread.laneId) ?? 0) + 1);
+    }
+    const why =
+      thread.endedBy ??
+      (error !== undefined
+        ? `it failed: ${(error as Error)?.message ?? String(error)}`
+        : `it exited with code ${code}`);
+    for (const rec of thread.inFlight.values()) {
+      clearTimeout(rec.preempt);
+      if (next !== undefined && !thread.hadStarted(rec)) next.send(rec);
+      else if (rec.task.abortReason instanceof TaskTimeoutError) rec.reject(rec.task.abortReason);
+      else rec.reject(new WorkerThreadExitedError(rec.task.taskId, thread.laneId, why, error));
+    }
+    thread.inFlight.clear();
+  }
+
+  /** Ends every thread: call after the dispatcher has drained. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.threads.values(), ...this.closing];
+    this.threads.clear();
+    await Promise.all(all.map((t) => t.close(this.options.closeTimeoutMs)));
+  }
+
+  /** Figures per lane thread; `lanes` are the dispatcher's lane stats of the same moment. */
+  stats(lanes: readonly LaneStats[]): ThreadStats[] {
+    return [...this.threads.values()].map((t) => ({
+      laneId: t.laneId,
+      threadId: t.threadId,
+      utilization: lanes.find((l) => l.id === t.laneId)?.utilization ?? 0,
+      heapUsed: t.heapUsed,
+      heapLimit: t.heapLimit,
+      inFlight: t.inFlight.size,
+      replaced: this.replaced.get(t.laneId) ?? 0,
+    }));
+  }
+
+  /** Threads running now, including those of removed lanes still closing: 0 after `close()`. */
+  get liveThreads(): number {
+    return this.alive.size;
+  }
+
+  /** The current thread of each lane, by lane id (for tests and diagnostics). */
+  threadIds(): Map<number, number> {
+    return new Map([...this.threads].map(([id, t]) => [id, t.threadId]));
+  }
+
+  private startThread(laneId: number): LaneThread {
+    const thread = new LaneThread(laneId, [...this.ring], this.spawn, this);
+    this.alive.add(thread);
+    return thread;
+  }
+
+  private ringChanged(): void {
+    const lanes = [...this.ring];
+    for (const t of this.threads.values()) t.ringChanged(lanes);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Messages between the main thread and a lane's thread. Tasks and results travel in
+ * batches as flat arrays (no object per task), so one postMessage carries many of each.
+ */
+
+/** Slots per task in a `run` batch: seq, type index, session id, attempt, task id, payload. */
+export const TASK_STRIDE = 6;
+/** Slots per result in a `done` batch: seq, ok (1/0), value or wire error. */
+export const RESULT_STRIDE = 3;
+
+/** What a thread is started with (its `workerData`). */
+export interface ThreadData {
+  /** File URL of the user's module. */
+  module: string;
+  exportName: string | undefined;
+  pool: string;
+  laneId: number;
+  /** Ring members and points per lane, to tell which sessions left this lane. */
+  lanes: number[];
+  virtualNodes: number;
+  /** Int32[0]: seq of the last task the thread started (read after it ends). */
+  started: SharedArrayBuffer;
+  logLevels: string[] | false;
+}
+
+/** A handler as a thread reports it: its type and the options the main thread applies. */
+export interface ReportedHandler {
+  type: string;
+  origin: string;
+  retry?: unknown;
+  timeoutMs?: number;
+  overlapOnTimeout?: boolean;
+  priority?: number;
+  rateLimit?: { tasks: number; intervalMs: number };
+}
+
+export type ToThread =
+  | { k: 'run'; t: unknown[] }
+  | { k: 'abort'; seq: number; reason: unknown }
+  | { k: 'ring'; lanes: number[] }
+  | { k: 'close' };
+
+export type FromThread =
+  | { k: 'ready'; handlers: ReportedHandler[]; heap: [number, number] }
+  | { k: 'boot-failed'; error: WireError }
+  | { k: 'done'; r: unknown[]; heap?: [number, number] };
+
+/** An error as it crosses threads: class identity is lost, name, message, stack and code stay. */
+export interface WireError {
+  __wireError: true;
+  name: string;
+  message: string;
+  stack: string | undefined;
+  props: Record<string, string | number | boolean | null>;
+}
+
+export function toWire(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const props: WireError['props'] = {};
+  for (const [key, value] of Object.entries(error)) {
+    const t = typeof value;
+    if (value === null || t === 'string' || t === 'number' || t === 'boolean')
+      props[key] = value as WireError['props'][string];
+  }
+  return {
+    __wireError: true,
+    name: error.name,
+    message: error.message,
+    stack: error.stack,
+    props,
+  } satisfies WireError;
+}
+
+export function fromWire(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !(value as WireError).__wireError)
+    return value;
+  const w = value as WireError;
+  const error = Object.assign(new Error(w.message), w.props);
+  Object.defineProperty(error, 'name', { value: w.name, configurable: true, writable: true });
+  if (w.stack !== undefined) error.stack = w.stack;
+  return error;
+}
+
+/** A postMessage failure that means "this value cannot be cloned" (a DOMException: no instanceof, it may come from another realm). */
+export function isCloneError(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'DataCloneError';
+}

@@ -1,0 +1,176 @@
+import 'reflect-metadata';
+import { Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  Dispatcher,
+  DuplicateHandlerError,
+  PayloadNotCloneableError,
+  TaskHandler,
+  TaskTimeoutError,
+  ThreadLanes,
+  UnknownTaskTypeError,
+  WorkerPoolModule,
+  WorkerThreadExitedError,
+} from '../../lib/index.js';
+import { failure } from '../support/errors.js';
+import { COUNTER_MODULE, gate, laneOf, sessionsOn } from '../support/threads.js';
+
+// A real Nest app whose pool runs its handlers in worker threads booted from the fixture module.
+async function boot(options: object = {}, providers: unknown[] = []) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      WorkerPoolModule.forRoot({
+        lanes: 2,
+        maxLanes: 4,
+        threads: { module: COUNTER_MODULE },
+        ...options,
+      }),
+    ],
+    providers: providers as never[],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return { app, pool: app.get(Dispatcher), threads: app.get(ThreadLanes) };
+}
+
+type Step = {
+  seq: number;
+  prev: number;
+  overlap: boolean;
+  arrived: boolean;
+  threadId: number;
+  laneId: number;
+};
+
+describe('thread mode (e2e)', () => {
+  let ctx: Awaited<ReturnType<typeof boot>>;
+  beforeAll(async () => (ctx = await boot()));
+  afterAll(async () => {
+    await ctx.app.close();
+    // Shutdown leaves no thread behind.
+    expect(ctx.threads.liveThreads).toBe(0);
+    expect(ctx.pool.stats().threads).toEqual([]);
+  });
+
+  it('keeps each session on its lane thread (affinity), and refuses types no thread knows', async () => {
+    const { pool } = ctx;
+    const sessions = Array.from({ length: 40 }, (_, i) => `aff${i}`);
+    const runs = await Promise.all(
+      sessions.flatMap((id) =>
+        [1, 2, 3].map(() => pool.submit<any>('echo', null, { sessionId: id })),
+      ),
+    );
+    const threadOfLane = new Map(pool.stats().threads!.map((t) => [t.laneId, t.threadId]));
+    for (const r of runs) {
+      expect(r.laneId).toBe(laneOf(r.sessionId, [0, 1]));
+      expect(r.threadId).toBe(threadOfLane.get(r.laneId));
+    }
+    expect(await failure(() => pool.submit('not.a.thread.type', 1))).toBeInstanceOf(
+      UnknownTaskTypeError,
+    );
+  });
+
+  it('keeps per-session order and exclusion while lanes (threads) are added and removed', async () => {
+    const { pool } = ctx;
+    const sessions = Array.from({ length: 60 }, (_, i) => `ord${i}`);
+    const results: Promise<Step>[] = [];
+    const sizes = [3, 4, 2, 3, 2];
+    for (let round = 0; round < 10; round++) {
+      for (const id of sessions) results.push(pool.submit<Step>('step', round, { sessionId: id }));
+      if (round % 2 === 1) void pool.resize(sizes[(round - 1) / 2]);
+    }
+    const steps = await Promise.all(results);
+    for (const s of steps) {
+      expect(s.overlap).toBe(false);
+      // Since it arrived on this thread, the session's tasks ran here one after another.
+      if (!s.arrived) expect(s.prev).toBe(s.seq - 1);
+    }
+    expect(pool.stats().lanes.map((l) => l.id)).toEqual([0, 1]);
+  });
+
+  it('keeps session state warm across resizes that do not move it; a moved session arrives and rebuilds', async () => {
+    const { pool } = ctx;
+    await pool.resize(2);
+    const stay = sessionsOn(0, [0, 1, 2], 5, 'stay').filter((id) => laneOf(id, [0, 1]) === 0);
+    const move = sessionsOn(2, [0, 1, 2], 5, 'move');
+    const count = (id: string, rebuilt?: number) =>
+      pool.submit<any>('count', { seq: 0, rebuilt }, { sessionId: id });
+    for (const id of [...stay, ...move]) for (let i = 0; i < 3; i++) await count(id, 0);
+    await pool.resize(3);
+    for (const id of stay)
+      expect(await count(id)).toMatchObject({ n: 4, arrived: false, laneId: 0 });
+    // Moved to the new lane's thread: told so, it starts from the state the user rebuilds (here: 3).
+    for (const id of move)
+      expect(await count(id, 3)).toMatchObject({ n: 4, arrived: true, laneId: 2 });
+    await pool.resize(2);
+    // Back on their old thread, whose state for them is stale: they arrive again.
+    for (const id of move) expect(await count(id, 4)).toMatchObject({ n: 5, arrived: true });
+    for (const id of stay) expect(await count(id)).toMatchObject({ n: 5, arrived: false });
+  });
+
+  it("terminates and replaces a thread whose task overran its timeout; the lane's other sessions go on", async () => {
+    const { pool } = ctx;
+    const before = pool.stats().threads!.find((t) => t.laneId === 1)!;
+    const [stuck, other] = sessionsOn(1, [0, 1], 2, 'to');
+    const spin = pool.submit('spin', null, { sessionId: stuck, timeoutMs: 300 });
+    const queuedBehind = pool.submit<any>('echo', 'after', { sessionId: other }); // same lane, sent in the same batch
+    expect(await failure(() => spin)).toBeInstanceOf(TaskTimeoutError);
+    const r = await queuedBehind;
+    expect(r.payload).toBe('after');
+    const after = pool.stats().threads!.find((t) => t.laneId === 1)!;
+    expect(after.threadId).not.toBe(before.threadId);
+    expect(after.replaced).toBe(before.replaced + 1);
+    expect(r.threadId).toBe(after.threadId);
+    // The session goes on in the new thread, told that its state is gone.
+    expect(await pool.submit<any>('echo', 1, { sessionId: stuck })).toMatchObject({
+      arrived: true,
+      threadId: after.threadId,
+    });
+  });
+
+  it('replaces a crashed thread: the running task fails with WorkerThreadExitedError, or is retried if its policy says so', async () => {
+    const { pool } = ctx;
+    const [id] = sessionsOn(0, [0, 1], 1, 'crash');
+    const before = pool.stats().threads!.find((t) => t.laneId === 0)!.threadId;
+    const error = await failure(() => pool.submit('crash', 'exit', { sessionId: id }));
+    expect(error).toBeInstanceOf(WorkerThreadExitedError);
+    expect((error as Error).message).toMatch(/lane 0 ended \(it exited with code 3\)/);
+    expect(await failure(() => pool.submit('crash', 'throw', { sessionId: id }))).toBeInstanceOf(
+      WorkerThreadExitedError,
+    );
+    // 'flaky' has retry: { attempts: 2 }: its first attempt kills the thread, the second runs in the replacement.
+    await expect(pool.submit('flaky', null, { sessionId: id })).resolves.toBe(2);
+    expect(pool.stats().threads!.find((t) => t.laneId === 0)!.threadId).not.toBe(before);
+  });
+
+  it('fails only the submit whose payload cannot be cloned', async () => {
+    const { pool } = ctx;
+    const g = gate();
+    const ok = pool.submit('block', { flag: g.flag }, { sessionId: 'nc1' });
+    const bad = pool.submit('echo', { reply: () => 'no' }, { sessionId: 'nc2' });
+    expect(await failure(() => bad)).toBeInstanceOf(PayloadNotCloneableError);
+    g.release();
+    await expect(ok).resolves.toEqual(expect.any(Number));
+    expect(pool.stats().threads!.every((t) => t.heapUsed > 0 && t.heapLimit > t.heapUsed)).toBe(
+      true,
+    );
+  });
+});
+
+@Injectable()
+class MainThreadEcho {
+  @TaskHandler('echo')
+  echo(p: unknown) {
+    return p;
+  }
+}
+
+describe('thread mode (e2e): startup', () => {
+  it('refuses a main-thread handler for a type the threads handle', async () => {
+    const error = await failure(() => boot({ lanes: 1 }, [MainThreadEcho]));
+    expect(error).toBeInstanceOf(DuplicateHandlerError);
+    expect((error as Error).message).toMatch(
+      /MainThreadEcho\.echo and Counters\.echo \(thread\)|Counters\.echo \(thread\)/,
+    );
+  });
+});

@@ -1,0 +1,37 @@
+import { HashRing } from '../../lib/core/hash-ring.js';
+
+/** The thread-mode fixture module, as `npm run build` (run by `npm test`) writes it. */
+export const COUNTER_MODULE = new URL(
+  '../../dist/test/fixtures/threads/counter.module.js',
+  import.meta.url,
+);
+
+/** `n` session ids the ring places on `laneId` among `lanes` (160 points per lane). */
+export function sessionsOn(laneId: number, lanes: number[], n: number, prefix = 's'): string[] {
+  const ring = new HashRing(160);
+  for (const id of lanes) ring.add(id);
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++)
+    if (ring.lookup(`${prefix}${i}`) === laneId) out.push(`${prefix}${i}`);
+  return out;
+}
+
+/** The lane the ring gives `sessionId` among `lanes`. */
+export function laneOf(sessionId: string, lanes: number[]): number {
+  const ring = new HashRing(160);
+  for (const id of lanes) ring.add(id);
+  return ring.lookup(sessionId);
+}
+
+/** A flag a fixture handler waits on (Atomics.wait) until `release()`. */
+export function gate() {
+  const flag = new SharedArrayBuffer(4);
+  return {
+    flag,
+    release() {
+      const view = new Int32Array(flag);
+      Atomics.store(view, 0, 1);
+      Atomics.notify(view, 0);
+    },
+  };
+}
