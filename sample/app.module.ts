@@ -11,6 +11,13 @@ import { ChatService } from './chat/chat.service.js';
 import { OrderLog } from './chat/order-log.js';
 import { HealthController } from './health.controller.js';
 
+// The module the 'cpu' pool's threads boot. Threads load JavaScript only: run from the
+// TypeScript sources (under jest), they take the built copy in dist.
+const CPU_MODULE = new URL(
+  import.meta.url.endsWith('.ts') ? '../dist/sample/cpu/cpu.module.js' : './cpu/cpu.module.js',
+  import.meta.url,
+);
+
 @Module({
   imports: [
     ScheduleModule.forRoot(),
@@ -30,6 +37,13 @@ import { HealthController } from './health.controller.js';
         history: 100,
         policy: { scaleUpDelayMs: 1_500, scaleDownDelayMs: 3_000 },
       },
+    }),
+    // CPU-bound work: each lane is a worker thread running CpuModule's handlers.
+    WorkerPoolModule.forRoot({
+      name: 'cpu',
+      lanes: 2,
+      maxLanes: 4,
+      threads: { module: CPU_MODULE },
     }),
   ],
   controllers: [ChatController, HealthController],

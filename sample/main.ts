@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Autoscaler, Dispatcher } from '../lib/index.js';
+import { Autoscaler, Dispatcher, getDispatcherToken } from '../lib/index.js';
 import { AppModule } from './app.module.js';
 import { runAutoscaleDemo } from './autoscale-demo.js';
 import { AuditHandlers } from './chat/audit.handlers.js';
+import { runCpuDemo } from './cpu-demo.js';
 import { ChatService } from './chat/chat.service.js';
 import { OrderLog } from './chat/order-log.js';
 import { runLoad } from './load.js';
@@ -67,6 +68,13 @@ const ups = applied.filter((d) => d.direction === 'up').length;
 const downs = applied.filter((d) => d.direction === 'down').length;
 scaler.pause();
 
+console.log(
+  "\nCPU-bound work in worker threads (pool 'cpu'): 24 documents x 20 chunks of 64 KiB, sha256-chained per document, resizing 2 <-> 3 threads:",
+);
+const cpu = await runCpuDemo(app.get<Dispatcher>(getDispatcherToken('cpu')), 24, 20, (line) =>
+  console.log(line),
+);
+
 const stats = (await (await fetch(`${url}/stats`)).json()) as ReturnType<Dispatcher['stats']>;
 const log = app.get(OrderLog);
 const audit = app.get(AuditHandlers);
@@ -75,6 +83,9 @@ await app.close(); // drains: the last audit rows are written before it returns
 const ok =
   result.failed === 0 &&
   demo.failed === 0 &&
+  cpu.failed === 0 &&
+  cpu.outOfOrder === 0 &&
+  cpu.wrongDigests === 0 &&
   log.orderViolations === 0 &&
   log.overlapViolations === 0 &&
   audit.outOfOrder === 0 &&
@@ -85,6 +96,7 @@ console.log(`\nSummary
   mutual exclusion:    ${log.overlapViolations} overlapping runs
   audit (batch):       ${audit.entries} rows in ${audit.writes} bulk writes (${(audit.entries / Math.max(1, audit.writes)).toFixed(1)} per write), ${audit.outOfOrder} out of order
   autoscale demo:      ${demo.sent} tasks, ${demo.failed} failed; scaled up ${ups}x and down ${downs}x
+  cpu threads:         ${cpu.tasks} chunks in ${cpu.durationMs} ms, ${cpu.failed} failed, ${cpu.outOfOrder} out of order, ${cpu.wrongDigests} wrong digests, ${cpu.arrivals} arrivals (state rebuilt)
   pool (GET /stats):   accepted ${stats.accepted}, completed ${stats.completed}, failed ${stats.failed}, lanes at end ${stats.lanes.length}
   verdict:             ${ok ? 'OK: every conversation ran in order, one message at a time' : 'FAILED'}`);
 process.exitCode = ok ? 0 : 1;

@@ -1,0 +1,30 @@
+import { fromWire, isCloneError, toWire } from '../../lib/threads/thread-protocol.js';
+
+describe('thread protocol', () => {
+  it('carries an error across as name, message, stack and primitive own properties', () => {
+    const sent = structuredClone(
+      toWire(Object.assign(new RangeError('too big'), { code: 'E_BIG', detail: { x: 1 } })),
+    );
+    const error = fromWire(sent) as Error & { code: string; detail?: unknown };
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ name: 'RangeError', message: 'too big', code: 'E_BIG' });
+    expect(error.stack).toMatch(/too big/);
+    expect(error.detail).toBeUndefined();
+  });
+
+  it('passes non-errors through unchanged', () => {
+    expect(toWire('plain')).toBe('plain');
+    expect(fromWire({ a: 1 })).toEqual({ a: 1 });
+  });
+
+  it('recognises a structured-clone failure by name', () => {
+    let caught: unknown;
+    try {
+      structuredClone({ f: () => 1 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isCloneError(caught)).toBe(true);
+    expect(isCloneError(new Error('other'))).toBe(false);
+  });
+});
