@@ -11,6 +11,7 @@ import { type BatchBenchResult, runBatch } from './batch.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
+import { type ThreadsResult, runThreads } from './threads.js';
 import { type GroupResult, runThroughput } from './throughput.js';
 
 const config = QUICK
@@ -27,6 +28,11 @@ const config = QUICK
       memory: { tasks: 200_000, sessions: 200_000 },
       resize: { sessions: 1_000, perSession: 10, cycles: 5, backlogSessions: 50_000 },
       batch: { tasks: 2_000, sessions: 1_000, minMs: 150, rounds: 2 },
+      threads: {
+        laneConcurrency: 16,
+        trivial: { batch: 5_000, minMs: 80, rounds: 3 },
+        cpu: { batch: 1_000, minMs: 150, rounds: 3 },
+      },
     }
   : {
       throughput: {
@@ -41,6 +47,11 @@ const config = QUICK
       memory: { tasks: 1_000_000, sessions: 1_000_000 },
       resize: { sessions: 2_000, perSession: 10, cycles: 10, backlogSessions: 100_000 },
       batch: { tasks: 2_000, sessions: 1_000, minMs: 400, rounds: 5 },
+      threads: {
+        laneConcurrency: 16,
+        trivial: { batch: 10_000, minMs: 200, rounds: 7 },
+        cpu: { batch: 2_000, minMs: 300, rounds: 7 },
+      },
     };
 
 interface Target {
@@ -198,6 +209,41 @@ function printBatch(b: BatchBenchResult): void {
   );
 }
 
+function printThreads(t: ThreadsResult): void {
+  const rows = (results: ThreadsResult['trivial']) => {
+    const ours = results[0].opsPerSec;
+    return results.map((r) => [
+      r.name,
+      fmtRate(r.opsPerSec),
+      fmtRate(r.min),
+      fmtRate(r.max),
+      fmtRatio(ours / r.opsPerSec),
+    ]);
+  };
+  const headers = ['contender', 'tasks/s', 'min', 'max', 'keyed threads ÷ it'];
+  out('\ntrivial task (returns its payload), 2 threads');
+  out(table(headers, rows(t.trivial)));
+  out('\nCPU-bound task (sha256 of 64 KiB), 2 threads');
+  out(table(headers, rows(t.cpu)));
+}
+
+function threadTargets(t: ThreadsResult): Target[] {
+  const ratio = (results: ThreadsResult['trivial']) =>
+    results[0].opsPerSec / results.find((r) => r.name === 'piscina.run (defaults)')!.opsPerSec;
+  return [
+    {
+      target: 'thread mode, trivial tasks, 2 threads: >= 3x piscina',
+      measured: fmtRatio(ratio(t.trivial)),
+      met: ratio(t.trivial) >= 3,
+    },
+    {
+      target: 'thread mode, sha256 of 64 KiB, 2 threads: within 1.1x of piscina',
+      measured: fmtRatio(ratio(t.cpu)),
+      met: ratio(t.cpu) >= 1 / 1.1,
+    },
+  ];
+}
+
 function targets(groups: GroupResult[], latency: LatencyResult, memory: MemoryResult): Target[] {
   const g = (id: string) => groups.find((x) => x.id === id)!;
   const rate = (id: string, prefix: string) =>
@@ -315,8 +361,12 @@ async function main(): Promise<void> {
   const batch = await runBatch(config.batch);
   printBatch(batch);
 
-  section('Targets (issue #5)');
-  const list = targets(groups, latency, memory);
+  section('8. Worker threads: thread mode beside piscina');
+  const threads = await runThreads(config.threads);
+  printThreads(threads);
+
+  section('Targets (issues #5 and #8)');
+  const list = [...targets(groups, latency, memory), ...threadTargets(threads)];
   out(
     table(
       ['target', 'measured', ''],
@@ -338,6 +388,7 @@ async function main(): Promise<void> {
         memory,
         resize,
         batch,
+        threads,
         targets: list,
       },
       null,
