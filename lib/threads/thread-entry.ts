@@ -71,6 +71,12 @@ try {
   handlers = found.map((h) => h.fn);
   types = found.map((h) => h.meta.type);
   const reported = found.map(({ meta, origin }): ReportedHandler => {
+    if (meta.batch !== undefined) {
+      throw new Error(
+        `@TaskHandler('${meta.type}') on ${origin} is a batch handler; batch handlers run in the main thread only, ` +
+          `so remove its batch option or register it in the main app`,
+      );
+    }
     if (typeof meta.retry === 'object' && meta.retry.retryIf !== undefined) {
       throw new Error(
         `@TaskHandler('${meta.type}') on ${origin} has a retryIf function, which cannot cross to the main thread; ` +
