@@ -69,9 +69,9 @@ const downs = applied.filter((d) => d.direction === 'down').length;
 scaler.pause();
 
 console.log(
-  "\nCPU-bound work in worker threads (pool 'cpu'): 24 documents x 20 chunks of 64 KiB, sha256-chained per document, resizing 2 <-> 3 threads:",
+  "\nCPU-bound work in worker threads (pool 'cpu'): 24 documents x 3 x 8 chunks of 64 KiB, sha256-chained per document, on 2, then 3, then 2 threads:",
 );
-const cpu = await runCpuDemo(app.get<Dispatcher>(getDispatcherToken('cpu')), 24, 20, (line) =>
+const cpu = await runCpuDemo(app.get<Dispatcher>(getDispatcherToken('cpu')), 24, 8, (line) =>
   console.log(line),
 );
 

@@ -1,6 +1,6 @@
 import { type ResourceLimits, type Transferable, Worker } from 'node:worker_threads';
 import type { Task } from '../core/task.js';
-import { PayloadNotCloneableError } from './thread.errors.js';
+import { PayloadNotCloneableError, WorkerThreadExitedError } from './thread.errors.js';
 import {
   type FromThread,
   RESULT_STRIDE,
@@ -61,6 +61,8 @@ export class LaneThread {
   /** Set when the main thread ends it on purpose: the task that overran, or 'close'. */
   endedBy: string | undefined = undefined;
   exited = false;
+  /** It booted the module and reported its handlers. */
+  booted = false;
   readonly exit: Promise<void>;
 
   constructor(
@@ -85,6 +87,7 @@ export class LaneThread {
       if (m.k === 'done') return this.settle(m.r, m.heap);
       if (m.k === 'ready') {
         [this.heapUsed, this.heapLimit] = m.heap;
+        this.booted = true;
         return ready(m);
       }
       error = fromWire(m.error);
@@ -111,6 +114,11 @@ export class LaneThread {
 
   /** Sends `rec`'s task with the next batch. */
   send(rec: InFlight): void {
+    if (this.exited) {
+      // It could not boot, and its replacement waits out a backoff: fail fast meanwhile.
+      const why = 'its thread could not start; another one starts after a short delay';
+      return rec.reject(new WorkerThreadExitedError(rec.task.taskId, this.laneId, why));
+    }
     const seq = (this.seq = (this.seq + 1) | 0);
     rec.seq = seq;
     rec.thread = this;

@@ -31,6 +31,8 @@ import type { Transferable } from 'node:worker_threads';
 /** Results wait at most this long for company before they are sent (ms of handler time). */
 const FLUSH_AFTER_MS = 1;
 const HEAP_EVERY_MS = 500;
+/** What @Module() writes on a class (an @Injectable has metadata too, but none of these). */
+const MODULE_KEYS = ['imports', 'providers', 'controllers', 'exports'];
 
 const data = workerData as ThreadData;
 const port = parentPort!;
@@ -105,21 +107,27 @@ try {
 async function userModule(): Promise<Type> {
   const ns = (await import(data.module)) as Record<string, unknown>;
   const name = data.exportName;
-  const found =
-    name !== undefined
-      ? ns[name]
-      : (ns.default ??
-        Object.values(ns).find(
-          (v) => typeof v === 'function' && Reflect.getMetadataKeys(v).length > 0,
-        ));
-  if (typeof found !== 'function') {
+  if (name !== undefined) {
+    if (typeof ns[name] === 'function') return ns[name] as Type;
     throw new Error(
-      name !== undefined
-        ? `it has no export named "${name}" (exports: ${Object.keys(ns).join(', ') || 'none'})`
-        : `it has no default export and no exported @Module class`,
+      `it has no export named "${name}" (exports: ${Object.keys(ns).join(', ') || 'none'})`,
     );
   }
-  return found as Type;
+  if (typeof ns.default === 'function') return ns.default as Type;
+  const modules = Object.entries(ns).filter(([, v]) => isNestModule(v));
+  if (modules.length === 1) return modules[0][1] as Type;
+  throw new Error(
+    modules.length === 0
+      ? 'it has no default export and no exported @Module class'
+      : `it exports several @Module classes (${modules.map(([k]) => k).join(', ')}); name one with threads.exportName`,
+  );
+}
+
+function isNestModule(value: unknown): boolean {
+  return (
+    typeof value === 'function' &&
+    Reflect.getMetadataKeys(value).some((k: unknown) => MODULE_KEYS.includes(k as string))
+  );
 }
 
 // The user's module plus Nest's discovery, so handlers are found as in the main thread.

@@ -17,6 +17,10 @@ import {
 } from './thread-options.js';
 import type { ReportedHandler } from './thread-protocol.js';
 
+/** First delay before a lane whose thread failed to boot tries again; it doubles up to the max. */
+const RESPAWN_MS = 500;
+const MAX_RESPAWN_MS = 30_000;
+
 // One shared executor hands each InFlight its resolvers: no closure per task.
 let pending: InFlight;
 function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
@@ -42,6 +46,9 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   private readonly closing = new Set<LaneThread>();
   private readonly replaced = new Map<number, number>();
   private closed = false;
+  /** Lanes whose threads failed to boot in a row, and the timers that will try again. */
+  private readonly bootFailures = new Map<number, number>();
+  private readonly respawns = new Map<number, NodeJS.Timeout>();
   /** Every thread started and not yet exited, current or not. */
   private readonly alive = new Set<LaneThread>();
 
@@ -146,6 +153,7 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   }
 
   added(laneId: number): void {
+    if (this.closed) return; // the pool has drained: nothing runs on a lane any more
     this.ring.add(laneId);
     this.ringChanged();
     this.threads.set(laneId, this.startThread(laneId));
@@ -157,6 +165,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   }
 
   gone(laneId: number): void {
+    clearTimeout(this.respawns.get(laneId));
+    this.respawns.delete(laneId);
     const thread = this.threads.get(laneId);
     if (thread === undefined) return;
     this.threads.delete(laneId);
@@ -170,9 +180,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
     const current = this.threads.get(thread.laneId) === thread;
     let next: LaneThread | undefined;
     if (current && !this.closed) {
-      next = this.startThread(thread.laneId);
-      this.threads.set(thread.laneId, next);
-      this.replaced.set(thread.laneId, (this.replaced.get(thread.laneId) ?? 0) + 1);
+      if (thread.booted) next = this.replace(thread.laneId);
+      else this.respawnLater(thread.laneId);
     }
     const why =
       thread.endedBy ??
@@ -188,9 +197,33 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
     thread.inFlight.clear();
   }
 
+  private replace(laneId: number): LaneThread {
+    const next = this.startThread(laneId);
+    this.threads.set(laneId, next);
+    this.replaced.set(laneId, (this.replaced.get(laneId) ?? 0) + 1);
+    return next;
+  }
+
+  // A thread that never booted (its module throws at startup): try again after a backoff,
+  // so a broken module does not spin; meanwhile the lane's tasks fail fast.
+  private respawnLater(laneId: number): void {
+    const failures = (this.bootFailures.get(laneId) ?? 0) + 1;
+    this.bootFailures.set(laneId, failures);
+    const delay = Math.min(RESPAWN_MS * 2 ** (failures - 1), MAX_RESPAWN_MS);
+    this.respawns.set(
+      laneId,
+      setTimeout(() => {
+        this.respawns.delete(laneId);
+        if (!this.closed && this.threads.has(laneId)) this.replace(laneId);
+      }, delay),
+    );
+  }
+
   /** Ends every thread: call after the dispatcher has drained. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.respawns.values()) clearTimeout(timer);
+    this.respawns.clear();
     const all = [...this.threads.values(), ...this.closing];
     this.threads.clear();
     await Promise.all(all.map((t) => t.close(this.options.closeTimeoutMs)));
@@ -222,6 +255,10 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   private startThread(laneId: number): LaneThread {
     const thread = new LaneThread(laneId, [...this.ring], this.spawn, this);
     this.alive.add(thread);
+    thread.ready.then(
+      () => this.bootFailures.delete(laneId),
+      () => undefined, // reported through ended()
+    );
     return thread;
   }
 

@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { Dispatcher } from '../../lib/core/index.js';
 import {
   InvalidOptionError,
@@ -145,5 +146,38 @@ describe('ThreadLanes', () => {
     const run = pool.submit<number>('block', { flag: g.flag }, { sessionId: 'gate' });
     g.release();
     expect(typeof (await run)).toBe('number');
+  });
+});
+
+describe('ThreadLanes: a replacement thread that cannot boot', () => {
+  const fragile = new URL('../../dist/test/fixtures/threads/fragile.module.js', import.meta.url);
+  const marker = new URL('./fragile.fail-boot', fragile);
+  afterEach(() => rmSync(marker, { force: true }));
+
+  it("fails the lane's tasks fast with WorkerThreadExitedError, then starts a thread again after a backoff", async () => {
+    const pool = new Dispatcher({ lanes: 1 });
+    const threads = new ThreadLanes(pool, { module: fragile });
+    await threads.start();
+    pool.start();
+    const first = await pool.submit<number>('whoami', null);
+    writeFileSync(marker, '');
+    expect(await failure(() => pool.submit('exit', null))).toBeInstanceOf(WorkerThreadExitedError);
+    // The replacement refuses to boot: tasks fail (fast, once it is known) instead of waiting forever.
+    expect(await failure(() => pool.submit('whoami', null))).toBeInstanceOf(
+      WorkerThreadExitedError,
+    );
+    rmSync(marker);
+    // After the backoff (500 ms for a first failure) a new thread boots and the lane works again.
+    const deadline = Date.now() + 15_000;
+    let now: number | undefined;
+    while (now === undefined && Date.now() < deadline) {
+      now = await pool.submit<number>('whoami', null).catch(() => undefined);
+      if (now === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(now).toEqual(expect.any(Number));
+    expect(now).not.toBe(first);
+    await pool.drain();
+    await threads.close();
+    expect(threads.liveThreads).toBe(0);
   });
 });
