@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import {
+  Autoscaler,
   Dispatcher,
   DuplicateHandlerError,
   PayloadNotCloneableError,
@@ -172,5 +174,51 @@ describe('thread mode (e2e): startup', () => {
     expect((error as Error).message).toMatch(
       /MainThreadEcho\.echo and Counters\.echo \(thread\)|Counters\.echo \(thread\)/,
     );
+  });
+});
+
+describe('thread mode (e2e): autoscaler', () => {
+  it('adds and removes threads as the autoscaler resizes, keeping each session in order', async () => {
+    let want = 2;
+    const policy = (input: { lanes: number }) =>
+      ({
+        desired: want,
+        direction: want > input.lanes ? 'up' : want < input.lanes ? 'down' : 'hold',
+        reason: 'test policy',
+        inputs: {},
+      }) as never;
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ScheduleModule.forRoot(),
+        WorkerPoolModule.forRoot({
+          lanes: 2,
+          maxLanes: 4,
+          threads: { module: COUNTER_MODULE },
+          autoscale: { min: 2, max: 3, enabled: false, policy },
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const pool = app.get(Dispatcher);
+    const scaler = app.get(Autoscaler);
+    scaler.resume();
+    const steps: Promise<Step>[] = [];
+    const sizes: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      for (let s = 0; s < 30; s++)
+        steps.push(pool.submit<Step>('step', round, { sessionId: `as${s}` }));
+      want = round < 3 ? 3 : 2;
+      scaler.tick();
+      sizes.push(pool.stats().lanes.filter((l) => !l.retiring).length);
+    }
+    for (const s of await Promise.all(steps)) {
+      expect(s.overlap).toBe(false);
+      if (!s.arrived) expect(s.prev).toBe(s.seq - 1);
+    }
+    expect(sizes).toEqual([3, 3, 3, 2, 2, 2]);
+    expect(pool.stats().threads!.map((t) => t.laneId)).toEqual([0, 1]);
+    await app.close();
+    expect(app.get(ThreadLanes).liveThreads).toBe(0);
   });
 });
