@@ -54,6 +54,8 @@ export class Dispatcher {
   private readonly admission: Admission;
   private readonly outcomes: Outcomes;
   private state: PoolState = 'created';
+  /** Set with 'draining' (which 'stopped' follows): one boolean test per submit, not two string compares. */
+  private refusing = false;
   private nextTaskId = 1;
   private draining: Promise<DrainReport> | undefined;
   private autoscaleReport: (() => AutoscaleReport) | undefined;
@@ -325,6 +327,7 @@ export class Dispatcher {
     checkDelay('graceMs', graceMs, true);
     this.endStaging();
     this.state = 'draining';
+    this.refusing = true;
     if (this.outcomes.observed) this.outcomes.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
     this.scheduler.start();
@@ -398,7 +401,7 @@ export class Dispatcher {
     reject: ((e: unknown) => void) | undefined,
     onlyCheck = false,
   ): Promise<void> | undefined {
-    if (this.state === 'draining' || this.state === 'stopped') {
+    if (this.refusing) {
       this.outcomes.counts.rejected++;
       throw new PoolClosedError(this.state);
     }

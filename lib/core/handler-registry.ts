@@ -39,6 +39,9 @@ export interface HandlerEntry {
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
 export class HandlerRegistry {
   private readonly handlers = new Map<string, HandlerEntry>();
+  /** The last type looked up: a run of one type skips the Map (entries are never removed). */
+  private lastType = ''; // never a registered type
+  private lastEntry: HandlerEntry | undefined = undefined;
 
   register(
     type: string,
@@ -61,14 +64,20 @@ export class HandlerRegistry {
       origin,
       policy,
       counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
+      // Present from the start so that every entry keeps one shape (hot-path loads stay monomorphic).
+      limiter: undefined,
+      latency: undefined,
     };
     this.handlers.set(type, entry);
     return entry;
   }
 
   get(type: string): HandlerEntry {
+    if (type === this.lastType) return this.lastEntry!;
     const entry = this.handlers.get(type);
     if (entry === undefined) throw new UnknownTaskTypeError(String(type), this.types());
+    this.lastType = type;
+    this.lastEntry = entry;
     return entry;
   }
 
