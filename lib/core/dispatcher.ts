@@ -367,7 +367,7 @@ export class Dispatcher {
       lanes,
       queued: s.queued,
       running: s.running,
-      activeSessions: s.sessions.size,
+      activeSessions: s.sessions.size - s.idleKept,
       oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
       busyMs,
       retrying: s.delayed.size,

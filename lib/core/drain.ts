@@ -58,6 +58,7 @@ export class Drain {
     clearTimeout(grace);
     // Work a limiter still holds back was withdrawn by its callers: drop it and its timers.
     this.scheduler.limits.clear();
+    this.scheduler.dropIdle(); // a stopped pool keeps no session state
     this.idle = undefined;
     stopped();
     report.completed = counts.completed - before.completed;

@@ -4,6 +4,7 @@ import { InvalidOptionError, UnknownLaneError } from './errors.js';
 import { HashRing } from './hash-ring.js';
 import { Lane, type RunLoop } from './lane.js';
 import { AcceptClock, now } from './load-meter.js';
+import { Deque } from './deque.js';
 import { type Limitable, RateLimits } from './rate-limits.js';
 import { Session } from './session.js';
 import { Task, TaskState } from './task.js';
@@ -38,6 +39,14 @@ export interface LaneListener {
   gone(laneId: number): void;
 }
 
+/**
+ * Idle sessions kept for reuse, at most. A chatty session that goes idle between bursts is
+ * then not rebuilt each time (a ring lookup, an allocation, a Map set and delete: about a
+ * seventh of a keyed task's cost at 10 tasks per burst); the bound keeps a million distinct
+ * sessions over time from costing more than this many small objects.
+ */
+export const IDLE_SESSIONS_KEPT = 1024;
+
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
 const STEAL_SCAN = 64;
 
@@ -60,7 +69,9 @@ export interface Placement {
  *
  * Invariants:
  * - an active session (in `sessions`) keeps its lane until it is idle, whatever the ring
- *   says meanwhile; only then is its state dropped, so idle sessions cost nothing;
+ *   says meanwhile; then its state is dropped, or kept in the idle cache: at most
+ *   IDLE_SESSIONS_KEPT idle sessions stay in `sessions`, each homed where the ring says
+ *   (the cache is emptied whenever the ring changes);
  * - when a session's lane is removed, the session follows the ring: at once if it is
  *   waiting in the lane's ready queue, or when its running task settles otherwise, so
  *   its next task never starts before the previous one has settled;
@@ -70,7 +81,11 @@ export class Scheduler {
   readonly lanes = new Map<number, Lane>();
   /** `lanes` as an array: placing an unkeyed task scans it without an iterator. */
   private live: Lane[] = [];
+  /** Active sessions, and the idle ones the cache keeps (`idleKept` of them). */
   readonly sessions = new Map<string, Session>();
+  /** Idle sessions kept, oldest first; entries of sessions active again are skipped. */
+  private readonly idle = new Deque<Session>();
+  idleKept = 0;
   /** Removed lanes still finishing their running tasks. */
   readonly retiring = new Set<Lane>();
   queued = 0;
@@ -132,6 +147,10 @@ export class Scheduler {
     this.lastTaskId = task.taskId;
     const s = task.session;
     if (s === undefined) return this.place(task);
+    if (s.cached) {
+      s.cached = false;
+      this.idleKept--;
+    }
     s.push(task);
     s.lane.queued++;
     if (s.size === 1 && !s.running) this.makeReady(s.lane, s);
@@ -151,6 +170,7 @@ export class Scheduler {
     this.live = [...this.lanes.values()];
     this.ring.add(id);
     this.ringVersion++;
+    this.dropIdle();
     this.laneListener?.added(id);
     return lane;
   }
@@ -170,6 +190,7 @@ export class Scheduler {
     this.live = [...this.lanes.values()];
     this.ring.remove(id);
     this.ringVersion++;
+    this.dropIdle();
     this.laneListener?.removed(id);
     lane.removed = true;
     // Batches not started yet give their tasks back, which then move like the rest.
@@ -196,6 +217,7 @@ export class Scheduler {
   /** Empties every queue, handing each waiting task to `each` in submission order per session. */
   cancelQueued(cancel: (task: Task) => void): void {
     this.closed = true;
+    this.dropIdle();
     const each = (task: Task) => {
       task.state = TaskState.Done;
       cancel(task);
@@ -671,7 +693,34 @@ export class Scheduler {
     )
       this.rehome(s);
     if (s.size > 0) this.makeReady(s.lane, s);
-    else this.sessions.delete(s.id);
+    // Homed by an older ring (it kept its lane while active): idle now, it must follow the ring.
+    else if (s.homedAt !== this.ringVersion) this.sessions.delete(s.id);
+    else this.keepIdle(s);
+  }
+
+  /** An idle session stays for reuse; the oldest kept ones beyond the bound are dropped. */
+  private keepIdle(s: Session): void {
+    s.cached = true;
+    this.idleKept++;
+    if (!s.kept) {
+      s.kept = true;
+      this.idle.push(s);
+    }
+    while (this.idle.length > IDLE_SESSIONS_KEPT) this.evict(this.idle.shift()!);
+  }
+
+  private evict(s: Session): void {
+    s.kept = false;
+    if (!s.cached) return; // active again: it re-enters the cache when next idle
+    s.cached = false;
+    this.idleKept--;
+    this.sessions.delete(s.id);
+  }
+
+  /** Empties the idle cache: the ring changed (kept sessions may be homed wrong) or the pool stops. */
+  dropIdle(): void {
+    let s: Session | undefined;
+    while ((s = this.idle.shift()) !== undefined) this.evict(s);
   }
 
   private retire(lane: Lane): void {

@@ -4,9 +4,10 @@ import type { Task } from './task.js';
 /**
  * The queue of one session: a FIFO of tasks linked through `task.next`.
  *
- * Invariant: a session exists only while it has queued tasks or a running one, and it
- * is in its lane's ready queue exactly when it has queued tasks and none running. That
- * is what gives per-session order and mutual exclusion on a lane of any concurrency.
+ * Invariant: a session is in its lane's ready queue exactly when it has queued tasks and
+ * none running. That is what gives per-session order and mutual exclusion on a lane of any
+ * concurrency. An idle session (nothing queued or running) is dropped, or kept for reuse in
+ * the scheduler's bounded idle cache (`cached`).
  */
 export class Session {
   head: Task | undefined = undefined;
@@ -15,6 +16,10 @@ export class Session {
   running = false;
   /** The ring's version when the session was placed on `lane` (see Scheduler.ringVersion). */
   homedAt = 0;
+  /** Idle, and held by the scheduler's idle cache (counted in `idleKept`). */
+  cached = false;
+  /** Has an entry in the idle cache's FIFO (possibly stale: the session may be active again). */
+  kept = false;
 
   constructor(
     readonly id: string,
