@@ -1,6 +1,7 @@
 import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
 import type { HandlerEntry } from './handler-registry.js';
 import { checkDelay, checkKeys } from './options.js';
+import { ReadyKind } from './ready-queue.js';
 import type { Task, TaskContext } from './task.js';
 
 /** A batch handler's collection rule: it starts when it holds `maxSize` tasks or `maxWaitMs` after it began. */
@@ -73,6 +74,11 @@ export class Batch implements BatchContext {
     readonly handler: HandlerEntry,
     readonly laneId: number,
   ) {}
+
+  /** See ReadyKind. */
+  get kind(): ReadyKind.Batch {
+    return ReadyKind.Batch;
+  }
 
   get type(): string {
     return this.handler.type;

@@ -6,6 +6,7 @@ import { Lane, type RunLoop } from './lane.js';
 import { AcceptClock, now } from './load-meter.js';
 import { Deque } from './deque.js';
 import { type Limitable, RateLimits } from './rate-limits.js';
+import { ReadyKind } from './ready-queue.js';
 import { Session } from './session.js';
 import { Task, TaskState } from './task.js';
 import { runTimed } from './timeout.js';
@@ -364,9 +365,9 @@ export class Scheduler {
     // A session waits at its head task's priority: priority never reorders a session.
     lane.ready.push(
       item,
-      item instanceof Task
+      item.kind === ReadyKind.Task
         ? item.policy.priority
-        : item instanceof Batch
+        : item.kind === ReadyKind.Batch
           ? item.priority
           : item.head!.policy.priority,
     );
@@ -395,7 +396,7 @@ export class Scheduler {
     lane.loops.add(loop);
     let task: Task | Batch | undefined;
     while ((task = this.take(lane)) !== undefined) {
-      if (task instanceof Batch) {
+      if (task.kind === ReadyKind.Batch) {
         loop.batch = task;
         await this.runBatch(lane, task);
         loop.batch = undefined;
@@ -458,7 +459,7 @@ export class Scheduler {
         const closed = lane.batches.size === 0 ? undefined : this.gatherer.closeZeroWait(lane);
         return closed === undefined ? undefined : this.beginBatch(lane, closed);
       }
-      if (next instanceof Batch) return this.beginBatch(lane, next);
+      if (next.kind === ReadyKind.Batch) return this.beginBatch(lane, next);
       if (next.handler.batch === undefined) {
         this.begin(lane, next);
         return next;
@@ -477,12 +478,12 @@ export class Scheduler {
         // Unkeyed work may leave a busy lane for one that ran dry; keyed work never does.
         return this.placement.steal ? this.steal(lane) : undefined;
       }
-      if (item instanceof Task) {
+      if (item.kind === ReadyKind.Task) {
         if (item.state !== TaskState.Queued) continue; // withdrawn by its caller, or stolen
         if (this.limits.holds(item, item)) continue;
         return item;
       }
-      if (item instanceof Batch) {
+      if (item.kind === ReadyKind.Batch) {
         if (item.size === 0) continue; // every task it had was withdrawn
         return item;
       }

@@ -1,4 +1,5 @@
 import type { Lane } from './lane.js';
+import { ReadyKind } from './ready-queue.js';
 import type { Task } from './task.js';
 
 /**
@@ -25,6 +26,10 @@ export class Session {
     readonly id: string,
     public lane: Lane,
   ) {}
+
+  get kind(): ReadyKind.Session {
+    return ReadyKind.Session;
+  }
 
   push(task: Task): void {
     if (this.tail === undefined) this.head = task;

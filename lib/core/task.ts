@@ -1,4 +1,5 @@
 import type { HandlerEntry } from './handler-registry.js';
+import { ReadyKind } from './ready-queue.js';
 import type { Session } from './session.js';
 import type { TaskPolicy } from './task-policy.js';
 
@@ -75,6 +76,11 @@ export class Task implements TaskContext {
     readonly session: Session | undefined,
   ) {
     this.policy = handler.policy;
+  }
+
+  /** See ReadyKind. */
+  get kind(): ReadyKind.Task {
+    return ReadyKind.Task;
   }
 
   get type(): string {
