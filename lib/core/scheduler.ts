@@ -1,15 +1,13 @@
-import { Batch } from './batch.js';
-import { BatchGatherer } from './batch-gatherer.js';
-import { InvalidOptionError, UnknownLaneError } from './errors.js';
-import { HashRing } from './hash-ring.js';
-import { Lane, type RunLoop } from './lane.js';
+import type { Batch } from './batch.js';
+import type { Lane, RunLoop } from './lane.js';
+import { type Placement, LanePlacement } from './lane-placement.js';
 import { AcceptClock, now } from './load-meter.js';
-import { Deque } from './deque.js';
-import { type Limitable, RateLimits } from './rate-limits.js';
 import { ReadyKind } from './ready-queue.js';
-import { Session } from './session.js';
+import type { Session } from './session.js';
 import { Task, TaskState } from './task.js';
 import { runTimed } from './timeout.js';
+
+export { IDLE_SESSIONS_KEPT, type LaneListener, type Placement } from './lane-placement.js';
 
 export interface SchedulerHooks {
   /** A queued task started: its queue slot (pool and session) is free again. */
@@ -30,189 +28,45 @@ export interface SchedulerHooks {
   batchStarted(batch: Batch): void;
 }
 
-/** Told of lanes as they come and go (thread lanes keep one thread per lane). */
-export interface LaneListener {
-  /** A lane joined the ring. */
-  added(laneId: number): void;
-  /** A lane left the ring; its running tasks still finish. */
-  removed(laneId: number): void;
-  /** A removed lane's last running task has settled. */
-  gone(laneId: number): void;
-}
-
-/**
- * Idle sessions kept for reuse, at most. A chatty session that goes idle between bursts is
- * then not rebuilt each time (a ring lookup, an allocation, a Map set and delete: about a
- * seventh of a keyed task's cost at 10 tasks per burst); the bound keeps a million distinct
- * sessions over time from costing more than this many small objects.
- */
-export const IDLE_SESSIONS_KEPT = 1024;
-
-/** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
-const STEAL_SCAN = 64;
-
 /** One late handler: a task's attempt still running past its timeout. */
 interface LateRun {
   task: Task;
 }
 
-export interface Placement {
-  /** Unkeyed tasks: to the least-loaded lane, or round robin. */
-  strategy: 'least-loaded' | 'round-robin';
-  /** A lane that runs dry takes waiting unkeyed tasks from others. */
-  steal: boolean;
-  /** An active session follows a changed ring between two of its tasks (rebalance). */
-  betweenTasks: boolean;
-}
-
 /**
- * Places tasks on lanes and runs them.
+ * Runs the work that LanePlacement keeps: run loops take ready work from their lane, run
+ * handlers (and batches) against their timeouts, and settle, retry or release what follows.
+ * Also withdraws queued work, and cancels or abandons it at a drain's deadline.
  *
- * Invariants:
- * - an active session (in `sessions`) keeps its lane until it is idle, whatever the ring
- *   says meanwhile; then its state is dropped, or kept in the idle cache: at most
- *   IDLE_SESSIONS_KEPT idle sessions stay in `sessions`, each homed where the ring says
- *   (the cache is emptied whenever the ring changes);
- * - when a session's lane is removed, the session follows the ring: at once if it is
- *   waiting in the lane's ready queue, or when its running task settles otherwise, so
- *   its next task never starts before the previous one has settled;
- * - `queued` / `running` equal the sums over lanes, live and retiring.
+ * Invariant: `running` equals the sum over lanes, live and retiring; a session's next task
+ * starts only once its running task (and, unless overlapOnTimeout, its late handler) settled.
  */
-export class Scheduler {
-  readonly lanes = new Map<number, Lane>();
-  /** `lanes` as an array: placing an unkeyed task scans it without an iterator. */
-  private live: Lane[] = [];
-  /** Active sessions, and the idle ones the cache keeps (`idleKept` of them). */
-  readonly sessions = new Map<string, Session>();
-  /** Idle sessions kept, oldest first; entries of sessions active again are skipped. */
-  private readonly idle = new Deque<Session>();
-  idleKept = 0;
-  /** Removed lanes still finishing their running tasks. */
-  readonly retiring = new Set<Lane>();
-  queued = 0;
+export class Scheduler extends LanePlacement {
   running = 0;
-  /** Id of the newest accepted task, for `accepted` checkpoints. */
-  lastTaskId = 0;
   readonly accepted = new AcceptClock();
   /**
    * Tasks waiting out a retry backoff. Each holds its session (nothing else of the session
    * starts meanwhile) but no lane slot.
    */
   readonly delayed = new Map<Task, NodeJS.Timeout>();
-  readonly limits = new RateLimits((item) => this.unpark(item));
-  private readonly gatherer = new BatchGatherer({
-    ready: (lane, batch) => this.makeReady(lane, batch),
-    giveBack: (lane, task) => this.giveBack(lane, task),
-  });
   /** Set at the drain deadline: nothing queued or retried starts after it. */
   private closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
   readonly late = new Map<LateRun, number>();
-  /** Busy time of lanes that are gone. */
-  retiredBusyMs = 0;
-  private started = false;
-  private readonly ring: HashRing;
-  /** Counts ring changes, so a session can tell whether its place may be stale. */
-  private ringVersion = 0;
-  laneListener: LaneListener | undefined;
 
   constructor(
-    private readonly laneConcurrency: number,
+    laneConcurrency: number,
     virtualNodes: number,
     private readonly hooks: SchedulerHooks,
-    private readonly placement: Placement = {
-      strategy: 'least-loaded',
-      steal: false,
-      betweenTasks: false,
-    },
+    placement: Placement = { strategy: 'least-loaded', steal: false, betweenTasks: false },
   ) {
-    this.ring = new HashRing(virtualNodes);
-  }
-  private roundRobin = 0;
-
-  /** The session's state, created (and homed by the ring) on first use. */
-  session(id: string): Session {
-    return this.sessions.get(id) ?? this.open(id);
-  }
-
-  /** Creates the state of a session known to have none. */
-  open(id: string): Session {
-    const s = new Session(id, this.lanes.get(this.ring.lookup(id))!);
-    s.homedAt = this.ringVersion;
-    this.sessions.set(id, s);
-    return s;
-  }
-
-  enqueue(task: Task): void {
-    this.queued++;
-    this.lastTaskId = task.taskId;
-    const s = task.session;
-    if (s === undefined) return this.place(task);
-    if (s.cached) {
-      s.cached = false;
-      this.idleKept--;
-    }
-    s.push(task);
-    s.lane.queued++;
-    if (s.size === 1 && !s.running) this.makeReady(s.lane, s);
+    super(laneConcurrency, virtualNodes, placement);
   }
 
   start(): void {
     if (this.started) return;
     this.started = true;
     for (const lane of this.lanes.values()) this.wake(lane);
-  }
-
-  addLane(): Lane {
-    let id = 0;
-    while (this.lanes.has(id) || this.isRetiring(id)) id++;
-    const lane = new Lane(id, this.laneConcurrency);
-    this.lanes.set(id, lane);
-    this.live = [...this.lanes.values()];
-    this.ring.add(id);
-    this.ringVersion++;
-    this.dropIdle();
-    this.laneListener?.added(id);
-    return lane;
-  }
-
-  /** Takes the lane out of the ring and moves its waiting work; resolves once it is gone. */
-  removeLane(id: number): Promise<void> {
-    const lane = this.lanes.get(id);
-    if (lane === undefined) throw new UnknownLaneError(id, [...this.lanes.keys()]);
-    if (this.lanes.size === 1) {
-      throw new InvalidOptionError(
-        'laneId',
-        id,
-        'a lane other than the last one: a pool keeps at least one lane',
-      );
-    }
-    this.lanes.delete(id);
-    this.live = [...this.lanes.values()];
-    this.ring.remove(id);
-    this.ringVersion++;
-    this.dropIdle();
-    this.laneListener?.removed(id);
-    lane.removed = true;
-    // Batches not started yet give their tasks back, which then move like the rest.
-    this.gatherer.giveBack(lane);
-    lane.ready.drain((item) => {
-      if (item instanceof Batch) return;
-      if (item instanceof Task) {
-        if (item.state !== TaskState.Queued) return; // a tombstone: withdrawn or stolen
-        lane.queued--;
-        this.place(item);
-      } else if (item.size > 0) {
-        this.rehome(item);
-        this.makeReady(item.lane, item);
-      }
-    });
-    if (lane.running === 0 && lane.slots === 0) {
-      this.retire(lane); // its busy time stays in the total
-      return Promise.resolve();
-    }
-    this.retiring.add(lane);
-    return new Promise((resolve) => lane.gone.push(resolve));
   }
 
   /** Empties every queue, handing each waiting task to `each` in submission order per session. */
@@ -325,68 +179,9 @@ export class Scheduler {
     return oldest === Infinity ? undefined : oldest;
   }
 
-  private isRetiring(id: number): boolean {
-    for (const lane of this.retiring) if (lane.id === id) return true;
-    return false;
-  }
-
-  /** Unkeyed tasks go to the least-loaded live lane, or round robin. */
-  private place(task: Task): void {
-    const live = this.live;
-    if (this.placement.strategy === 'round-robin') {
-      const lane = live[this.roundRobin++ % live.length];
-      lane.queued++;
-      task.laneId = lane.id;
-      return this.makeReady(lane, task);
-    }
-    let best = live[0];
-    let least = best.queued + best.running;
-    for (let i = 1; i < live.length; i++) {
-      const load = live[i].queued + live[i].running;
-      if (load < least) {
-        best = live[i];
-        least = load;
-      }
-    }
-    best.queued++;
-    task.laneId = best.id;
-    this.makeReady(best, task);
-  }
-
-  private rehome(s: Session): void {
-    s.homedAt = this.ringVersion;
-    const to = this.lanes.get(this.ring.lookup(s.id))!;
-    s.lane.queued -= s.size;
-    to.queued += s.size;
-    s.lane = to;
-  }
-
-  private makeReady(lane: Lane, item: Session | Task | Batch): void {
-    // A session waits at its head task's priority: priority never reorders a session.
-    lane.ready.push(
-      item,
-      item.kind === ReadyKind.Task
-        ? item.policy.priority
-        : item.kind === ReadyKind.Batch
-          ? item.priority
-          : item.head!.policy.priority,
-    );
-    if (this.started && lane.slots < lane.concurrency) {
-      lane.slots++;
-      void this.runSlot(lane);
-    }
-  }
-
-  private wake(lane: Lane): void {
-    while (lane.slots < lane.concurrency && lane.slots < lane.ready.length) {
-      lane.slots++;
-      void this.runSlot(lane);
-    }
-  }
-
   // One run loop: it lives while its lane has ready work, so a busy lane pays no
   // wake-up per task. Handlers start on a fresh microtask, never inside submit().
-  private async runSlot(lane: Lane): Promise<void> {
+  protected async runSlot(lane: Lane): Promise<void> {
     await undefined;
     const startedAt = now();
     lane.busy.started(startedAt);
@@ -511,18 +306,6 @@ export class Scheduler {
     return batch;
   }
 
-  // A removed lane's gathered task: an unkeyed one is placed again, a session takes its
-  // task back at its head and moves.
-  private giveBack(lane: Lane, task: Task): void {
-    const s = task.session;
-    if (s === undefined) {
-      lane.queued--;
-      return this.place(task);
-    }
-    s.unshift(task);
-    this.release(s);
-  }
-
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
     if (task.state === TaskState.Abandoned) return this.hooks.abandonedSettled(task);
     lane.running--;
@@ -613,52 +396,6 @@ export class Scheduler {
     return true;
   }
 
-  /** Tasks gathered in batches that have not started. */
-  get batched(): number {
-    return this.gatherer.count(this.lanes.values());
-  }
-
-  // Work a rate limit held back goes back to its lane (or the ring's choice) when tokens return.
-  private unpark(item: Limitable): void {
-    if (item instanceof Task) {
-      if (item.state !== TaskState.Queued) return;
-      const lane = this.lanes.get(item.laneId);
-      if (lane !== undefined) return this.makeReady(lane, item);
-      // Its lane was removed while it waited: the count leaves with it.
-      const old = this.home(item.laneId);
-      if (old !== undefined) old.queued--;
-      return this.place(item);
-    }
-    if (item.size === 0) return;
-    if (item.lane.removed) this.rehome(item);
-    this.makeReady(item.lane, item);
-  }
-
-  private home(laneId: number): Lane | undefined {
-    for (const lane of this.retiring) if (lane.id === laneId) return lane;
-    return undefined;
-  }
-
-  /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
-  private steal(thief: Lane): Task | undefined {
-    if (this.limits.pool !== undefined) return undefined; // stolen work would skip the pool's limit
-    for (const victim of this.live) {
-      if (victim === thief || victim.queued === 0) continue;
-      const task = victim.ready.find(
-        (item, i): item is Task =>
-          i < STEAL_SCAN &&
-          item instanceof Task &&
-          item.state === TaskState.Queued &&
-          item.handler.limiter === undefined,
-      );
-      if (task === undefined) continue;
-      victim.queued--;
-      thief.queued++;
-      return task;
-    }
-    return undefined;
-  }
-
   /** Tasks queued, running or waiting to retry: zero when the pool has nothing left to do. */
   get pending(): number {
     return this.queued + this.running + this.delayed.size + this.late.size;
@@ -681,53 +418,5 @@ export class Scheduler {
         this.release(s);
       }, delayMs),
     );
-  }
-
-  /** The session's running task has settled: its next task may go, or its state is dropped. */
-  private release(s: Session): void {
-    s.running = false;
-    // A removed lane's sessions move; with rebalance 'between-tasks', so does a session the
-    // ring has since given to another lane (nothing of it runs now).
-    if (
-      s.lane.removed ||
-      (s.homedAt !== this.ringVersion && this.placement.betweenTasks && s.size > 0)
-    )
-      this.rehome(s);
-    if (s.size > 0) this.makeReady(s.lane, s);
-    // Homed by an older ring (it kept its lane while active): idle now, it must follow the ring.
-    else if (s.homedAt !== this.ringVersion) this.sessions.delete(s.id);
-    else this.keepIdle(s);
-  }
-
-  /** An idle session stays for reuse; the oldest kept ones beyond the bound are dropped. */
-  private keepIdle(s: Session): void {
-    s.cached = true;
-    this.idleKept++;
-    if (!s.kept) {
-      s.kept = true;
-      this.idle.push(s);
-    }
-    while (this.idle.length > IDLE_SESSIONS_KEPT) this.evict(this.idle.shift()!);
-  }
-
-  private evict(s: Session): void {
-    s.kept = false;
-    if (!s.cached) return; // active again: it re-enters the cache when next idle
-    s.cached = false;
-    this.idleKept--;
-    this.sessions.delete(s.id);
-  }
-
-  /** Empties the idle cache: the ring changed (kept sessions may be homed wrong) or the pool stops. */
-  dropIdle(): void {
-    let s: Session | undefined;
-    while ((s = this.idle.shift()) !== undefined) this.evict(s);
-  }
-
-  private retire(lane: Lane): void {
-    this.retiring.delete(lane);
-    this.retiredBusyMs += lane.busy.busyMs(now());
-    this.laneListener?.gone(lane.id);
-    for (const resolve of lane.gone.splice(0)) resolve();
   }
 }
