@@ -29,15 +29,8 @@ export class WorkerPoolExplorer implements OnModuleInit {
         throw new UnknownPoolError(`@TaskHandler ${origin}`, meta.pool, pools);
       if (meta.pool !== this.pool.name) continue;
       if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
-      this.pool.dispatcher.registerHandler(meta.type, fn, {
-        origin,
-        retry: meta.retry,
-        timeoutMs: meta.timeoutMs,
-        overlapOnTimeout: meta.overlapOnTimeout,
-        priority: meta.priority,
-        rateLimit: meta.rateLimit,
-        batch: meta.batch,
-      });
+      const { type, pool: _pool, ...registration } = meta;
+      this.pool.dispatcher.registerHandler(type, fn, { ...registration, origin });
     }
   }
 }

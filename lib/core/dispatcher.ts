@@ -20,6 +20,7 @@ import { Outcomes } from './outcomes.js';
 import {
   type BatchTask,
   type DrainOptions,
+  HANDLER_OPTION_KEYS,
   type HandlerRegistration,
   type SubmitOptions,
   checkSubmitOptions,
@@ -140,15 +141,7 @@ export class Dispatcher {
           'an object such as { retry: 3 }, or an origin string',
         );
       }
-      checkKeys(o, [
-        'origin',
-        'retry',
-        'timeoutMs',
-        'overlapOnTimeout',
-        'priority',
-        'rateLimit',
-        'batch',
-      ]);
+      checkKeys(o, ['origin', ...HANDLER_OPTION_KEYS]);
     }
     const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
     const batch = checkBatchOptions(type, o?.batch);

@@ -14,6 +14,16 @@ export interface HandlerRegistration extends TaskPolicyOptions {
   batch?: BatchOptions;
 }
 
+/** What a handler registration (and `@TaskHandler`) accepts beside where it comes from. */
+export const HANDLER_OPTION_KEYS: readonly string[] = [
+  'retry',
+  'timeoutMs',
+  'overlapOnTimeout',
+  'priority',
+  'rateLimit',
+  'batch',
+];
+
 /** One task of `submitMany`. */
 export interface BatchTask {
   type: string;

@@ -1,20 +1,15 @@
-import { type BatchOptions, checkBatchOptions } from '../core/batch.js';
+import { checkBatchOptions } from '../core/batch.js';
 import { InvalidOptionError } from '../core/index.js';
 import { checkKeys } from '../core/options.js';
-import { type RateLimit, checkRateLimit } from '../core/rate-limiter.js';
-import {
-  DEFAULT_TASK_POLICY,
-  type TaskPolicyOptions,
-  resolveTaskPolicy,
-} from '../core/task-policy.js';
+import { checkRateLimit } from '../core/rate-limiter.js';
+import { HANDLER_OPTION_KEYS, type HandlerRegistration } from '../core/submit-options.js';
+import { DEFAULT_TASK_POLICY, resolveTaskPolicy } from '../core/task-policy.js';
 import type { TaskHandlerOptions } from '../interfaces/task-handler-options.interface.js';
 import { DEFAULT_POOL_NAME, TASK_HANDLER_METADATA } from '../worker-pool.constants.js';
 
-export interface TaskHandlerMetadata extends TaskPolicyOptions {
+export interface TaskHandlerMetadata extends Omit<HandlerRegistration, 'origin'> {
   type: string;
   pool: string;
-  rateLimit?: RateLimit;
-  batch?: BatchOptions;
 }
 
 /**
@@ -40,25 +35,13 @@ export function TaskHandler(type: string, options: TaskHandlerOptions = {}): Met
   if (typeof pool !== 'string' || pool.length === 0) {
     throw new InvalidOptionError('@TaskHandler pool', pool, 'a non-empty string naming a pool');
   }
-  checkKeys(
-    options,
-    ['pool', 'retry', 'timeoutMs', 'overlapOnTimeout', 'priority', 'rateLimit', 'batch'],
-    '@TaskHandler ',
-  );
+  checkKeys(options, ['pool', ...HANDLER_OPTION_KEYS], '@TaskHandler ');
   checkRateLimit('@TaskHandler rateLimit', options.rateLimit);
   checkBatchOptions(type, options.batch);
   // Fails at class definition, where the stack points at the decorator.
   resolveTaskPolicy(DEFAULT_TASK_POLICY, options, '@TaskHandler retry');
-  const meta: TaskHandlerMetadata = {
-    type,
-    pool,
-    retry: options.retry,
-    timeoutMs: options.timeoutMs,
-    overlapOnTimeout: options.overlapOnTimeout,
-    priority: options.priority,
-    rateLimit: options.rateLimit,
-    batch: options.batch,
-  };
+  // Its keys were checked above: the rest of the options is the handler's registration.
+  const meta: TaskHandlerMetadata = { ...options, type, pool };
   // A list, so one method may handle several types (or pools), one decorator each.
   return (_target, _key, descriptor: PropertyDescriptor) => {
     const list: TaskHandlerMetadata[] =
