@@ -56,6 +56,23 @@ export class Admission {
     return undefined;
   }
 
+  /**
+   * Whether tasks of these sessions (undefined: unkeyed) all fit now, taken together; the
+   * error that refuses them if not. They never wait: nobody may be waiting either.
+   */
+  roomFor(sessionIds: ReadonlyArray<string | undefined>): QueueFullError | undefined {
+    if (this.waiting > 0 || this.scheduler.queued + sessionIds.length > this.maxQueued)
+      return this.error('pool', undefined);
+    const bySession = new Map<string, number>();
+    for (const id of sessionIds)
+      if (id !== undefined) bySession.set(id, (bySession.get(id) ?? 0) + 1);
+    for (const [id, n] of bySession) {
+      if ((this.scheduler.sessions.get(id)?.size ?? 0) + n > this.maxPerSession)
+        return this.error('session', id);
+    }
+    return undefined;
+  }
+
   error(scope: FullScope, sessionId: string | undefined): QueueFullError {
     return scope === 'pool'
       ? new QueueFullError('pool', this.maxQueued)

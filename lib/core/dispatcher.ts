@@ -236,27 +236,12 @@ export class Dispatcher {
     return new TaskGroup(this);
   }
 
-  // Room for a whole batch now, in the pool and in each of its sessions.
+  // Room for a whole list now, in the pool and in each of its sessions.
   private checkRoom(tasks: ReadonlyArray<BatchTask>): void {
-    const bySession = new Map<string, number>();
-    for (const t of tasks) {
-      const id = t.options?.sessionId;
-      if (id !== undefined) bySession.set(id, (bySession.get(id) ?? 0) + 1);
-    }
-    let scope: 'pool' | 'session' | undefined;
-    let sessionId: string | undefined;
-    if (this.admission.waiting > 0 || this.scheduler.queued + tasks.length > this.options.maxQueued)
-      scope = 'pool';
-    for (const [id, n] of bySession) {
-      if (scope !== undefined) break;
-      if ((this.scheduler.sessions.get(id)?.size ?? 0) + n > this.options.maxQueuedPerSession) {
-        scope = 'session';
-        sessionId = id;
-      }
-    }
-    if (scope === undefined) return;
+    const refusal = this.admission.roomFor(tasks.map((t) => t.options?.sessionId));
+    if (refusal === undefined) return;
     this.outcomes.counts.rejected += tasks.length;
-    throw this.admission.error(scope, sessionId);
+    throw refusal;
   }
 
   addLane(): number {
