@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
 import { type BatchHandlerFn, type BatchOptions, checkBatchOptions } from './batch.js';
 import { Drain } from './drain.js';
+import { collectStats } from './pool-stats.js';
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
@@ -13,7 +14,6 @@ import {
   checkKeys,
   resolvePoolOptions,
 } from './options.js';
-import { LatencyRecorder } from './latency.js';
 import { ThroughputMeter, now } from './load-meter.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 import { Outcomes } from './outcomes.js';
@@ -28,9 +28,9 @@ import {
 import { type LaneListener, Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } from './stats.js';
-import { Task, type TaskHandlerFn, type TaskOutcome } from './task.js';
+import { Task, type TaskHandlerFn } from './task.js';
 import { TaskGroup } from './task-group.js';
-import { type TaskPolicy, type TaskPolicyOptions, resolveTaskPolicy } from './task-policy.js';
+import { type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
 
 const ACCEPTED: Promise<void> = Promise.resolve();
 
@@ -315,59 +315,16 @@ export class Dispatcher {
   }
 
   stats(): PoolStats {
-    const s = this.scheduler;
-    const at = now();
-    s.accepted.checkpoint(s.lastTaskId + 1, at);
-    let busyMs = s.retiredBusyMs;
-    const lanes = [...s.lanes.values(), ...s.retiring].map((l) => {
-      const laneBusy = l.busy.busyMs(at);
-      busyMs += laneBusy;
-      const age = at - l.createdAt;
-      return {
-        id: l.id,
-        queued: l.queued,
-        running: l.running,
-        concurrency: l.concurrency,
-        retiring: l.removed,
-        busyMs: laneBusy,
-        utilization: age > 0 ? Math.min(1, laneBusy / (age * l.concurrency)) : 0,
-      };
-    });
-    const oldest = s.oldestQueuedId();
-    const finished =
-      this.outcomes.counts.completed + this.outcomes.counts.failed + this.outcomes.counts.timedOut;
-    const [last1s, last10s, last60s] = this.throughput.rates(at, finished, [1_000, 10_000, 60_000]);
-    const recorders = [...this.handlers.entries()].flatMap((e) =>
-      e.latency === undefined ? [] : [e.latency],
-    );
-    return {
+    return collectStats({
       state: this.state,
-      lanes,
-      queued: s.queued,
-      running: s.running,
-      activeSessions: s.sessions.size - s.idleKept,
-      oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
-      busyMs,
-      retrying: s.delayed.size,
-      batching: s.batched,
-      rateLimited: s.limits.parked,
-      lateTasks: s.late.size,
-      overdueTasks: s.overdue(at),
-      ...(this.autoscaleReport === undefined ? {} : { autoscale: this.autoscaleReport() }),
-      ...(this.threadsReport === undefined ? {} : { threads: this.threadsReport(lanes) }),
-      latency: LatencyRecorder.merge(recorders),
-      throughput: { last1s, last10s, last60s },
-      types: Object.fromEntries(
-        [...this.handlers.entries()].map((e) => [
-          e.type,
-          e.latency === undefined
-            ? { ...e.counts }
-            : { ...e.counts, latency: LatencyRecorder.merge([e.latency]) },
-        ]),
-      ),
-      waiting: this.admission.waiting,
-      ...this.outcomes.counts,
-    };
+      scheduler: this.scheduler,
+      outcomes: this.outcomes,
+      handlers: this.handlers,
+      admission: this.admission,
+      throughput: this.throughput,
+      autoscale: this.autoscaleReport,
+      threads: this.threadsReport,
+    });
   }
 
   // Returns a promise only when the caller has to wait for queue room.
