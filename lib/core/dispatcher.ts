@@ -3,6 +3,7 @@ import { Admission } from './admission.js';
 import { type BatchHandlerFn, type BatchOptions, checkBatchOptions } from './batch.js';
 import { Drain } from './drain.js';
 import { collectStats } from './pool-stats.js';
+import { StagedStart } from './staged-start.js';
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
@@ -63,9 +64,7 @@ export class Dispatcher {
   private threadsReport: ((lanes: LaneStats[]) => ThreadStats[]) | undefined;
   private readonly throughput = new ThroughputMeter();
   private drainer: Drain | undefined;
-  private staging: NodeJS.Timeout | undefined;
-  /** Lanes are to be added in steps at start (stagedStart), unless a resize came first. */
-  private staged: boolean;
+  private readonly staging: StagedStart;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
@@ -103,9 +102,16 @@ export class Dispatcher {
       this.options.maxQueued,
       this.options.maxQueuedPerSession,
     );
-    const first = Math.min(this.options.lanes, this.options.stagedStart?.lanesPerStep ?? Infinity);
-    for (let i = 0; i < first; i++) this.scheduler.addLane();
-    this.staged = first < this.options.lanes;
+    this.staging = new StagedStart(
+      this.options.stagedStart,
+      this.options.lanes,
+      () => this.scheduler.lanes.size,
+      () => void this.grow(),
+      () => {
+        if (this.state === 'starting') this.state = 'running';
+      },
+    );
+    for (let i = 0; i < this.staging.first; i++) this.scheduler.addLane();
     if (this.options.rateLimit !== undefined) {
       this.scheduler.limits.pool = this.scheduler.limits.create(this.options.rateLimit);
     }
@@ -162,27 +168,9 @@ export class Dispatcher {
     if (this.state !== 'created') return;
     this.state = 'running';
     this.scheduler.start();
-    if (this.staged) this.stage();
-  }
-
-  // Adds the rest of the lanes in steps (stagedStart); ends early on drain or any resize.
-  private stage(): void {
-    const { lanesPerStep, delayMs } = this.options.stagedStart!;
+    if (!this.staging.active) return;
     this.state = 'starting';
-    const step = () => {
-      for (let i = 0; i < lanesPerStep && this.scheduler.lanes.size < this.options.lanes; i++)
-        this.grow();
-      if (this.scheduler.lanes.size < this.options.lanes) this.staging = setTimeout(step, delayMs);
-      else this.endStaging();
-    };
-    this.staging = setTimeout(step, delayMs);
-  }
-
-  private endStaging(): void {
-    this.staged = false;
-    clearTimeout(this.staging);
-    this.staging = undefined;
-    if (this.state === 'starting') this.state = 'running';
+    this.staging.begin();
   }
 
   /** Runs a task and resolves with its handler's result (or rejects with its error). */
@@ -245,7 +233,7 @@ export class Dispatcher {
   }
 
   addLane(): number {
-    this.endStaging();
+    this.staging.end();
     if (this.scheduler.lanes.size >= this.options.maxLanes) {
       throw new InvalidOptionError(
         'lanes',
@@ -258,7 +246,7 @@ export class Dispatcher {
 
   /** Removes a lane; its waiting sessions move at once, its running tasks finish first. */
   removeLane(laneId: number): Promise<void> {
-    this.endStaging();
+    this.staging.end();
     if (!Number.isInteger(laneId)) {
       throw new InvalidOptionError(
         'laneId',
@@ -271,7 +259,7 @@ export class Dispatcher {
 
   /** Grows or shrinks to `lanes`; removes the highest lane ids first. Resolves when removed lanes are gone. */
   resize(lanes: number): Promise<void> {
-    this.endStaging();
+    this.staging.end();
     if (!Number.isInteger(lanes) || lanes < 1 || lanes > this.options.maxLanes) {
       throw new InvalidOptionError(
         'lanes',
@@ -303,7 +291,7 @@ export class Dispatcher {
     checkKeys(options, ['graceMs']);
     const graceMs = options.graceMs ?? 5_000;
     checkDelay('graceMs', graceMs, true);
-    this.endStaging();
+    this.staging.end();
     this.state = 'draining';
     this.refusing = true;
     if (this.outcomes.observed) this.outcomes.publish({ type: 'drain-started', deadlineMs });
