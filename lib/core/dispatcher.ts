@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
-import { type BatchHandlerFn, type BatchOptions, checkBatchOptions } from './batch.js';
+import type { BatchHandlerFn, BatchOptions } from './batch.js';
 import { Drain } from './drain.js';
 import { collectStats } from './pool-stats.js';
 import { StagedStart } from './staged-start.js';
@@ -16,12 +16,10 @@ import {
   resolvePoolOptions,
 } from './options.js';
 import { ThroughputMeter, now } from './load-meter.js';
-import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 import { Outcomes } from './outcomes.js';
 import {
   type BatchTask,
   type DrainOptions,
-  HANDLER_OPTION_KEYS,
   type HandlerRegistration,
   type SubmitOptions,
   checkSubmitOptions,
@@ -51,7 +49,7 @@ function capture(resolve: (value: never) => void, reject: (reason: unknown) => v
  */
 export class Dispatcher {
   readonly options: ResolvedPoolOptions;
-  private readonly handlers = new HandlerRegistry();
+  private readonly handlers: HandlerRegistry;
   private readonly scheduler: Scheduler;
   private readonly admission: Admission;
   private readonly outcomes: Outcomes;
@@ -97,6 +95,7 @@ export class Dispatcher {
         betweenTasks: this.options.rebalance === 'between-tasks',
       },
     );
+    this.handlers = new HandlerRegistry(this.scheduler.limits);
     this.admission = new Admission(
       this.scheduler,
       this.options.maxQueued,
@@ -138,25 +137,7 @@ export class Dispatcher {
     handler: TaskHandlerFn | BatchHandlerFn,
     options?: string | HandlerRegistration,
   ): void {
-    const o = typeof options === 'string' ? { origin: options } : options;
-    if (o !== undefined) {
-      if (o === null || typeof o !== 'object') {
-        throw new InvalidOptionError(
-          'options',
-          o,
-          'an object such as { retry: 3 }, or an origin string',
-        );
-      }
-      checkKeys(o, ['origin', ...HANDLER_OPTION_KEYS]);
-    }
-    const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
-    const batch = checkBatchOptions(type, o?.batch);
-    const entry = this.handlers.register(type, handler as TaskHandlerFn, o?.origin, o);
-    if (rateLimit !== undefined) entry.limiter = this.scheduler.limits.create(rateLimit);
-    if (batch !== undefined) {
-      entry.batch = batch;
-      entry.counts.batches = 0;
-    }
+    this.handlers.register(type, handler as TaskHandlerFn, options);
   }
 
   handlerTypes(): string[] {

@@ -1,14 +1,12 @@
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
-import type { BatchOptions } from './batch.js';
+import { type BatchOptions, checkBatchOptions } from './batch.js';
+import { checkKeys } from './options.js';
+import { checkRateLimit, type RateLimiter } from './rate-limiter.js';
+import type { RateLimits } from './rate-limits.js';
+import { HANDLER_OPTION_KEYS, type HandlerRegistration } from './submit-options.js';
 import type { LatencyRecorder } from './latency.js';
-import type { RateLimiter } from './rate-limiter.js';
 import type { TaskHandlerFn } from './task.js';
-import {
-  DEFAULT_TASK_POLICY,
-  type TaskPolicy,
-  type TaskPolicyOptions,
-  resolveTaskPolicy,
-} from './task-policy.js';
+import { DEFAULT_TASK_POLICY, type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
 
 /** Outcomes of one task type, counted on its handler entry so a task pays no map lookup. */
 export interface TypeCounts {
@@ -39,16 +37,29 @@ export interface HandlerEntry {
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
 export class HandlerRegistry {
   private readonly handlers = new Map<string, HandlerEntry>();
+
+  /** `limits` makes the rate limiter of a type registered with a `rateLimit`. */
+  constructor(private readonly limits: RateLimits) {}
   /** The last type looked up: a run of one type skips the Map (entries are never removed). */
   private lastType = ''; // never a registered type
   private lastEntry: HandlerEntry | undefined = undefined;
 
-  register(
-    type: string,
-    fn: TaskHandlerFn,
-    origin = 'anonymous handler',
-    options?: TaskPolicyOptions,
-  ): HandlerEntry {
+  /** `options` may be just the origin, as a string, for error messages. */
+  register(type: string, fn: TaskHandlerFn, options?: string | HandlerRegistration): HandlerEntry {
+    const o = typeof options === 'string' ? { origin: options } : options;
+    if (o !== undefined) {
+      if (o === null || typeof o !== 'object') {
+        throw new InvalidOptionError(
+          'options',
+          o,
+          'an object such as { retry: 3 }, or an origin string',
+        );
+      }
+      checkKeys(o, ['origin', ...HANDLER_OPTION_KEYS]);
+    }
+    const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
+    const batch = checkBatchOptions(type, o?.batch);
+    const origin = o?.origin ?? 'anonymous handler';
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
     }
@@ -57,15 +68,19 @@ export class HandlerRegistry {
     }
     const existing = this.handlers.get(type);
     if (existing) throw new DuplicateHandlerError(type, existing.origin, origin);
-    const policy = resolveTaskPolicy(DEFAULT_TASK_POLICY, options, `retry of "${type}"`);
+    const policy = resolveTaskPolicy(DEFAULT_TASK_POLICY, o, `retry of "${type}"`);
+    const counts: TypeCounts = { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 };
+    if (batch !== undefined) counts.batches = 0; // only batch types report calls
     const entry: HandlerEntry = {
       type,
       fn,
       origin,
       policy,
-      counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
-      // Present from the start so that every entry keeps one shape (hot-path loads stay monomorphic).
-      limiter: undefined,
+      counts,
+      // Every field present from the start so that every entry keeps one shape (hot-path loads
+      // stay monomorphic); the limiter is made only once the registration is known to be valid.
+      limiter: rateLimit === undefined ? undefined : this.limits.create(rateLimit),
+      batch,
       latency: undefined,
     };
     this.handlers.set(type, entry);
