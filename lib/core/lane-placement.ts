@@ -245,6 +245,22 @@ export abstract class LanePlacement {
     this.release(s);
   }
 
+  /** Id of the longest-waiting task (the lowest queued id), or undefined if none waits. */
+  oldestQueuedId(): number | undefined {
+    let oldest = Infinity;
+    for (const s of this.sessions.values())
+      if (s.head !== undefined && s.head.taskId < oldest) oldest = s.head.taskId;
+    for (const lane of [...this.lanes.values(), ...this.retiring]) {
+      const first = lane.ready.find(
+        (item): item is Task => item instanceof Task && item.state === TaskState.Queued,
+      );
+      if (first !== undefined && first.taskId < oldest) oldest = first.taskId;
+      for (const batch of lane.batches)
+        for (const task of batch.tasks) if (task.taskId < oldest) oldest = task.taskId;
+    }
+    return oldest === Infinity ? undefined : oldest;
+  }
+
   /** Tasks gathered in batches that have not started. */
   get batched(): number {
     return this.gatherer.count(this.lanes.values());

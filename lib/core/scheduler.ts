@@ -5,7 +5,7 @@ import { AcceptClock, now } from './load-meter.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Session } from './session.js';
 import { Task, TaskState } from './task.js';
-import { runTimed } from './timeout.js';
+import { runTimed, runTimedTask } from './timeout.js';
 
 export { IDLE_SESSIONS_KEPT, type LaneListener, type Placement } from './lane-placement.js';
 
@@ -163,22 +163,6 @@ export class Scheduler extends LanePlacement {
     return n;
   }
 
-  /** Id of the longest-waiting task (the lowest queued id), or undefined if none waits. */
-  oldestQueuedId(): number | undefined {
-    let oldest = Infinity;
-    for (const s of this.sessions.values())
-      if (s.head !== undefined && s.head.taskId < oldest) oldest = s.head.taskId;
-    for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      const first = lane.ready.find(
-        (item): item is Task => item instanceof Task && item.state === TaskState.Queued,
-      );
-      if (first !== undefined && first.taskId < oldest) oldest = first.taskId;
-      for (const batch of lane.batches)
-        for (const task of batch.tasks) if (task.taskId < oldest) oldest = task.taskId;
-    }
-    return oldest === Infinity ? undefined : oldest;
-  }
-
   // One run loop: it lives while its lane has ready work, so a busy lane pays no
   // wake-up per task. Handlers start on a fresh microtask, never inside submit().
   protected async runSlot(lane: Lane): Promise<void> {
@@ -203,7 +187,7 @@ export class Scheduler extends LanePlacement {
       try {
         const timeoutMs = task.policy.timeoutMs;
         const run = task.handler.fn(task.payload, task);
-        value = await (timeoutMs === undefined ? run : this.timed(run, task, timeoutMs));
+        value = await (timeoutMs === undefined ? run : runTimedTask(run, task, timeoutMs));
       } catch (error) {
         ok = false;
         value = error;
@@ -215,13 +199,6 @@ export class Scheduler extends LanePlacement {
     lane.slots--;
     lane.busy.ended(now(), startedAt);
     if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
-  }
-
-  private timed(run: unknown, task: Task, ms: number): Promise<unknown> {
-    return runTimed(run, task.taskId, ms, (error, zombie) => {
-      task.zombie = zombie;
-      task.abort(error);
-    });
   }
 
   /** One call of a batch handler; then each task settles (or retries) on its own. */

@@ -1,4 +1,5 @@
 import { TaskTimeoutError } from './errors.js';
+import type { Task } from './task.js';
 
 const ignore = (): void => undefined;
 
@@ -30,5 +31,13 @@ export function runTimed(
         reject(error);
       },
     );
+  });
+}
+
+/** `runTimed` for one task's attempt: at the timeout its ctx.signal aborts and it keeps the late call. */
+export function runTimedTask(run: unknown, task: Task, ms: number): Promise<unknown> {
+  return runTimed(run, task.taskId, ms, (error, zombie) => {
+    task.zombie = zombie;
+    task.abort(error);
   });
 }
