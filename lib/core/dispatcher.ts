@@ -8,13 +8,7 @@ import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
 import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
-import {
-  type PoolOptions,
-  type ResolvedPoolOptions,
-  checkDelay,
-  checkKeys,
-  resolvePoolOptions,
-} from './options.js';
+import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { ThroughputMeter, now } from './load-meter.js';
 import { Outcomes } from './outcomes.js';
 import {
@@ -265,13 +259,7 @@ export class Dispatcher {
    */
   drain(deadlineMs = Infinity, options: DrainOptions = {}): Promise<DrainReport> {
     if (this.draining !== undefined) return this.draining;
-    checkDelay('deadlineMs', deadlineMs, true);
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError('options', options, 'an object such as { graceMs: 5000 }');
-    }
-    checkKeys(options, ['graceMs']);
-    const graceMs = options.graceMs ?? 5_000;
-    checkDelay('graceMs', graceMs, true);
+    const graceMs = Drain.check(deadlineMs, options);
     this.staging.end();
     this.state = 'draining';
     this.refusing = true;

@@ -1,5 +1,7 @@
 import type { DrainReport } from './drain-report.js';
-import { TaskCancelledError } from './errors.js';
+import { InvalidOptionError, TaskCancelledError } from './errors.js';
+import { checkDelay, checkKeys } from './options.js';
+import type { DrainOptions } from './submit-options.js';
 import type { Outcomes } from './outcomes.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -25,6 +27,18 @@ export class Drain {
     private readonly scheduler: Scheduler,
     private readonly outcomes: Outcomes,
   ) {}
+
+  /** Checks a drain's deadline and options; returns its grace period (default 5 s). */
+  static check(deadlineMs: number, options: DrainOptions): number {
+    checkDelay('deadlineMs', deadlineMs, true);
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('options', options, 'an object such as { graceMs: 5000 }');
+    }
+    checkKeys(options, ['graceMs']);
+    const graceMs = options.graceMs ?? 5_000;
+    checkDelay('graceMs', graceMs, true);
+    return graceMs;
+  }
 
   checkIdle(): void {
     if (this.idle !== undefined && this.scheduler.pending === 0) this.idle();
