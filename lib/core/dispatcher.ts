@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
 import type { BatchHandlerFn, BatchOptions } from './batch.js';
 import { Drain } from './drain.js';
+import { LaneSizing } from './lane-sizing.js';
 import { collectStats } from './pool-stats.js';
 import { StagedStart } from './staged-start.js';
 import type { DrainReport } from './drain-report.js';
@@ -57,6 +58,7 @@ export class Dispatcher {
   private readonly throughput = new ThroughputMeter();
   private drainer: Drain | undefined;
   private readonly staging: StagedStart;
+  private readonly sizing: LaneSizing;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
@@ -95,11 +97,12 @@ export class Dispatcher {
       this.options.maxQueued,
       this.options.maxQueuedPerSession,
     );
+    this.sizing = new LaneSizing(this.scheduler, this.outcomes, this.options.maxLanes);
     this.staging = new StagedStart(
       this.options.stagedStart,
       this.options.lanes,
       () => this.scheduler.lanes.size,
-      () => void this.grow(),
+      () => void this.sizing.grow(),
       () => {
         if (this.state === 'starting') this.state = 'running';
       },
@@ -187,7 +190,12 @@ export class Dispatcher {
           throw new InvalidOptionError('tasks[i]', t, 'an object { type, payload, options? }');
         this.accept(t.type, t.payload, t.options, undefined, undefined, true);
       }
-      this.checkRoom(tasks);
+      // Room for the whole list now, in the pool and in each of its sessions.
+      const refusal = this.admission.roomFor(tasks.map((t) => t.options?.sessionId));
+      if (refusal !== undefined) {
+        this.outcomes.counts.rejected += tasks.length;
+        throw refusal;
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -199,57 +207,22 @@ export class Dispatcher {
     return new TaskGroup(this);
   }
 
-  // Room for a whole list now, in the pool and in each of its sessions.
-  private checkRoom(tasks: ReadonlyArray<BatchTask>): void {
-    const refusal = this.admission.roomFor(tasks.map((t) => t.options?.sessionId));
-    if (refusal === undefined) return;
-    this.outcomes.counts.rejected += tasks.length;
-    throw refusal;
-  }
-
+  /** Adds a lane, up to maxLanes; returns its id. */
   addLane(): number {
     this.staging.end();
-    if (this.scheduler.lanes.size >= this.options.maxLanes) {
-      throw new InvalidOptionError(
-        'lanes',
-        this.scheduler.lanes.size + 1,
-        `at most maxLanes (${this.options.maxLanes})`,
-      );
-    }
-    return this.grow();
+    return this.sizing.add();
   }
 
   /** Removes a lane; its waiting sessions move at once, its running tasks finish first. */
   removeLane(laneId: number): Promise<void> {
     this.staging.end();
-    if (!Number.isInteger(laneId)) {
-      throw new InvalidOptionError(
-        'laneId',
-        laneId,
-        'an integer lane id, as listed in stats().lanes',
-      );
-    }
-    return this.shrink(laneId);
+    return this.sizing.remove(laneId);
   }
 
   /** Grows or shrinks to `lanes`; removes the highest lane ids first. Resolves when removed lanes are gone. */
   resize(lanes: number): Promise<void> {
     this.staging.end();
-    if (!Number.isInteger(lanes) || lanes < 1 || lanes > this.options.maxLanes) {
-      throw new InvalidOptionError(
-        'lanes',
-        lanes,
-        `an integer from 1 to maxLanes (${this.options.maxLanes})`,
-      );
-    }
-    const from = this.scheduler.lanes.size;
-    while (this.scheduler.lanes.size < lanes) this.grow();
-    const removals: Promise<void>[] = [];
-    while (this.scheduler.lanes.size > lanes)
-      removals.push(this.shrink(Math.max(...this.scheduler.lanes.keys())));
-    if (from !== lanes && this.outcomes.observed)
-      this.outcomes.publish({ type: 'resized', from, to: lanes });
-    return Promise.all(removals).then(() => undefined);
+    return this.sizing.resize(lanes);
   }
 
   /**
@@ -376,19 +349,6 @@ export class Dispatcher {
   /** Publishes an event on `events$`; for extensions such as the autoscaler. */
   publish(event: PoolEvent): void {
     this.outcomes.publish(event);
-  }
-
-  private grow(): number {
-    const id = this.scheduler.addLane().id;
-    if (this.outcomes.observed) this.outcomes.publish({ type: 'lane-added', laneId: id });
-    return id;
-  }
-
-  private shrink(laneId: number): Promise<void> {
-    const gone = this.scheduler.removeLane(laneId);
-    if (!this.outcomes.observed) return gone;
-    this.outcomes.publish({ type: 'lane-retiring', laneId });
-    return gone.then(() => this.outcomes.publish({ type: 'lane-removed', laneId }));
   }
 
   private push(

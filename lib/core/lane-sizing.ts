@@ -1,0 +1,69 @@
+import { InvalidOptionError } from './errors.js';
+import type { Outcomes } from './outcomes.js';
+import type { Scheduler } from './scheduler.js';
+
+/**
+ * Growing and shrinking a pool: argument checks against maxLanes, and the lane events
+ * (`lane-added`, `lane-retiring`, `lane-removed`, `resized`) for whoever listens.
+ */
+export class LaneSizing {
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly outcomes: Outcomes,
+    private readonly maxLanes: number,
+  ) {}
+
+  add(): number {
+    if (this.scheduler.lanes.size >= this.maxLanes) {
+      throw new InvalidOptionError(
+        'lanes',
+        this.scheduler.lanes.size + 1,
+        `at most maxLanes (${this.maxLanes})`,
+      );
+    }
+    return this.grow();
+  }
+
+  remove(laneId: number): Promise<void> {
+    if (!Number.isInteger(laneId)) {
+      throw new InvalidOptionError(
+        'laneId',
+        laneId,
+        'an integer lane id, as listed in stats().lanes',
+      );
+    }
+    return this.shrink(laneId);
+  }
+
+  resize(lanes: number): Promise<void> {
+    if (!Number.isInteger(lanes) || lanes < 1 || lanes > this.maxLanes) {
+      throw new InvalidOptionError(
+        'lanes',
+        lanes,
+        `an integer from 1 to maxLanes (${this.maxLanes})`,
+      );
+    }
+    const from = this.scheduler.lanes.size;
+    while (this.scheduler.lanes.size < lanes) this.grow();
+    const removals: Promise<void>[] = [];
+    while (this.scheduler.lanes.size > lanes)
+      removals.push(this.shrink(Math.max(...this.scheduler.lanes.keys())));
+    if (from !== lanes && this.outcomes.observed)
+      this.outcomes.publish({ type: 'resized', from, to: lanes });
+    return Promise.all(removals).then(() => undefined);
+  }
+
+  /** Adds a lane without the maxLanes check (staged start adds up to the configured size). */
+  grow(): number {
+    const id = this.scheduler.addLane().id;
+    if (this.outcomes.observed) this.outcomes.publish({ type: 'lane-added', laneId: id });
+    return id;
+  }
+
+  private shrink(laneId: number): Promise<void> {
+    const gone = this.scheduler.removeLane(laneId);
+    if (!this.outcomes.observed) return gone;
+    this.outcomes.publish({ type: 'lane-retiring', laneId });
+    return gone.then(() => this.outcomes.publish({ type: 'lane-removed', laneId }));
+  }
+}
