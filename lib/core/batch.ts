@@ -118,7 +118,7 @@ export class Batch implements BatchContext {
   expire(error: TaskTimeoutError, zombie: Promise<void>): void {
     this.timeout = error;
     this.abort(error);
-    for (const task of this.tasks) task.zombie = zombie;
+    for (const task of this.tasks) task.more().zombie = zombie;
   }
 
   abort(reason: unknown): void {

@@ -369,7 +369,9 @@ export class Dispatcher {
     // One task in latencySampleEvery carries its timestamps; the others read no clock.
     const timed = this.outcomes.sample();
     if (signal !== undefined || onSettled !== undefined || timed) {
-      task.extra = { onSettled, timedAt: timed ? now() : undefined };
+      const extra = task.more();
+      extra.onSettled = onSettled;
+      if (timed) extra.timedAt = now();
     }
     if (signal !== undefined) this.follow(task, signal);
     this.outcomes.accepted(task);

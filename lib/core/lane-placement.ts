@@ -83,6 +83,12 @@ export abstract class LanePlacement {
   private ringVersion = 0;
   laneListener: LaneListener | undefined;
   private roundRobin = 0;
+  /**
+   * Set by the first task with a non-zero priority. Until then every ready entry waits at
+   * priority 0, and making a session ready does not read its head task, which has waited
+   * long enough in a backlog to have left the CPU cache.
+   */
+  private prioritized = false;
 
   constructor(
     private readonly laneConcurrency: number,
@@ -111,6 +117,7 @@ export abstract class LanePlacement {
   enqueue(task: Task): void {
     this.queued++;
     this.lastTaskId = task.taskId;
+    if (task.policy.priority !== 0) this.prioritized = true;
     const s = task.session;
     if (s === undefined) return this.place(task);
     if (s.cached) {
@@ -214,11 +221,13 @@ export abstract class LanePlacement {
     // A session waits at its head task's priority: priority never reorders a session.
     lane.ready.push(
       item,
-      item.kind === ReadyKind.Task
-        ? item.policy.priority
-        : item.kind === ReadyKind.Batch
-          ? item.priority
-          : item.head!.policy.priority,
+      !this.prioritized
+        ? 0
+        : item.kind === ReadyKind.Task
+          ? item.policy.priority
+          : item.kind === ReadyKind.Batch
+            ? item.priority
+            : item.head!.policy.priority,
     );
     if (this.started && lane.slots < lane.concurrency) {
       lane.slots++;

@@ -289,8 +289,8 @@ export class Scheduler extends LanePlacement {
     this.running--;
     // A handler running on past its timeout is tracked per attempt, and before the caller
     // hears of the outcome, so that no drain sees the pool idle meanwhile.
-    const zombie = task.zombie;
-    task.zombie = undefined;
+    const zombie = task.extra?.zombie;
+    if (zombie !== undefined) task.extra!.zombie = undefined;
     const late: LateRun | undefined = zombie === undefined ? undefined : { task };
     if (late !== undefined) this.late.set(late, now());
     const delay = ok ? undefined : this.hooks.retryDelay(task, value);

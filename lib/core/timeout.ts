@@ -37,7 +37,7 @@ export function runTimed(
 /** `runTimed` for one task's attempt: at the timeout its ctx.signal aborts and it keeps the late call. */
 export function runTimedTask(run: unknown, task: Task, ms: number): Promise<unknown> {
   return runTimed(run, task.taskId, ms, (error, zombie) => {
-    task.zombie = zombie;
+    task.more().zombie = zombie;
     task.abort(error);
   });
 }

@@ -116,6 +116,6 @@ describe('Batch outcomes', () => {
     const [, second] = batch.outcome(1, false, timeout);
     expect(second).toMatchObject({ taskId: batch.tasks[1].taskId, timeoutMs: 100 });
     expect(batch.signal.aborted).toBe(true);
-    expect(batch.tasks.every((t) => t.signal.aborted && t.zombie !== undefined)).toBe(true);
+    expect(batch.tasks.every((t) => t.signal.aborted && t.extra?.zombie !== undefined)).toBe(true);
   });
 });
