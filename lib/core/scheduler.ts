@@ -153,6 +153,9 @@ export class Scheduler extends LanePlacement {
       if (retrying) each(task);
     }
     this.late.clear();
+    // A removed lane runs nothing the pool still waits for: it is gone now, and whoever
+    // awaits its removal (a resize, the autoscaler) is not held up by a hung handler.
+    for (const lane of [...this.retiring]) if (lane.running === 0) this.retire(lane);
   }
 
   /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
@@ -198,7 +201,9 @@ export class Scheduler extends LanePlacement {
     lane.loops.delete(loop);
     lane.slots--;
     lane.busy.ended(now(), startedAt);
-    if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
+    // Not if a forced drain retired it already (it abandoned what this loop was running).
+    if (lane.removed && lane.slots === 0 && lane.running === 0 && this.retiring.has(lane))
+      this.retire(lane);
   }
 
   /** One call of a batch handler; then each task settles (or retries) on its own. */

@@ -75,6 +75,47 @@ describe('forced drain', () => {
     expect(pool.stats()).toMatchObject({ lateTasks: 0, activeSessions: 0, state: 'stopped' });
   });
 
+  it('lets a removed lane go when its hung handler is abandoned, and only once', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 2 });
+    const gone: number[] = [];
+    pool.watchLanes({
+      added: () => undefined,
+      removed: () => undefined,
+      gone: (id) => gone.push(id),
+    });
+    let finishLate: (() => void) | undefined;
+    pool.registerHandler('hung', (_: unknown, ctx) =>
+      ctx.laneId === 1 ? new Promise<void>((resolve) => (finishLate = resolve)) : undefined,
+    );
+    pool.start();
+    // A session the ring puts on lane 1.
+    let id = 0;
+    let onLane1: Promise<unknown> | undefined;
+    while (finishLate === undefined) {
+      onLane1 = pool.submit('hung', null, { sessionId: `s${id++}` }).catch((e: unknown) => e);
+      await flush();
+    }
+    let removed = false;
+    void pool.removeLane(1).then(() => (removed = true));
+    await flush();
+    expect(removed).toBe(false); // its running task finishes first
+
+    const report = pool.drain(0, { graceMs: 10 });
+    await jest.advanceTimersByTimeAsync(10);
+    await expect(report).resolves.toMatchObject({ abandonedTasks: [expect.anything()] });
+    expect(removed).toBe(true);
+    expect(gone).toEqual([1]);
+    expect(await onLane1).toBeInstanceOf(TaskAbandonedError);
+
+    const busy = pool.stats().busyMs;
+    finishLate!();
+    await flush();
+    expect(gone).toEqual([1]); // not retired a second time when the handler returns
+    expect(pool.stats()).toMatchObject({ lateSettlements: 1 });
+    expect(pool.stats().busyMs).toBe(busy);
+  });
+
   it('waits forever with graceMs: Infinity, and names a bad grace', () => {
     const pool = new Dispatcher();
     expect(() => pool.drain(10, { graceMs: -1 })).toThrow(/"graceMs": got -1/);

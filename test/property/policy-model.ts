@@ -24,7 +24,8 @@
  * every removeLane() promise must have resolved by the end of the drain.
  *
  * Not covered here: abandonment (the final drain uses graceMs: Infinity) and bounded queues
- * (the contract suite, pool-model.ts, covers those without policies).
+ * (the contract suite, pool-model.ts, covers both without policies: its drains use a random
+ * graceMs).
  *
  * Checked
  * - at each attempt start: attempt numbers 1, 2, ... with a retry only after a failure the

@@ -31,10 +31,16 @@
  *   waiting while there is room for it, nobody waiting once draining;
  * - at aborts, ticks, removals, drain: an abort refuses only a waiting caller, the drain
  *   timer fires exactly at the deadline and cancels everything queued, a lane removal
- *   resolves only after what ran there settled, drain resolves only when nothing runs;
+ *   resolves only after what ran there settled (or was abandoned), drain resolves only when
+ *   nothing runs;
+ * - forced drains (a finite graceMs): exactly the handlers still running when the grace
+ *   period ends are abandoned, at that moment (not before), and the drain then resolves
+ *   with every removed lane gone although those handlers still run; each caller gets
+ *   TaskAbandonedError once, and what the handler does later is only counted
+ *   (lateSettlements), never delivered;
  * - at the end: every call settled exactly once with an allowed outcome (the handler's exact
- *   value or thrown value, TaskCancelledError('shutdown') only at a passed deadline, a
- *   refusal only for calls never accepted), per-session start order = submission order,
+ *   value or thrown value, TaskCancelledError('shutdown') only at a passed deadline,
+ *   TaskAbandonedError only for abandoned handlers, a refusal only for calls never accepted), per-session start order = submission order,
  *   DrainReport consistent, stopped with nothing queued, running, waiting or active, no
  *   timers left, every removeLane()/resize() promise resolved.
  */
@@ -49,6 +55,7 @@ import {
   type PoolState,
   type PoolStats,
   QueueFullError,
+  TaskAbandonedError,
   TaskCancelledError,
   type TaskContext,
   UnknownLaneError,
@@ -120,6 +127,10 @@ export interface Config {
   finalDeadline: number;
   /** Final phase: advance past the deadline before releasing held handlers, or after. */
   deadlineFirst: boolean;
+  /** Every drain's graceMs: Infinity awaits running handlers forever, else they are abandoned. */
+  graceMs: number;
+  /** Final phase: let the grace period run out before releasing held handlers, or after. */
+  graceFirst: boolean;
 }
 
 export interface TaskSpec {
@@ -176,6 +187,8 @@ export class TaskRec {
   settlements: Settlement[] = [];
   /** Counted in stats().rejected (refusals seen so far). */
   countedRejected = false;
+  /** Still running when a forced drain's grace period ran out. */
+  abandoned = false;
 
   constructor(
     readonly id: number,
@@ -262,7 +275,13 @@ export class PoolHarness {
   private drainElapsedAt = 0;
   private drainDeadline = Infinity;
   deadlineFired = false;
+  /** The forced drain's grace period ran out (every handler then running was abandoned). */
+  graceFired = false;
   private runningAtDeadline = 0;
+  /** The grace timer's real delay: like Node, fake timers run a 0 ms timeout after 1 ms. */
+  private get graceMs(): number {
+    return Math.max(1, this.cfg.graceMs);
+  }
   private elapsed = 0;
   private readonly ring: HashRing;
   readonly log: string[] = [];
@@ -735,7 +754,12 @@ export class PoolHarness {
       () => {
         r.done = true;
         const still = this.tasks.find(
-          (t) => laneIds.includes(t.laneId) && t.started && t.startSeq < r.seq && !t.ended,
+          (t) =>
+            laneIds.includes(t.laneId) &&
+            t.started &&
+            t.startSeq < r.seq &&
+            !t.ended &&
+            !t.abandoned,
         );
         if (still) this.fail(`${what} resolved while ${still} still runs on lane ${still.laneId}`);
       },
@@ -771,7 +795,7 @@ export class PoolHarness {
     const st = this.pool.stats();
     this.log.push(`drain(${deadline})`);
     const first = this.drainPromise === undefined;
-    const p = this.pool.drain(deadline, { graceMs: Infinity }); // the model does not abandon handlers
+    const p = this.pool.drain(deadline, { graceMs: this.cfg.graceMs });
     if (!first) {
       if (p !== this.drainPromise) this.fail('a second drain() returned a new promise');
       return;
@@ -789,7 +813,7 @@ export class PoolHarness {
       (report) => {
         this.report = report;
         this.state = 'stopped';
-        const running = this.tasks.filter((t) => t.started && !t.ended);
+        const running = this.tasks.filter((t) => t.started && !t.ended && !t.abandoned);
         if (running.length > 0) this.fail(`drain resolved while ${running} still run`);
       },
       (e) => this.fail(`drain rejected with ${String(e)}`),
@@ -802,15 +826,32 @@ export class PoolHarness {
       this.report === undefined &&
       !this.deadlineFired &&
       this.elapsed + ms >= this.drainElapsedAt + this.drainDeadline;
+    const forced = this.cfg.graceMs !== Infinity;
+    // The grace timer starts at the deadline; it may run out within the same tick.
+    const graceDue =
+      forced &&
+      (due || (this.deadlineFired && this.report === undefined && !this.graceFired)) &&
+      this.elapsed + ms >= this.drainElapsedAt + this.drainDeadline + this.graceMs;
     const timersBefore = jest.getTimerCount();
     if (due) this.runningAtDeadline = this.held.length;
-    this.log.push(`tick ${ms}${due ? ' (deadline)' : ''}`);
+    this.log.push(`tick ${ms}${due ? ' (deadline)' : ''}${graceDue ? ' (grace over)' : ''}`);
+    const running = this.held.filter((t) => !t.abandoned);
     jest.advanceTimersByTime(ms);
     this.elapsed += ms;
     const timersAfter = jest.getTimerCount();
+    if (graceDue) {
+      this.graceFired = true;
+      for (const t of running) t.abandoned = true;
+      if (running.length > 0) this.log.push(`abandoned ${running.map(String)}`);
+      const st = this.pool.stats();
+      if (st.running !== 0) this.fail(`grace over but ${st.running} still counted running`);
+      if (!due && (timersBefore !== 1 || timersAfter !== 0))
+        this.fail(`grace over but timers went ${timersBefore} -> ${timersAfter}`);
+    }
     if (due) {
       this.deadlineFired = true;
-      if (timersBefore !== 1 || timersAfter !== 0)
+      const graceLeft = forced && !graceDue ? 1 : 0;
+      if (timersBefore !== 1 || timersAfter !== graceLeft)
         this.fail(`deadline due but timers went ${timersBefore} -> ${timersAfter}`);
       const st = this.pool.stats();
       if (st.queued !== 0) this.fail(`deadline passed with ${st.queued} still queued`);
@@ -818,8 +859,8 @@ export class PoolHarness {
         for (const t of this.held)
           if (!t.signal!.aborted) this.fail(`${t} runs past the deadline, its signal not aborted`);
       }
-    } else if (timersAfter !== timersBefore) {
-      this.fail(`a timer fired before the drain deadline (${timersBefore} -> ${timersAfter})`);
+    } else if (!graceDue && timersAfter !== timersBefore) {
+      this.fail(`a timer fired before its time (${timersBefore} -> ${timersAfter})`);
     }
   }
 
@@ -842,15 +883,24 @@ export class PoolHarness {
         v(l.queued === 0 || l.running > 0, `lane ${l.id} has queued work but runs nothing`);
     }
     const started = this.tasks.filter((t) => t.started);
-    const ended = started.filter((t) => t.ended);
-    v(st.running === this.held.length, `running ${st.running}, held handlers ${this.held.length}`);
+    // An abandoned task counts as abandoned, whatever its handler does later.
+    const ended = started.filter((t) => t.ended && !t.abandoned);
+    const abandoned = this.tasks.filter((t) => t.abandoned);
+    const running = this.held.filter((t) => !t.abandoned).length;
+    v(st.running === running, `running ${st.running}, held handlers ${running}`);
+    v(st.abandoned === abandoned.length, `abandoned ${st.abandoned}, model ${abandoned.length}`);
+    v(
+      st.lateSettlements === abandoned.filter((t) => t.ended).length,
+      `lateSettlements ${st.lateSettlements}, model ${abandoned.filter((t) => t.ended).length}`,
+    );
     v(st.completed === ended.filter((t) => t.result!.ok).length, 'completed count');
     v(st.failed === ended.filter((t) => !t.result!.ok).length, 'failed count');
     v(st.cancelled === this.tasks.filter((t) => t.cancelled).length, 'cancelled count');
     v(st.rejected === this.rejectedSeen, `rejected ${st.rejected}, seen ${this.rejectedSeen}`);
     v(
-      st.accepted === st.completed + st.failed + st.cancelled + st.queued + st.running,
-      'accepted != completed + failed + cancelled + queued + running',
+      st.accepted ===
+        st.completed + st.failed + st.cancelled + st.abandoned + st.queued + st.running,
+      'accepted != completed + failed + cancelled + abandoned + queued + running',
     );
     v(
       st.accepted === this.syncAccepted + this.waitingCalls - this.refusedWaiters - st.waiting,
@@ -883,7 +933,9 @@ export class PoolHarness {
       v(st.queued === known, `queued ${st.queued}, model ${known}`);
     }
     const active = SESSIONS.filter((s) =>
-      this.tasks.some((t) => t.session === s && t.knownAccepted && !t.cancelled && !t.ended),
+      this.tasks.some(
+        (t) => t.session === s && t.knownAccepted && !t.cancelled && !t.ended && !t.abandoned,
+      ),
     ).length;
     if (this.cfg.whenFull === 'reject')
       v(st.activeSessions === active, `activeSessions ${st.activeSessions}, model ${active}`);
@@ -910,9 +962,16 @@ export class PoolHarness {
     for (let round = 0; this.report === undefined && round < 10_000; round++) {
       const deadlinePending =
         this.drainDeadline !== Infinity && !this.deadlineFired && jest.getTimerCount() > 0;
+      const running = this.held.filter((t) => !t.abandoned).length;
+      const gracePending =
+        this.deadlineFired && this.cfg.graceMs !== Infinity && !this.graceFired && running > 0;
       if (deadlinePending && (this.cfg.deadlineFirst || this.held.length === 0)) {
         this.tick(deadlineLeft());
-      } else if (this.held.length > 0) {
+      } else if (gracePending && this.cfg.graceFirst) {
+        this.tick(
+          Math.max(0, this.drainElapsedAt + this.drainDeadline + this.graceMs - this.elapsed),
+        );
+      } else if (running > 0) {
         this.release(round, round % 3 === 0 ? 'reject-value' : 'resolve', 'string');
       } else {
         await quiesce();
@@ -925,6 +984,15 @@ export class PoolHarness {
       this.checkQuiescent();
     }
     if (this.report === undefined) this.fail('drain did not finish after 10,000 rounds');
+    // A forced drain is over although abandoned handlers still run: their lanes are gone all
+    // the same. When they return, it is only counted.
+    if (!this.removals.every((r) => r.done))
+      this.fail('a removeLane() or resize() promise still pending after the drain');
+    for (let round = 0; this.held.length > 0; round++) {
+      this.release(round, round % 2 === 0 ? 'resolve' : 'reject-error', 'string');
+      await quiesce();
+      this.checkQuiescent();
+    }
     this.throwViolations();
     this.checkEnd();
   }
@@ -953,8 +1021,11 @@ export class PoolHarness {
     let cancelled = 0;
     let cancelledInDrain = 0;
     let rejected = 0;
+    let abandoned = 0;
     const cancelledTypes = new Set(report.cancelledTasks.map((c) => c.type));
     v(cancelledTypes.size === report.cancelledTasks.length, 'a task is listed twice as cancelled');
+    const abandonedTypes = new Set(report.abandonedTasks.map((c) => c.type));
+    v(abandonedTypes.size === report.abandonedTasks.length, 'a task is listed twice as abandoned');
     for (const t of this.tasks) {
       const msg = (m: string) =>
         this.fail(`${t}: ${m} (settlements ${JSON.stringify(t.settlements.map((s) => s.kind))})`);
@@ -984,7 +1055,19 @@ export class PoolHarness {
       accepted++;
       if (t.admission === 'rejected') msg('accepted after a synchronous refusal');
       if (t.api === 'enqueue' && t.ack !== 'accepted') msg(`enqueue ack ${t.ack}`);
-      if (t.started) {
+      if (t.abandoned) {
+        // Submit: its promise rejects; enqueue: onUnhandledFailure. Once, whatever came later.
+        abandoned++;
+        const s = t.settlements[0];
+        if (
+          t.settlements.length !== 1 ||
+          s.kind !== (t.api === 'submit' ? 'rejected' : 'unhandled') ||
+          !(s.value instanceof TaskAbandonedError) ||
+          s.value.taskId !== t.taskId
+        )
+          msg('not settled once with its TaskAbandonedError');
+        if (!abandonedTypes.has(t.type)) msg('missing from report.abandonedTasks');
+      } else if (t.started) {
         if (!t.ended) msg('started but never ended');
         const { ok, value } = t.result!;
         if (ok) completed++;
@@ -1021,6 +1104,8 @@ export class PoolHarness {
     v(st.failed === failed, `stats.failed ${st.failed}, observed ${failed}`);
     v(st.cancelled === cancelled, `stats.cancelled ${st.cancelled}, observed ${cancelled}`);
     v(st.rejected === rejected, `stats.rejected ${st.rejected}, observed ${rejected}`);
+    v(st.abandoned === abandoned, `stats.abandoned ${st.abandoned}, observed ${abandoned}`);
+    v(report.abandonedTasks.length === abandoned, 'report.abandonedTasks');
 
     // Per session, over accepted tasks: an earlier submission starts before a later one,
     // and a cancelled one never precedes a started one (cancelled tasks are the queue's tail).
@@ -1057,8 +1142,8 @@ export class PoolHarness {
     v(report.completed === st.completed - ds.completed, 'report.completed');
     v(report.failed === st.failed - ds.failed, 'report.failed');
     v(
-      report.completed + report.failed + report.cancelled === ds.queued + ds.running,
-      `report covers ${report.completed + report.failed + report.cancelled}, drain began with ${ds.queued + ds.running}`,
+      report.completed + report.failed + report.cancelled + abandoned === ds.queued + ds.running,
+      `report covers ${report.completed + report.failed + report.cancelled + abandoned}, drain began with ${ds.queued + ds.running}`,
     );
     this.throwViolations();
   }
@@ -1248,6 +1333,8 @@ export function configArb(profile: Profile): fc.Arbitrary<Config> {
       startAtOnce: full ? fc.boolean() : fc.constantFrom(false, false, true),
       finalDeadline: deadlineArb,
       deadlineFirst: fc.boolean(),
+      graceMs: fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 20 })),
+      graceFirst: fc.boolean(),
     })
     .map(({ extraLanes, ...c }) => ({ ...c, maxLanes: c.lanes + extraLanes }));
 }
