@@ -5,7 +5,7 @@ import { checkRateLimit, type RateLimiter } from './rate-limiter.js';
 import type { RateLimits } from './rate-limits.js';
 import { HANDLER_OPTION_KEYS, type HandlerRegistration } from './submit-options.js';
 import type { LatencyRecorder } from './latency.js';
-import type { TaskHandlerFn } from './task.js';
+import type { TaskContext, TaskHandlerFn } from './task.js';
 import { DEFAULT_TASK_POLICY, type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
 
 /** Outcomes of one task type, counted on its handler entry so a task pays no map lookup. */
@@ -32,6 +32,8 @@ export interface HandlerEntry {
   batch?: BatchOptions;
   /** Created on the type's first timed task. */
   latency?: LatencyRecorder;
+  /** See HandlerRegistration.onAbort. */
+  readonly onAbort?: (ctx: TaskContext, reason: unknown) => void;
 }
 
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
@@ -55,7 +57,9 @@ export class HandlerRegistry {
           'an object such as { retry: 3 }, or an origin string',
         );
       }
-      checkKeys(o, ['origin', ...HANDLER_OPTION_KEYS]);
+      checkKeys(o, ['origin', 'onAbort', ...HANDLER_OPTION_KEYS]);
+      if (o.onAbort !== undefined && typeof o.onAbort !== 'function')
+        throw new InvalidOptionError('onAbort', o.onAbort, 'a function (ctx, reason) => void');
     }
     const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
     const batch = checkBatchOptions(type, o?.batch);
@@ -82,6 +86,7 @@ export class HandlerRegistry {
       limiter: rateLimit === undefined ? undefined : this.limits.create(rateLimit),
       batch,
       latency: undefined,
+      onAbort: o?.onAbort,
     };
     this.handlers.set(type, entry);
     return entry;

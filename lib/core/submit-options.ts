@@ -2,7 +2,7 @@ import type { BatchOptions } from './batch.js';
 import { InvalidOptionError } from './errors.js';
 import { checkKeys } from './options.js';
 import type { RateLimit } from './rate-limiter.js';
-import type { TaskOutcome } from './task.js';
+import type { TaskContext, TaskOutcome } from './task.js';
 import type { TaskPolicyOptions } from './task-policy.js';
 
 /** How a handler is registered: where it comes from (for errors) and its default policy. */
@@ -12,6 +12,15 @@ export interface HandlerRegistration extends TaskPolicyOptions {
   rateLimit?: RateLimit;
   /** Makes it a batch handler: `(items, batchCtx)`, see `BatchHandlerFn`. */
   batch?: BatchOptions;
+  /**
+   * For a handler that runs its task somewhere else (a proxy; thread lanes use it): called
+   * once per attempt, synchronously, when a running task is told to stop (its timeout, its
+   * caller's signal, the drain deadline), just after its ctx.signal aborts, so the stop can
+   * be passed on. A handler running here reads ctx.signal instead. What it throws is
+   * rethrown on a microtask (an uncaught exception), as an event listener's would be.
+   * `registerHandler` only, not a `@TaskHandler` option.
+   */
+  onAbort?: (ctx: TaskContext, reason: unknown) => void;
 }
 
 /** What a handler registration (and `@TaskHandler`) accepts beside where it comes from. */

@@ -121,6 +121,18 @@ export class Task implements TaskContext {
 
   // Aborting is rare, so it may create the controller; a second abort keeps the first reason.
   abort(reason: unknown): void {
-    (this.more().controller ??= new AbortController()).abort(reason);
+    const controller = (this.more().controller ??= new AbortController());
+    if (controller.signal.aborted) return;
+    controller.abort(reason);
+    const onAbort = this.handler.onAbort;
+    if (onAbort === undefined) return;
+    try {
+      onAbort(this, reason);
+    } catch (error) {
+      // Thrown inside a timeout or a drain deadline: the engine finishes its step first.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 }

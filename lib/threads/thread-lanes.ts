@@ -119,6 +119,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
         overlapOnTimeout: h.overlapOnTimeout,
         priority: h.priority,
         rateLimit: h.rateLimit,
+        // Every stop (timeout, caller, drain deadline) reaches the thread's ctx.signal.
+        onAbort: (ctx, reason) => this.aborted(ctx as Task, reason),
       },
     );
   }
@@ -129,27 +131,31 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
     const promise = new Promise(capture);
     const rec = pending;
     this.threads.get(task.laneId)!.send(rec);
-    // Only tasks that can be aborted pay for a signal listener.
-    if (task.policy.timeoutMs !== undefined || task.extra?.callerSignal !== undefined)
-      this.follow(rec);
+    // A retry whose caller has aborted starts aborted (see Task.resetSignal).
+    const reason = task.abortReason;
+    if (reason !== undefined) this.stop(rec, reason);
     return promise;
   }
 
-  private follow(rec: InFlight): void {
-    const signal = rec.task.signal;
-    const onAbort = () => {
-      const thread = rec.thread!;
-      if (!thread.inFlight.has(rec.seq)) return;
-      thread.abort(rec, signal.reason);
-      if (!(signal.reason instanceof TaskTimeoutError)) return;
-      // Hard preemption: a handler still running after the grace period loses its thread.
-      rec.preempt = setTimeout(() => {
-        if (rec.thread!.inFlight.get(rec.seq) === rec)
-          rec.thread!.terminate(`task ${rec.task.taskId} timed out`);
-      }, this.options.graceMs);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+  // A task was told to stop: found among what the threads run (a scan, but aborts are rare
+  // and no task pays for a listener).
+  private aborted(task: Task, reason: unknown): void {
+    for (const thread of [...this.threads.values(), ...this.closing]) {
+      for (const rec of thread.inFlight.values())
+        if (rec.task === task) return this.stop(rec, reason);
+    }
+  }
+
+  private stop(rec: InFlight, reason: unknown): void {
+    const thread = rec.thread;
+    if (thread === undefined || !thread.inFlight.has(rec.seq)) return;
+    thread.abort(rec, reason);
+    if (!(reason instanceof TaskTimeoutError)) return;
+    // Hard preemption: a handler still running after the grace period loses its thread.
+    rec.preempt = setTimeout(() => {
+      if (rec.thread!.inFlight.get(rec.seq) === rec)
+        rec.thread!.terminate(`task ${rec.task.taskId} timed out`);
+    }, this.options.graceMs);
   }
 
   added(laneId: number): void {

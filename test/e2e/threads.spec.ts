@@ -221,4 +221,14 @@ describe('thread mode (e2e): autoscaler', () => {
     await app.close();
     expect(app.get(ThreadLanes).liveThreads).toBe(0);
   });
+
+  it("tells a thread's running handler of the drain deadline, though it has no timeout or signal", async () => {
+    const { app, pool } = await boot();
+    const run = pool.submit('until-aborted', null, { sessionId: 'shutdown' });
+    // The deadline comes long before the grace period would abandon the handler.
+    const report = await pool.drain(100, { graceMs: 30_000 });
+    expect(await run).toBe('TaskCancelledError');
+    expect(report).toMatchObject({ completed: 1, deadlineReached: true, abandonedTasks: [] });
+    await app.close();
+  });
 });
