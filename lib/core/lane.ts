@@ -15,6 +15,9 @@ import type { Task } from './task.js';
 export interface RunLoop {
   task: Task | undefined;
   batch: Batch | undefined;
+  readonly startedAt: number;
+  /** A forced drain gave up on what it runs: it no longer counts as the lane's. */
+  abandoned: boolean;
 }
 
 export class Lane {

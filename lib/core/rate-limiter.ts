@@ -77,16 +77,23 @@ export class RateLimiter<T> {
     this.last = at;
   }
 
-  private schedule(): void {
+  /** Sets the timer for when a token is due, counting from `tokens` (those not yet promised). */
+  private schedule(tokens = this.tokens): void {
     const { tasks, intervalMs } = this.limit;
-    const wait = Math.max(1, Math.ceil(((1 - this.tokens) * intervalMs) / tasks));
+    const wait = Math.max(1, Math.ceil(((1 - tokens) * intervalMs) / tasks));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.refill(now());
       // Hand back as many as there are tokens; the rest wait for the next ones.
-      let n = Math.max(1, Math.floor(this.tokens));
-      while (n-- > 0 && this.parked.length > 0) this.release(this.parked.shift()!);
-      if (this.parked.length > 0 && this.timer === undefined) this.schedule();
+      let released = 0;
+      const n = Math.max(1, Math.floor(this.tokens));
+      while (released < n && this.parked.length > 0) {
+        this.release(this.parked.shift()!);
+        released++;
+      }
+      // What was handed back takes its tokens only when its lane picks it: the next timer
+      // waits for a token beyond those, or the first in line would find none and go to the back.
+      if (this.parked.length > 0 && this.timer === undefined) this.schedule(this.tokens - released);
     }, wait);
   }
 }

@@ -135,15 +135,22 @@ export class Scheduler extends LanePlacement {
         if (s.size === 0) this.sessions.delete(s.id);
       }
     };
+    const at = now();
     for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      for (const loop of lane.loops) {
+      for (const loop of [...lane.loops]) {
         for (const task of loop.batch?.tasks ?? (loop.task === undefined ? [] : [loop.task])) {
           if (task.state !== TaskState.Running) continue;
           give(task);
           lane.running--;
           this.running--;
           each(task);
+          loop.abandoned = true;
         }
+        // The loop waits on for its handler, but as no part of the lane: its slot is free.
+        if (!loop.abandoned) continue;
+        lane.loops.delete(loop);
+        lane.slots--;
+        lane.busy.ended(at, loop.startedAt);
       }
     }
     for (const { task } of this.late.keys()) {
@@ -155,7 +162,8 @@ export class Scheduler extends LanePlacement {
     this.late.clear();
     // A removed lane runs nothing the pool still waits for: it is gone now, and whoever
     // awaits its removal (a resize, the autoscaler) is not held up by a hung handler.
-    for (const lane of [...this.retiring]) if (lane.running === 0) this.retire(lane);
+    for (const lane of [...this.retiring])
+      if (lane.running === 0 && lane.slots === 0) this.retire(lane);
   }
 
   /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
@@ -174,13 +182,14 @@ export class Scheduler extends LanePlacement {
     lane.busy.started(startedAt);
     this.accepted.checkpoint(this.lastTaskId + 1, startedAt);
     // Known per loop, not per task, so the running tasks can be reached at a deadline.
-    const loop: RunLoop = { task: undefined, batch: undefined };
+    const loop: RunLoop = { task: undefined, batch: undefined, startedAt, abandoned: false };
     lane.loops.add(loop);
     let task: Task | Batch | undefined;
     while ((task = this.take(lane)) !== undefined) {
       if (task.kind === ReadyKind.Batch) {
         loop.batch = task;
         await this.runBatch(lane, task);
+        if (loop.abandoned) return; // a forced drain freed its slot already
         loop.batch = undefined;
         continue;
       }
@@ -197,13 +206,12 @@ export class Scheduler extends LanePlacement {
       }
       loop.task = undefined;
       this.finish(lane, task, ok, value);
+      if (loop.abandoned) return; // a forced drain freed its slot already
     }
     lane.loops.delete(loop);
     lane.slots--;
     lane.busy.ended(now(), startedAt);
-    // Not if a forced drain retired it already (it abandoned what this loop was running).
-    if (lane.removed && lane.slots === 0 && lane.running === 0 && this.retiring.has(lane))
-      this.retire(lane);
+    if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
   }
 
   /** One call of a batch handler; then each task settles (or retries) on its own. */

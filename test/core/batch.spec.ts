@@ -73,6 +73,24 @@ describe('batch handlers', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('counts a rate limit in tasks, each taking its token as it joins a batch', async () => {
+    jest.useFakeTimers();
+    const { pool, calls } = batchPool({ maxSize: 10, maxWaitMs: 250 }, 1, undefined, {
+      rateLimit: { tasks: 2, intervalMs: 100 },
+    });
+    pool.start();
+    const t0 = Date.now();
+    const results = [1, 2, 3, 4, 5, 6].map((n) => pool.submit('write', n));
+    await flush(50);
+    expect(pool.stats()).toMatchObject({ batching: 2, rateLimited: 4 });
+    await jest.advanceTimersByTimeAsync(200); // a token every 50 ms: the other four join
+    expect(pool.stats()).toMatchObject({ batching: 6, rateLimited: 0 });
+    expect(calls).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(50); // maxWaitMs after the first joined
+    expect(calls.map((c) => [c.at - t0, c.payloads])).toEqual([[250, [1, 2, 3, 4, 5, 6]]]);
+    expect(await Promise.all(results)).toEqual([2, 4, 6, 8, 10, 12]);
+  });
+
   it('holds at most one task per session and keeps each session in order', async () => {
     jest.useFakeTimers();
     const { pool, calls } = batchPool({ maxSize: 10, maxWaitMs: 5 }, 2);

@@ -116,6 +116,29 @@ describe('forced drain', () => {
     expect(pool.stats().busyMs).toBe(busy);
   });
 
+  // Found by the contract model: a lane removed after the drain waited for the handler.
+  it('removes at once, after a forced drain, a lane whose abandoned handler still runs', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 2 });
+    let laneOfHung = -1;
+    pool.registerHandler('hung', (_: unknown, ctx) => {
+      laneOfHung = ctx.laneId;
+      return new Promise(() => undefined);
+    });
+    pool.start();
+    const run = pool.submit('hung', null, { sessionId: 's' }).catch((e: unknown) => e);
+    await flush();
+    const report = pool.drain(0, { graceMs: 10 });
+    await jest.advanceTimersByTimeAsync(11);
+    await expect(report).resolves.toMatchObject({ abandonedTasks: [expect.anything()] });
+    expect(await run).toBeInstanceOf(TaskAbandonedError);
+    let removed = false;
+    void pool.removeLane(laneOfHung).then(() => (removed = true));
+    await flush();
+    expect(removed).toBe(true);
+    expect(pool.stats().lanes.find((l) => l.id === laneOfHung)).toBeUndefined();
+  });
+
   it('waits forever with graceMs: Infinity, and names a bad grace', () => {
     const pool = new Dispatcher();
     expect(() => pool.drain(10, { graceMs: -1 })).toThrow(/"graceMs": got -1/);

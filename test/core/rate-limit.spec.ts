@@ -31,6 +31,29 @@ describe('rate limits', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('hands tokens to held-back work in the order it was held back', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1 });
+    const started: Array<[number, number]> = [];
+    pool.registerHandler('t', (n: number) => void started.push([n, Date.now()]), {
+      rateLimit: { tasks: 2, intervalMs: 100 },
+    });
+    pool.start();
+    const t0 = Date.now();
+    const work = [1, 2, 3, 4, 5, 6].map((n) => pool.submit('t', n));
+    await jest.advanceTimersByTimeAsync(200);
+    await Promise.all(work);
+    // Not one handed back a token that the one before it was promised (it would go to the back).
+    expect(started.map(([n, at]) => [n, at - t0])).toEqual([
+      [1, 0],
+      [2, 0],
+      [3, 50],
+      [4, 100],
+      [5, 150],
+      [6, 200],
+    ]);
+  });
+
   it('keeps a session in order while it waits for tokens', async () => {
     jest.useFakeTimers();
     const pool = new Dispatcher({ lanes: 1 });
