@@ -59,12 +59,13 @@ interface LatencyContender {
   submit(a: Arrival, key: string): Promise<unknown>;
 }
 
-function newPool(lanes = CONCURRENCY, laneConcurrency = 1): Dispatcher {
+function newPool(lanes = CONCURRENCY, laneConcurrency = 1, stealUnkeyed = true): Dispatcher {
   const pool = new Dispatcher({
     lanes,
     laneConcurrency,
     maxQueued: Infinity,
     maxQueuedPerSession: Infinity,
+    stealUnkeyed,
   });
   pool.registerHandler('io', handler);
   pool.start();
@@ -75,12 +76,15 @@ function contenders(): LatencyContender[] {
   const unkeyed = newPool();
   const keyed = newPool();
   const shared = newPool(1, CONCURRENCY);
+  const bound = newPool(CONCURRENCY, 1, false);
   const q = new PQueue({ concurrency: CONCURRENCY });
   const lanes = Array.from({ length: CONCURRENCY }, () => new PQueue({ concurrency: 1 }));
   return [
     { name: 'pool.submit', submit: (a) => unkeyed.submit('io', a) },
-    // One lane of concurrency 8: one shared queue, so a task never waits behind a busy
-    // lane while another is idle (unkeyed tasks are bound to a lane when submitted).
+    // Without work stealing an unkeyed task stays on the lane it was placed on when
+    // submitted, and may wait behind a busy lane while another has gone idle.
+    { name: 'pool.submit (stealUnkeyed: false)', submit: (a) => bound.submit('io', a) },
+    // One lane of concurrency 8: one shared queue.
     { name: 'pool.submit (1 lane x c=8)', submit: (a) => shared.submit('io', a) },
     {
       name: 'pool.submit (keyed, 1,000 sessions)',

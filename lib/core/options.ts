@@ -63,7 +63,8 @@ export interface PoolOptions {
   unkeyedPlacement?: 'least-loaded' | 'round-robin';
   /**
    * Let a lane that runs out of work take a waiting unkeyed task from a busy lane (work
-   * stealing). Keyed tasks never move this way. Default: false.
+   * stealing), so no unkeyed task waits behind a busy lane while another is idle. Keyed
+   * tasks never move this way. Off while a pool-wide rate limit is set. Default: true.
    */
   stealUnkeyed?: boolean;
   /**
@@ -121,7 +122,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   rateLimit: undefined,
   stagedStart: undefined,
   unkeyedPlacement: 'least-loaded',
-  stealUnkeyed: false,
+  stealUnkeyed: true,
   rebalance: 'when-idle',
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),

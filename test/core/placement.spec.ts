@@ -1,7 +1,7 @@
 import { Dispatcher } from '../../lib/core/index.js';
 import { deferred, flush } from '../support/deferred.js';
 
-function setup(stealUnkeyed: boolean) {
+function setup(stealUnkeyed: boolean | undefined) {
   const pool = new Dispatcher({ lanes: 2, stealUnkeyed });
   const hold = deferred();
   const ran: Array<[string, number]> = [];
@@ -22,21 +22,24 @@ describe('unkeyed placement', () => {
     expect(lanes.sort()).toEqual([0, 0, 1, 1, 2, 2]);
   });
 
-  it('with stealing, a lane that runs dry takes a waiting unkeyed task from a busy lane', async () => {
-    const { pool, hold, ran } = setup(true);
-    const held = pool.submit('hold', null); // lane A, runs long
-    const quick = pool.submit('t', 'quick'); // lane B
-    const stuck = pool.submit('t', 'u1'); // tie: lands behind the long task on lane A
-    const other = pool.submit('t', 'u2'); // lane B
-    await Promise.all([quick, stuck, other]);
-    const laneOfHold = pool.stats().lanes.find((l) => l.running === 1)!.id;
-    expect(ran.map(([p]) => p).sort()).toEqual(['quick', 'u1', 'u2']);
-    expect(ran.every(([, lane]) => lane !== laneOfHold)).toBe(true);
-    expect(pool.stats()).toMatchObject({ queued: 0, running: 1 });
-    hold.resolve();
-    await held;
-    expect(pool.stats().lanes.every((l) => l.queued === 0)).toBe(true);
-  });
+  it.each([true, undefined])(
+    'with stealing (stealUnkeyed: %s, the default when undefined), a lane that runs dry takes a waiting unkeyed task from a busy lane',
+    async (steal) => {
+      const { pool, hold, ran } = setup(steal);
+      const held = pool.submit('hold', null); // lane A, runs long
+      const quick = pool.submit('t', 'quick'); // lane B
+      const stuck = pool.submit('t', 'u1'); // tie: lands behind the long task on lane A
+      const other = pool.submit('t', 'u2'); // lane B
+      await Promise.all([quick, stuck, other]);
+      const laneOfHold = pool.stats().lanes.find((l) => l.running === 1)!.id;
+      expect(ran.map(([p]) => p).sort()).toEqual(['quick', 'u1', 'u2']);
+      expect(ran.every(([, lane]) => lane !== laneOfHold)).toBe(true);
+      expect(pool.stats()).toMatchObject({ queued: 0, running: 1 });
+      hold.resolve();
+      await held;
+      expect(pool.stats().lanes.every((l) => l.queued === 0)).toBe(true);
+    },
+  );
 
   it('without stealing the same task waits for its lane', async () => {
     const { pool, hold, ran } = setup(false);
