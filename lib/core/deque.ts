@@ -24,6 +24,14 @@ export class Deque<T> {
     this.length++;
   }
 
+  /** Puts an item back at the front. */
+  unshift(item: T): void {
+    if (this.length > this.mask) this.grow();
+    this.head = (this.head - 1) & this.mask;
+    this.buf[this.head] = item;
+    this.length++;
+  }
+
   shift(): T | undefined {
     if (this.length === 0) return undefined;
     const item = this.buf[this.head];

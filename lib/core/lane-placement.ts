@@ -217,18 +217,18 @@ export abstract class LanePlacement {
     s.lane = to;
   }
 
-  protected makeReady(lane: Lane, item: Session | Task | Batch): void {
+  /** `front`: the item goes back where it was taken from (a rate limit held it back). */
+  protected makeReady(lane: Lane, item: Session | Task | Batch, front = false): void {
     // A session waits at its head task's priority: priority never reorders a session.
-    lane.ready.push(
-      item,
-      !this.prioritized
-        ? 0
-        : item.kind === ReadyKind.Task
-          ? item.policy.priority
-          : item.kind === ReadyKind.Batch
-            ? item.priority
-            : item.head!.policy.priority,
-    );
+    const priority = !this.prioritized
+      ? 0
+      : item.kind === ReadyKind.Task
+        ? item.policy.priority
+        : item.kind === ReadyKind.Batch
+          ? item.priority
+          : item.head!.policy.priority;
+    if (front) lane.ready.unshift(item, priority);
+    else lane.ready.push(item, priority);
     if (this.started && lane.slots < lane.concurrency) {
       lane.slots++;
       void this.runSlot(lane);
@@ -275,12 +275,13 @@ export abstract class LanePlacement {
     return this.gatherer.count(this.lanes.values());
   }
 
-  // Work a rate limit held back goes back to its lane (or the ring's choice) when tokens return.
+  // Work a rate limit held back goes back to the front of its lane (or to the ring's choice)
+  // when tokens return, so work queued behind it meanwhile does not take its token.
   private unpark(item: Limitable): void {
     if (item instanceof Task) {
       if (item.state !== TaskState.Queued) return;
       const lane = this.lanes.get(item.laneId);
-      if (lane !== undefined) return this.makeReady(lane, item);
+      if (lane !== undefined) return this.makeReady(lane, item, true);
       // Its lane was removed while it waited: the count leaves with it.
       const old = this.home(item.laneId);
       if (old !== undefined) old.queued--;
@@ -288,7 +289,7 @@ export abstract class LanePlacement {
     }
     if (item.size === 0) return;
     if (item.lane.removed) this.rehome(item);
-    this.makeReady(item.lane, item);
+    this.makeReady(item.lane, item, true);
   }
 
   protected home(laneId: number): Lane | undefined {

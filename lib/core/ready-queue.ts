@@ -37,6 +37,13 @@ export class ReadyQueue<T> {
     this.level(priority).push(item);
   }
 
+  /** Puts an item back at the front of its level (it was taken from there and held back). */
+  unshift(item: T, priority = 0): void {
+    this.length++;
+    if (this.levels === undefined && priority === 0) return this.normal.unshift(item);
+    this.level(priority).unshift(item);
+  }
+
   shift(): T | undefined {
     if (this.length === 0) return undefined;
     this.length--;

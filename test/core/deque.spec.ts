@@ -15,6 +15,30 @@ describe('Deque', () => {
     expect(q.peek()).toBeUndefined();
   });
 
+  it('puts items back at the front, across wrap-around and growth, like an array', () => {
+    const q = new Deque<number>();
+    const model: number[] = [];
+    let n = 0;
+    // A fixed mix of push, unshift and shift that wraps the head below 0 and grows twice.
+    for (let step = 0; step < 400; step++) {
+      const op = (step * 7) % 5;
+      if (op < 2) {
+        q.push(n);
+        model.push(n++);
+      } else if (op < 4) {
+        q.unshift(n);
+        model.unshift(n++);
+      } else {
+        expect(q.shift()).toBe(model.shift());
+      }
+      expect(q.length).toBe(model.length);
+      expect(q.peek()).toBe(model[0]);
+    }
+    const rest: number[] = [];
+    q.drain((x) => rest.push(x));
+    expect(rest).toEqual(model);
+  });
+
   it('drains in order and starts small again after a large burst', () => {
     const q = new Deque<number>();
     for (let i = 0; i < 5000; i++) q.push(i);

@@ -32,6 +32,20 @@ describe('ReadyQueue', () => {
     expect(out.indexOf('low')).toBe(2 * AGING_LIMIT + 1);
   });
 
+  it('puts an item back at the front of its own level', () => {
+    const q = new ReadyQueue<string>();
+    q.push('a0');
+    q.unshift('b0');
+    expect(q.shift()).toBe('b0');
+    q.push('c5', 5);
+    q.push('d5', 5);
+    q.unshift('e5', 5);
+    q.unshift('f0');
+    const out: string[] = [];
+    for (let x = q.shift(); x !== undefined; x = q.shift()) out.push(x);
+    expect(out).toEqual(['e5', 'c5', 'd5', 'f0', 'a0']);
+  });
+
   it('drains and finds across levels', () => {
     const q = new ReadyQueue<number>();
     q.push(1);

@@ -54,6 +54,33 @@ describe('rate limits', () => {
     ]);
   });
 
+  it('gives held-back work its place back in its lane: work queued after it does not take its token', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1 });
+    const started: Array<[string, number]> = [];
+    pool.registerHandler('limited', (n: number) => void started.push([`L${n}`, Date.now()]), {
+      rateLimit: { tasks: 1, intervalMs: 100 },
+    });
+    pool.registerHandler('slow', async () => {
+      started.push(['S', Date.now()]);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    });
+    pool.start();
+    const t0 = Date.now();
+    const work = [pool.submit('limited', 1), pool.submit('limited', 2), pool.submit('slow', 0)];
+    await jest.advanceTimersByTimeAsync(50);
+    work.push(pool.submit('limited', 3)); // queued while the lane is busy
+    await jest.advanceTimersByTimeAsync(300);
+    await Promise.all(work);
+    // L2 waited for a token (due at 100) while the lane ran S; it goes first when S ends.
+    expect(started.map(([p, at]) => [p, at - t0])).toEqual([
+      ['L1', 0],
+      ['S', 0],
+      ['L2', 150],
+      ['L3', 250],
+    ]);
+  });
+
   it('keeps a session in order while it waits for tokens', async () => {
     jest.useFakeTimers();
     const pool = new Dispatcher({ lanes: 1 });
