@@ -4,9 +4,13 @@
  * time passing, lanes added and removed. Every batch call waits on a deferred that only a
  * later command settles, so the interleaving replays from fast-check's seed.
  *
+ * Some runs rate-limit the type: each task takes a token as it joins a batch.
+ *
  * Checked at each batch call: at most maxSize tasks, at most one per session, no task of a
  * session already in a running call, each session's tasks in submission order (a retry
- * before the session's later tasks). After each command: stats().running equals the tasks
+ * before the session's later tasks), and under a rate limit no more attempts started so far
+ * than the bucket allows (tasks + elapsed * tasks / intervalMs: a task's token is taken as it
+ * joins, before its call starts). After each command: stats().running equals the tasks
  * of unsettled calls, stats().batches the calls seen. At the end, after releasing
  * everything and draining: every task settled exactly once, with its last call's outcome
  * (or TaskCancelledError for an abort before it started), nothing queued, batched, running
@@ -18,6 +22,7 @@ import {
   type BatchContext,
   type BatchItem,
   Dispatcher,
+  type RateLimit,
   TaskCancelledError,
 } from '../../lib/core/index.js';
 import { type Deferred, deferred, flush } from '../support/deferred.js';
@@ -70,9 +75,17 @@ interface Call {
 }
 
 async function run(
-  config: { lanes: number; laneConcurrency: number; maxSize: number; maxWaitMs: number },
+  config: {
+    lanes: number;
+    laneConcurrency: number;
+    maxSize: number;
+    maxWaitMs: number;
+    rateLimit: RateLimit | null;
+  },
   ops: Op[],
 ): Promise<void> {
+  const t0 = Date.now();
+  let attemptsStarted = 0;
   const pool = new Dispatcher({ lanes: config.lanes, laneConcurrency: config.laneConcurrency });
   const subs: Sub[] = [];
   const byId = new Map<number, Sub>();
@@ -105,6 +118,13 @@ async function run(
           startedOrder.set(sub.session, order);
         }
       }
+      attemptsStarted += batch.length;
+      const limit = config.rateLimit;
+      if (limit !== null) {
+        const allowed = limit.tasks + ((Date.now() - t0) * limit.tasks) / limit.intervalMs;
+        if (attemptsStarted > allowed + 1e-9)
+          problems.push(`${attemptsStarted} attempts started, the rate limit allows ${allowed}`);
+      }
       const call: Call = { subs: batch, gate: deferred() };
       calls.push(call);
       held.push(call);
@@ -116,7 +136,10 @@ async function run(
       if (!call.ok) throw 'boom';
       return value;
     },
-    { batch: { maxSize: config.maxSize, maxWaitMs: config.maxWaitMs } },
+    {
+      batch: { maxSize: config.maxSize, maxWaitMs: config.maxWaitMs },
+      rateLimit: config.rateLimit ?? undefined,
+    },
   );
   pool.start();
   const release = (call: Call, ok: boolean) => {
@@ -178,7 +201,9 @@ async function run(
   for (let round = 0; round < 200 && subs.some((s) => s.settled.length === 0); round++) {
     for (const call of [...held]) release(call, true);
     await flush(30);
-    await jest.advanceTimersByTimeAsync(config.maxWaitMs + 5);
+    await jest.advanceTimersByTimeAsync(
+      Math.max(config.maxWaitMs, config.rateLimit?.intervalMs ?? 0) + 5,
+    );
   }
   const report = await pool.drain();
   await Promise.all(removals);
@@ -221,6 +246,12 @@ describe('batch handlers (property)', () => {
           laneConcurrency: fc.integer({ min: 1, max: 2 }),
           maxSize: fc.integer({ min: 1, max: 4 }),
           maxWaitMs: fc.constantFrom(0, 3, 10),
+          rateLimit: fc.option(
+            fc.record({
+              tasks: fc.integer({ min: 1, max: 3 }),
+              intervalMs: fc.constantFrom(5, 10, 20),
+            }),
+          ),
         }),
         fc.array(opArb, { minLength: 1, maxLength: 60 }),
         async (config, ops) => {
