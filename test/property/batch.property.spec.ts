@@ -28,6 +28,8 @@ import {
 import { type Deferred, deferred, flush } from '../support/deferred.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? 300);
+// A run takes a few ms; leave room for slow CI machines and soak runs (as the other suites do).
+const TIMEOUT_MS = Math.max(60_000, RUNS * 25);
 
 type Op =
   | { op: 'submit'; session: number; attempts: 1 | 2 }
@@ -238,32 +240,36 @@ async function run(
 describe('batch handlers (property)', () => {
   afterEach(() => jest.useRealTimers());
 
-  it('keep order, exclusion and exactly-once settlement under random interleavings', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.record({
-          lanes: fc.integer({ min: 1, max: 3 }),
-          laneConcurrency: fc.integer({ min: 1, max: 2 }),
-          maxSize: fc.integer({ min: 1, max: 4 }),
-          maxWaitMs: fc.constantFrom(0, 3, 10),
-          rateLimit: fc.option(
-            fc.record({
-              tasks: fc.integer({ min: 1, max: 3 }),
-              intervalMs: fc.constantFrom(5, 10, 20),
-            }),
-          ),
-        }),
-        fc.array(opArb, { minLength: 1, maxLength: 60 }),
-        async (config, ops) => {
-          jest.useFakeTimers();
-          try {
-            await run(config, ops);
-          } finally {
-            jest.useRealTimers();
-          }
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  });
+  it(
+    'keep order, exclusion and exactly-once settlement under random interleavings',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            lanes: fc.integer({ min: 1, max: 3 }),
+            laneConcurrency: fc.integer({ min: 1, max: 2 }),
+            maxSize: fc.integer({ min: 1, max: 4 }),
+            maxWaitMs: fc.constantFrom(0, 3, 10),
+            rateLimit: fc.option(
+              fc.record({
+                tasks: fc.integer({ min: 1, max: 3 }),
+                intervalMs: fc.constantFrom(5, 10, 20),
+              }),
+            ),
+          }),
+          fc.array(opArb, { minLength: 1, maxLength: 60 }),
+          async (config, ops) => {
+            jest.useFakeTimers();
+            try {
+              await run(config, ops);
+            } finally {
+              jest.useRealTimers();
+            }
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    TIMEOUT_MS,
+  );
 });
