@@ -1,3 +1,4 @@
+import { enter } from './async-context.js';
 import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
 import type { HandlerEntry } from './handler-registry.js';
 import { checkDelay, checkKeys } from './options.js';
@@ -17,9 +18,26 @@ export interface BatchOptions {
 
 /** One task of a batch, as its handler sees it. */
 export interface BatchItem<P = any> {
-  payload: P;
+  readonly payload: P;
   /** The task's own context: its id, session, attempt and signal (its caller's abort). */
-  ctx: TaskContext;
+  readonly ctx: TaskContext;
+  /**
+   * Calls `fn` in the async context of the call that submitted this item (its
+   * AsyncLocalStorage stores: request, tenant, trace). A batch serves many callers, so the
+   * handler itself runs in the pool's context; enter an item's to read its caller's stores.
+   */
+  run<R>(fn: () => R): R;
+}
+
+class Item implements BatchItem {
+  constructor(
+    readonly payload: unknown,
+    readonly ctx: Task,
+  ) {}
+
+  run<R>(fn: () => R): R {
+    return enter(this.ctx.context, fn);
+  }
 }
 
 /** What a batch handler receives beside its items. */
@@ -110,7 +128,7 @@ export class Batch implements BatchContext {
   }
 
   call(): unknown {
-    const items = this.tasks.map((task) => ({ payload: task.payload, ctx: task }));
+    const items = this.tasks.map((task) => new Item(task.payload, task));
     return (this.handler.fn as unknown as BatchHandlerFn)(items, this);
   }
 

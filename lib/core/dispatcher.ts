@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import { Admission } from './admission.js';
+import { type CallerContext, captureContext } from './async-context.js';
 import type { BatchHandlerFn, BatchOptions } from './batch.js';
 import { Drain } from './drain.js';
 import { LaneSizing } from './lane-sizing.js';
@@ -91,7 +92,7 @@ export class Dispatcher {
         betweenTasks: this.options.rebalance === 'between-tasks',
       },
     );
-    this.handlers = new HandlerRegistry(this.scheduler.limits);
+    this.handlers = new HandlerRegistry(this.scheduler.limits, this.options.context);
     this.admission = new Admission(
       this.scheduler,
       this.options.maxQueued,
@@ -291,11 +292,13 @@ export class Dispatcher {
         ? entry.policy
         : resolveTaskPolicy(entry.policy, options);
     if (onlyCheck) return undefined;
+    // Captured now, in the caller's call: a caller admitted later is woken by the pool.
+    const context = entry.captures ? captureContext() : undefined;
     const session = sessionId === undefined ? undefined : this.scheduler.sessions.get(sessionId);
     const scope = this.admission.full(sessionId, session);
     if (scope === undefined) {
       const s = sessionId === undefined ? undefined : (session ?? this.scheduler.open(sessionId));
-      this.push(entry, policy, payload, s, options, resolve, reject);
+      this.push(entry, policy, payload, s, context, options, resolve, reject);
       return undefined;
     }
     if (this.options.whenFull === 'reject') {
@@ -310,7 +313,7 @@ export class Dispatcher {
         () => {
           // Looked up again: the session may have come or gone while the caller waited.
           const s = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
-          this.push(entry, policy, payload, s, options, resolve, reject);
+          this.push(entry, policy, payload, s, context, options, resolve, reject);
           admitted();
         },
         (error) => {
@@ -356,11 +359,12 @@ export class Dispatcher {
     policy: TaskPolicy,
     payload: unknown,
     session: Session | undefined,
+    context: CallerContext,
     options: SubmitOptions | undefined,
     resolve: ((v: unknown) => void) | undefined,
     reject: ((e: unknown) => void) | undefined,
   ): void {
-    const task = new Task(this.nextTaskId++, entry, payload, session);
+    const task = new Task(this.nextTaskId++, entry, payload, session, context);
     const signal = options?.signal;
     task.resolve = resolve;
     task.reject = reject;

@@ -1,3 +1,4 @@
+import { CONTEXT_MODES, type ContextMode } from './async-context.js';
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
 import { type BatchOptions, checkBatchOptions } from './batch.js';
 import { checkKeys } from './options.js';
@@ -34,14 +35,22 @@ export interface HandlerEntry {
   latency?: LatencyRecorder;
   /** See HandlerRegistration.onAbort. */
   readonly onAbort?: (ctx: TaskContext, reason: unknown) => void;
+  /** Its tasks capture their caller's async context (context: 'caller'). */
+  readonly captures: boolean;
 }
 
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
 export class HandlerRegistry {
   private readonly handlers = new Map<string, HandlerEntry>();
 
-  /** `limits` makes the rate limiter of a type registered with a `rateLimit`. */
-  constructor(private readonly limits: RateLimits) {}
+  /**
+   * `limits` makes the rate limiter of a type registered with a `rateLimit`; `context` is the
+   * pool's default for handlers that do not choose.
+   */
+  constructor(
+    private readonly limits: RateLimits,
+    private readonly context: ContextMode = 'caller',
+  ) {}
   /** The last type looked up: a run of one type skips the Map (entries are never removed). */
   private lastType = ''; // never a registered type
   private lastEntry: HandlerEntry | undefined = undefined;
@@ -63,6 +72,9 @@ export class HandlerRegistry {
     }
     const rateLimit = checkRateLimit(`rateLimit of "${type}"`, o?.rateLimit);
     const batch = checkBatchOptions(type, o?.batch);
+    const context = o?.context ?? this.context;
+    if (!CONTEXT_MODES.includes(context))
+      throw new InvalidOptionError(`context of "${type}"`, context, `'caller' or 'none'`);
     const origin = o?.origin ?? 'anonymous handler';
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
@@ -87,6 +99,9 @@ export class HandlerRegistry {
       batch,
       latency: undefined,
       onAbort: o?.onAbort,
+      // A batch handler serves many callers: it runs in the pool's context, each item enters
+      // its own caller's with item.run (see BatchItem).
+      captures: context === 'caller',
     };
     this.handlers.set(type, entry);
     return entry;

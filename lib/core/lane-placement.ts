@@ -1,3 +1,4 @@
+import { runInPool } from './async-context.js';
 import { Batch } from './batch.js';
 import { BatchGatherer } from './batch-gatherer.js';
 import { Deque } from './deque.js';
@@ -231,14 +232,14 @@ export abstract class LanePlacement {
     else lane.ready.push(item, priority);
     if (this.started && lane.slots < lane.concurrency) {
       lane.slots++;
-      void this.runSlot(lane);
+      void runInPool(this, this.runSlot, lane);
     }
   }
 
   protected wake(lane: Lane): void {
     while (lane.slots < lane.concurrency && lane.slots < lane.ready.length) {
       lane.slots++;
-      void this.runSlot(lane);
+      void runInPool(this, this.runSlot, lane);
     }
   }
 

@@ -1,3 +1,4 @@
+import { CONTEXT_MODES, type ContextMode } from './async-context.js';
 import { InvalidOptionError } from './errors.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 
@@ -85,6 +86,14 @@ export interface PoolOptions {
   stagedStart?: { lanesPerStep: number; delayMs: number };
   /** At most `tasks` task starts per `intervalMs` across the pool (a token bucket). Default: none. */
   rateLimit?: RateLimit;
+  /**
+   * The async context handlers and their callers' callbacks run in. 'caller' (default): the
+   * context of the call that submitted the task, so AsyncLocalStorage stores (nestjs-cls,
+   * OpenTelemetry, a logger's request id) read as the caller left them, never another
+   * caller's. 'none': the pool's own context, with no caller's stores, for handlers that read
+   * none (saves a capture per task). A handler's own `context` option overrides it.
+   */
+  context?: ContextMode;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
@@ -124,6 +133,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   unkeyedPlacement: 'least-loaded',
   stealUnkeyed: true,
   rebalance: 'when-idle',
+  context: 'caller',
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
@@ -185,6 +195,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (o.rebalance !== 'when-idle' && o.rebalance !== 'between-tasks') {
     throw new InvalidOptionError('rebalance', o.rebalance, `'when-idle' or 'between-tasks'`);
   }
+  if (!CONTEXT_MODES.includes(o.context))
+    throw new InvalidOptionError('context', o.context, `'caller' or 'none'`);
   if (typeof o.stealUnkeyed !== 'boolean')
     throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {

@@ -1,4 +1,5 @@
 import { type Observable, Subject } from 'rxjs';
+import { runIn, runInPool } from './async-context.js';
 import type { Batch } from './batch.js';
 import type { DrainReport } from './drain-report.js';
 import { TaskAbandonedError, type TaskCancelledError, TaskTimeoutError } from './errors.js';
@@ -49,6 +50,11 @@ export class Outcomes {
 
   publish(event: PoolEvent): void {
     if (!this.events.observed) return;
+    // Subscribers are the pool's observers, not any caller's: they never see a caller's context.
+    runInPool(this, this.emit, event);
+  }
+
+  private emit(event: PoolEvent): void {
     try {
       this.events.next(event);
     } catch {
@@ -149,7 +155,7 @@ export class Outcomes {
     let again = task.attempt < p.attempts;
     if (again && p.retryIf !== undefined) {
       try {
-        again = p.retryIf(error, task) === true;
+        again = runIn(task.context, p.retryIf, error, task) === true;
       } catch {
         again = false; // a broken predicate must not loop a task forever
       }
@@ -159,7 +165,7 @@ export class Outcomes {
       if (this.events.observed)
         this.publish({ type: 'dead-lettered', ...describe(task), attempts: task.attempt, error });
       try {
-        this.options.onDeadLetter(error, {
+        runIn(task.context, this.options.onDeadLetter, error, {
           ...describe(task),
           type: task.type,
           attempts: task.attempt,
@@ -183,7 +189,7 @@ export class Outcomes {
     detach?.();
     if (onSettled === undefined) return;
     try {
-      onSettled(outcome, value);
+      runIn(task.context, onSettled, outcome, value);
     } catch (error) {
       this.reportUnhandled(task, error);
     }
@@ -217,7 +223,7 @@ export class Outcomes {
   }
   reportUnhandled(task: Task, error: unknown): void {
     try {
-      this.options.onUnhandledFailure(error, {
+      runIn(task.context, this.options.onUnhandledFailure, error, {
         taskId: task.taskId,
         type: task.type,
         sessionId: task.sessionId,

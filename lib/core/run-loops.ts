@@ -91,7 +91,7 @@ export abstract class RunLoops extends LanePlacement {
       let value: unknown;
       try {
         const timeoutMs = task.policy.timeoutMs;
-        const run = task.handler.fn(task.payload, task);
+        const run = task.call();
         value = await (timeoutMs === undefined ? run : runTimedTask(run, task, timeoutMs));
       } catch (error) {
         ok = false;

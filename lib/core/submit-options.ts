@@ -1,3 +1,4 @@
+import type { ContextMode } from './async-context.js';
 import type { BatchOptions } from './batch.js';
 import { InvalidOptionError } from './errors.js';
 import { checkKeys } from './options.js';
@@ -12,6 +13,13 @@ export interface HandlerRegistration extends TaskPolicyOptions {
   rateLimit?: RateLimit;
   /** Makes it a batch handler: `(items, batchCtx)`, see `BatchHandlerFn`. */
   batch?: BatchOptions;
+  /**
+   * The async context its handler, ctx.signal listeners and callbacks run in: 'caller' (the
+   * call that submitted the task: its AsyncLocalStorage stores, its trace) or 'none' (the
+   * pool's own, where no caller's stores are set; saves a capture per task). Default: the
+   * pool's `context` option, itself 'caller' by default.
+   */
+  context?: ContextMode;
   /**
    * For a handler that runs its task somewhere else (a proxy; thread lanes use it): called
    * once per attempt, synchronously, when a running task is told to stop (its timeout, its
@@ -31,6 +39,7 @@ export const HANDLER_OPTION_KEYS: readonly string[] = [
   'priority',
   'rateLimit',
   'batch',
+  'context',
 ];
 
 /** One task of `submitMany`. */

@@ -1,3 +1,4 @@
+import { type CallerContext, runIn } from './async-context.js';
 import type { HandlerEntry } from './handler-registry.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Session } from './session.js';
@@ -76,8 +77,18 @@ export class Task implements TaskContext {
     readonly handler: HandlerEntry,
     readonly payload: unknown,
     readonly session: Session | undefined,
+    /** Its submitter's async context, where its handler and callbacks run (see async-context). */
+    readonly context: CallerContext,
   ) {
     this.policy = handler.policy;
+  }
+
+  /** One attempt: the handler's call, in its caller's context. */
+  call(): unknown {
+    const context = this.context;
+    // Run loops are in the pool's own context already.
+    if (context === undefined) return this.handler.fn(this.payload, this);
+    return context.runInAsyncScope(this.handler.fn, undefined, this.payload, this);
   }
 
   /** See ReadyKind. */
@@ -123,16 +134,23 @@ export class Task implements TaskContext {
   abort(reason: unknown): void {
     const controller = (this.more().controller ??= new AbortController());
     if (controller.signal.aborted) return;
-    controller.abort(reason);
-    const onAbort = this.handler.onAbort;
-    if (onAbort === undefined) return;
-    try {
-      onAbort(this, reason);
-    } catch (error) {
-      // Thrown inside a timeout or a drain deadline: the engine finishes its step first.
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
+    // Whoever aborts (a timer, a drain, another caller's signal), the task's listeners hear
+    // it in their own caller's context.
+    runIn(this.context, abortIn, this, reason);
+  }
+}
+
+/** `Task.abort`'s work, in the task's context: its signal, then its handler's onAbort. */
+function abortIn(task: Task, reason: unknown): void {
+  task.extra!.controller!.abort(reason);
+  const onAbort = task.handler.onAbort;
+  if (onAbort === undefined) return;
+  try {
+    onAbort(task, reason);
+  } catch (error) {
+    // Thrown inside a timeout or a drain deadline: the engine finishes its step first.
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }

@@ -1,3 +1,4 @@
+import type { ContextMode } from '../core/async-context.js';
 import type { BatchOptions } from '../core/batch.js';
 import type { RateLimit } from '../core/rate-limiter.js';
 import type { TaskPolicyOptions } from '../core/task-policy.js';
@@ -13,4 +14,10 @@ export interface TaskHandlerOptions extends TaskPolicyOptions {
    * with up to `maxSize` tasks (one per session), gathered for at most `maxWaitMs`.
    */
   batch?: BatchOptions;
+  /**
+   * The async context the method runs in: 'caller' (the call that submitted the task, so
+   * nestjs-cls's ClsService and OpenTelemetry read that request's values) or 'none' (the
+   * pool's own). Default: the pool's `context` option, 'caller' unless set.
+   */
+  context?: ContextMode;
 }

@@ -14,6 +14,7 @@ function entry(type: string, maxSize: number, maxWaitMs: number): HandlerEntry {
     type,
     fn: () => undefined,
     origin: 'test',
+    captures: false,
     policy: DEFAULT_TASK_POLICY,
     counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0, batches: 0 },
     batch: { maxSize, maxWaitMs },
@@ -31,7 +32,7 @@ function setup() {
 }
 
 let id = 0;
-const task = (handler: HandlerEntry) => new Task(++id, handler, id, undefined);
+const task = (handler: HandlerEntry) => new Task(++id, handler, id, undefined, undefined);
 
 describe('BatchGatherer', () => {
   it('returns a batch once full, and closes the rest at maxWaitMs', () => {

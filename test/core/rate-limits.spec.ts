@@ -10,6 +10,7 @@ const entry = (): HandlerEntry => ({
   type: 't',
   fn: () => undefined,
   origin: 'test',
+  captures: false,
   policy: DEFAULT_TASK_POLICY,
   counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
 });
@@ -23,7 +24,7 @@ describe('RateLimits', () => {
     const limited = entry();
     limited.limiter = limits.create({ tasks: 1, intervalMs: 1_000 });
     const free = entry();
-    const [a, b, c] = [1, 2, 3].map((id) => new Task(id, id === 2 ? limited : free, id, undefined));
+    const [a, b, c] = [1, 2, 3].map((id) => new Task(id, id === 2 ? limited : free, id, undefined, undefined));
     expect(limits.holds(a, a)).toBe(false);
     expect(limits.holds(b, b)).toBe(false); // the type's only token, and the pool's last
     expect(limits.holds(c, c)).toBe(true); // the pool is empty
@@ -37,7 +38,7 @@ describe('RateLimits', () => {
     const limits = new RateLimits(() => undefined);
     const t = entry();
     t.limiter = limits.create({ tasks: 1, intervalMs: 1_000 });
-    const [a, b, c] = [1, 2, 3].map((id) => new Task(id, t, id, undefined));
+    const [a, b, c] = [1, 2, 3].map((id) => new Task(id, t, id, undefined, undefined));
     limits.holds(a, a);
     limits.holds(b, b);
     limits.holds(c, c);

@@ -7,6 +7,7 @@ const entry = {
   type: 't',
   fn: () => undefined,
   origin: 'test',
+  captures: false,
   policy: DEFAULT_TASK_POLICY,
   counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
 };
@@ -15,7 +16,7 @@ describe('Session', () => {
   it('keeps its tasks in FIFO order and reports idle only when empty and not running', () => {
     const s = new Session('a', new Lane(0, 1));
     expect(s.idle).toBe(true);
-    const tasks = [1, 2, 3].map((id) => new Task(id, entry, id, s));
+    const tasks = [1, 2, 3].map((id) => new Task(id, entry, id, s, undefined));
     tasks.forEach((t) => s.push(t));
     expect(s.size).toBe(3);
     expect(s.shift()!.taskId).toBe(1);
@@ -32,11 +33,11 @@ describe('Session', () => {
 
 describe('Task as context', () => {
   it('creates its AbortSignal lazily and aborts it even if read after abort', () => {
-    const t = new Task(1, entry, null, undefined);
+    const t = new Task(1, entry, null, undefined, undefined);
     t.abort('stop');
     expect(t.signal.aborted).toBe(true);
     expect(t.signal.reason).toBe('stop');
-    const u = new Task(2, entry, null, undefined);
+    const u = new Task(2, entry, null, undefined, undefined);
     const signal = u.signal;
     u.abort('later');
     expect(signal.aborted).toBe(true);
