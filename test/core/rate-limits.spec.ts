@@ -24,7 +24,9 @@ describe('RateLimits', () => {
     const limited = entry();
     limited.limiter = limits.create({ tasks: 1, intervalMs: 1_000 });
     const free = entry();
-    const [a, b, c] = [1, 2, 3].map((id) => new Task(id, id === 2 ? limited : free, id, undefined, undefined));
+    const [a, b, c] = [1, 2, 3].map(
+      (id) => new Task(id, id === 2 ? limited : free, id, undefined, undefined),
+    );
     expect(limits.holds(a, a)).toBe(false);
     expect(limits.holds(b, b)).toBe(false); // the type's only token, and the pool's last
     expect(limits.holds(c, c)).toBe(true); // the pool is empty
