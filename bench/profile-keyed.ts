@@ -6,7 +6,11 @@
  * is the per-task cost, free of startup and most JIT compilation.
  *
  *   node dist/bench/profile-keyed.js [enqueue|submit|raw] [tasks=2000000] [sessions=1000] [batch=10000]
+ *
+ * POOL_CONTEXT=none runs the pool with `context: 'none'` (default 'caller'); IN_ALS=1 submits
+ * from inside `als.run`, as a request under nestjs-cls would.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Dispatcher } from '../lib/core/index.js';
 import { Latch } from './harness.js';
 import { CONCURRENCY } from './peers.js';
@@ -24,7 +28,10 @@ const pool = new Dispatcher({
   laneConcurrency: 1,
   maxQueued: Infinity,
   maxQueuedPerSession: Infinity,
+  context: process.env.POOL_CONTEXT === 'none' ? 'none' : 'caller',
 });
+const als = process.env.IN_ALS === '1' ? new AsyncLocalStorage<object>() : undefined;
+const store = { requestId: 'r-1' };
 pool.registerHandler('plain', async () => {
   counter++;
 });
@@ -35,6 +42,10 @@ pool.start();
 
 let j = 0;
 function runBatch(n: number): Promise<void> {
+  return als === undefined ? submitBatch(n) : als.run(store, submitBatch, n);
+}
+
+function submitBatch(n: number): Promise<void> {
   const done = latch.arm(n);
   if (mode === 'submit') {
     for (let i = 0; i < n; i++) {

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, hasGc, QUICK, table } from './harness.js';
 import { type BatchBenchResult, runBatch } from './batch.js';
+import { CONTEXT_CONFIG, printContext, runContext } from './context.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
@@ -365,6 +366,10 @@ async function main(): Promise<void> {
   const threads = await runThreads(config.threads);
   printThreads(threads);
 
+  section("9. Async context: context 'caller' (default) beside 'none'");
+  const context = await runContext(CONTEXT_CONFIG);
+  out(printContext(context));
+
   section('Targets (issues #5 and #8)');
   const list = [...targets(groups, latency, memory), ...threadTargets(threads)];
   out(
@@ -389,6 +394,7 @@ async function main(): Promise<void> {
         resize,
         batch,
         threads,
+        context,
         targets: list,
       },
       null,
