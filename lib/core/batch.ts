@@ -129,7 +129,9 @@ export class Batch implements BatchContext {
 
   call(): unknown {
     const items = this.tasks.map((task) => new Item(task.payload, task));
-    return (this.handler.fn as unknown as BatchHandlerFn)(items, this);
+    const fn = this.handler.fn as unknown as BatchHandlerFn;
+    const selfWait = this.handler.selfWait;
+    return selfWait === undefined ? fn(items, this) : selfWait.call(this, fn, items, this);
   }
 
   /** At the timeout: the batch and each item's signal abort, and each task keeps the late call. */

@@ -5,6 +5,7 @@ import type { BatchHandlerFn, BatchOptions } from './batch.js';
 import { Drain } from './drain.js';
 import { LaneSizing } from './lane-sizing.js';
 import { collectStats } from './pool-stats.js';
+import { SelfWaitCheck } from './self-wait.js';
 import { StagedStart } from './staged-start.js';
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
@@ -60,6 +61,7 @@ export class Dispatcher {
   private drainer: Drain | undefined;
   private readonly staging: StagedStart;
   private readonly sizing: LaneSizing;
+  private readonly selfWait: SelfWaitCheck | undefined;
 
   constructor(options?: PoolOptions) {
     this.options = resolvePoolOptions(options);
@@ -92,13 +94,19 @@ export class Dispatcher {
         betweenTasks: this.options.rebalance === 'between-tasks',
       },
     );
-    this.handlers = new HandlerRegistry(this.scheduler.limits, this.options.context);
+    this.selfWait = this.options.checkSelfWait ? new SelfWaitCheck() : undefined;
+    this.handlers = new HandlerRegistry(this.scheduler.limits, this.options.context, this.selfWait);
     this.admission = new Admission(
       this.scheduler,
       this.options.maxQueued,
       this.options.maxQueuedPerSession,
     );
-    this.sizing = new LaneSizing(this.scheduler, this.outcomes, this.options.maxLanes);
+    this.sizing = new LaneSizing(
+      this.scheduler,
+      this.outcomes,
+      this.options.maxLanes,
+      this.selfWait,
+    );
     this.staging = new StagedStart(
       this.options.stagedStart,
       this.options.lanes,
@@ -278,6 +286,15 @@ export class Dispatcher {
       checkSubmitOptions(options);
       sessionId = options.sessionId;
       signal = options.signal;
+      // Only an awaited result deadlocks: enqueue queues a follow-up task freely.
+      if (this.selfWait !== undefined && sessionId !== undefined && resolve !== undefined) {
+        const error = this.selfWait.submitError(sessionId);
+        if (error !== undefined) {
+          this.outcomes.counts.rejected++;
+          this.outcomes.counts.selfWaits++;
+          throw error;
+        }
+      }
       if (signal?.aborted) {
         this.outcomes.counts.rejected++;
         throw new TaskCancelledError(0, 'aborted', signal.reason);

@@ -147,6 +147,21 @@ export class BatchResultError extends WorkerPoolError {
   }
 }
 
+/**
+ * A handler waited on its own task's turn: it submitted to its own session (the new task
+ * queues behind the running one, which never settles) or removed the lane it runs on.
+ */
+export class SelfWaitError extends WorkerPoolError {
+  override readonly code = 'SELF_WAIT';
+  constructor(
+    readonly taskId: number,
+    readonly what: string,
+    readonly advice: string,
+  ) {
+    super(`Task ${taskId} ${what}: it would wait for itself forever. ${advice}`);
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null)

@@ -2,6 +2,7 @@ import { CONTEXT_MODES, type ContextMode } from './async-context.js';
 import { DuplicateHandlerError, InvalidOptionError, UnknownTaskTypeError } from './errors.js';
 import { type BatchOptions, checkBatchOptions } from './batch.js';
 import { checkKeys } from './options.js';
+import type { SelfWaitCheck } from './self-wait.js';
 import { checkRateLimit, type RateLimiter } from './rate-limiter.js';
 import type { RateLimits } from './rate-limits.js';
 import { HANDLER_OPTION_KEYS, type HandlerRegistration } from './submit-options.js';
@@ -37,6 +38,8 @@ export interface HandlerEntry {
   readonly onAbort?: (ctx: TaskContext, reason: unknown) => void;
   /** Its tasks capture their caller's async context (context: 'caller'). */
   readonly captures: boolean;
+  /** The pool's SelfWaitCheck, which each handler call enters (checkSelfWait). */
+  readonly selfWait: SelfWaitCheck | undefined;
 }
 
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
@@ -50,6 +53,7 @@ export class HandlerRegistry {
   constructor(
     private readonly limits: RateLimits,
     private readonly context: ContextMode = 'caller',
+    private readonly selfWait: SelfWaitCheck | undefined = undefined,
   ) {}
   /** The last type looked up: a run of one type skips the Map (entries are never removed). */
   private lastType = ''; // never a registered type
@@ -102,6 +106,7 @@ export class HandlerRegistry {
       // A batch handler serves many callers: it runs in the pool's context, each item enters
       // its own caller's with item.run (see BatchItem).
       captures: context === 'caller',
+      selfWait: this.selfWait,
     };
     this.handlers.set(type, entry);
     return entry;

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from './errors.js';
 import type { Outcomes } from './outcomes.js';
+import type { SelfWaitCheck } from './self-wait.js';
 import type { Scheduler } from './scheduler.js';
 
 /**
@@ -11,6 +12,7 @@ export class LaneSizing {
     private readonly scheduler: Scheduler,
     private readonly outcomes: Outcomes,
     private readonly maxLanes: number,
+    private readonly selfWait: SelfWaitCheck | undefined,
   ) {}
 
   add(): number {
@@ -32,6 +34,7 @@ export class LaneSizing {
         'an integer lane id, as listed in stats().lanes',
       );
     }
+    this.refuseSelfWait([laneId]);
     return this.shrink(laneId);
   }
 
@@ -44,6 +47,10 @@ export class LaneSizing {
       );
     }
     const from = this.scheduler.lanes.size;
+    if (lanes < from) {
+      const ids = [...this.scheduler.lanes.keys()].sort((a, b) => b - a);
+      this.refuseSelfWait(ids.slice(0, from - lanes));
+    }
     while (this.scheduler.lanes.size < lanes) this.grow();
     const removals: Promise<void>[] = [];
     while (this.scheduler.lanes.size > lanes)
@@ -51,6 +58,14 @@ export class LaneSizing {
     if (from !== lanes && this.outcomes.observed)
       this.outcomes.publish({ type: 'resized', from, to: lanes });
     return Promise.all(removals).then(() => undefined);
+  }
+
+  // A handler awaiting the removal of its own lane would wait for itself.
+  private refuseSelfWait(laneIds: number[]): void {
+    const error = this.selfWait?.removalError(laneIds);
+    if (error === undefined) return;
+    this.outcomes.counts.selfWaits++;
+    throw error;
   }
 
   /** Adds a lane without the maxLanes check (staged start adds up to the configured size). */

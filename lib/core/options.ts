@@ -1,5 +1,6 @@
 import { CONTEXT_MODES, type ContextMode } from './async-context.js';
 import { InvalidOptionError } from './errors.js';
+import { CHEAP_ASYNC_CONTEXT } from './self-wait.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 
 /** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
@@ -94,6 +95,13 @@ export interface PoolOptions {
    * none (saves a capture per task). A handler's own `context` option overrides it.
    */
   context?: ContextMode;
+  /**
+   * Refuse, with SelfWaitError, a handler's `submit` to its own session and its removal of
+   * the lane it runs on: both would wait for the handler itself, forever. Default: on with
+   * Node 24+, where the check costs little; off on Node 20 and 22, where it needs async
+   * hooks on every promise (turn it on there when nestjs-cls or OpenTelemetry has already).
+   */
+  checkSelfWait?: boolean;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
@@ -134,6 +142,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   stealUnkeyed: true,
   rebalance: 'when-idle',
   context: 'caller',
+  checkSelfWait: CHEAP_ASYNC_CONTEXT,
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
@@ -197,6 +206,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   }
   if (!CONTEXT_MODES.includes(o.context))
     throw new InvalidOptionError('context', o.context, `'caller' or 'none'`);
+  if (typeof o.checkSelfWait !== 'boolean')
+    throw new InvalidOptionError('checkSelfWait', o.checkSelfWait, 'true or false');
   if (typeof o.stealUnkeyed !== 'boolean')
     throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {

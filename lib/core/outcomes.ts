@@ -30,6 +30,8 @@ export class Outcomes {
     deadLettered: 0,
     /** Calls of batch handlers; their tasks are counted one by one above. */
     batches: 0,
+    /** Submits and lane removals refused because a handler would wait for itself. */
+    selfWaits: 0,
   };
   /** The drain under way, which lists the tasks it cancels. */
   report: DrainReport | undefined;

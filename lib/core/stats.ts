@@ -92,6 +92,11 @@ export interface PoolStats {
   threads?: ThreadStats[];
   /** What an attached autoscaler reports: its bounds and latest decisions. */
   autoscale?: AutoscaleReport;
+  /**
+   * Calls refused with SelfWaitError: a handler's submit to its own session, or removal of its
+   * own lane (counted in `rejected` too when it was a submit). See `checkSelfWait`.
+   */
+  selfWaits: number;
   /** Callers waiting for queue room (whenFull: 'wait'). */
   waiting: number;
   accepted: number;

@@ -85,10 +85,15 @@ export class Task implements TaskContext {
 
   /** One attempt: the handler's call, in its caller's context. */
   call(): unknown {
+    const { fn, selfWait } = this.handler;
     const context = this.context;
     // Run loops are in the pool's own context already.
-    if (context === undefined) return this.handler.fn(this.payload, this);
-    return context.runInAsyncScope(this.handler.fn, undefined, this.payload, this);
+    if (selfWait === undefined) {
+      if (context === undefined) return fn(this.payload, this);
+      return context.runInAsyncScope(fn, undefined, this.payload, this);
+    }
+    if (context === undefined) return selfWait.call(this, fn, this.payload, this);
+    return context.runInAsyncScope(selfWait.call, selfWait, this, fn, this.payload, this);
   }
 
   /** See ReadyKind. */

@@ -15,6 +15,7 @@ function entry(type: string, maxSize: number, maxWaitMs: number): HandlerEntry {
     fn: () => undefined,
     origin: 'test',
     captures: false,
+    selfWait: undefined,
     policy: DEFAULT_TASK_POLICY,
     counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0, batches: 0 },
     batch: { maxSize, maxWaitMs },

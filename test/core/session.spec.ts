@@ -8,6 +8,7 @@ const entry = {
   fn: () => undefined,
   origin: 'test',
   captures: false,
+  selfWait: undefined,
   policy: DEFAULT_TASK_POLICY,
   counts: { accepted: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 },
 };
