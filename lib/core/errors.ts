@@ -18,8 +18,31 @@ export class InvalidOptionError extends WorkerPoolError {
     readonly value: unknown,
     readonly allowed: string,
   ) {
-    super(`Invalid option "${option}": got ${describe(value)}; expected ${allowed}.`);
+    const convert = conversion(option, value, allowed);
+    super(
+      convert === undefined
+        ? `Invalid option "${option}": got ${describe(value)}; expected ${allowed}.`
+        : `Invalid option "${option}": got the string ${describe(value)}; expected ${allowed}. ` +
+            `Values read from the environment are strings: convert them first, e.g. ${convert}.`,
+    );
   }
+}
+
+/**
+ * Config and the environment hand over strings ("8", "true"): when such a string stands where
+ * a number or a boolean belongs, the message says so and shows the conversion.
+ */
+function conversion(option: string, value: unknown, allowed: string): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const key = `POOL_${option
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/\W+/g, '_')
+    .toUpperCase()}`;
+  if (/\b(integer|number)\b/.test(allowed) && value.trim() !== '' && !Number.isNaN(Number(value)))
+    return `Number(config.get('${key}'))`;
+  if (/\btrue or false\b/.test(allowed) && /^(true|false)$/i.test(value.trim()))
+    return `config.get('${key}') === 'true'`;
+  return undefined;
 }
 
 export class UnknownTaskTypeError extends WorkerPoolError {

@@ -473,7 +473,8 @@ describe('resize, addLane and removeLane with bad arguments', () => {
       expect(error).toBeInstanceOf(InvalidOptionError);
       expect(error).toMatchObject({ code: 'INVALID_OPTION', option: 'lanes' });
       expect((error as Error).message).toMatch(
-        /^Invalid option "lanes": got .*; expected an integer from 1 to maxLanes \(4\)\.$/,
+        // A numeric string is told how to convert (as a value read from config would be).
+        /^Invalid option "lanes": got .*; expected an integer from 1 to maxLanes \(4\)\.( Values read from the environment are strings: convert them first, e\.g\. Number\(config\.get\('POOL_LANES'\)\)\.)?$/,
       );
       expect(pool.stats().lanes.map((l) => l.id)).toEqual([0, 1]);
       await pool.resize(4); // still usable

@@ -166,6 +166,36 @@ describe('WorkerPoolModule (e2e)', () => {
     await app2.close();
   });
 
+  it('fails startup on a number read from config as a string, saying how to convert it; the converted value boots', async () => {
+    // As @nestjs/config's ConfigService reads the environment: every value is a string.
+    @Injectable()
+    class ConfigService {
+      get(key: string): string | undefined {
+        return { POOL_LANES: '8' }[key];
+      }
+    }
+    @Module({ providers: [ConfigService], exports: [ConfigService] })
+    class ConfigModule {}
+    const fromConfig = (read: (config: ConfigService) => WorkerPoolOptions) =>
+      WorkerPoolModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [ConfigService],
+        useFactory: read,
+      });
+    await expect(
+      boot([Greeter], [fromConfig((config) => ({ lanes: config.get('POOL_LANES') as never }))]),
+    ).rejects.toThrow(
+      `Invalid option "lanes": got the string "8"; expected an integer >= 1. Values read from the environment are strings: convert them first, e.g. Number(config.get('POOL_LANES')).`,
+    );
+    // The README's snippet.
+    const app = await boot(
+      [Greeter],
+      [fromConfig((config) => ({ lanes: Number(config.get('POOL_LANES') ?? 8) }))],
+    );
+    expect(app.get(Dispatcher).stats().lanes).toHaveLength(8);
+    await app.close();
+  });
+
   it('runs named pools side by side, each with its own handlers, injected by name', async () => {
     @Injectable()
     class Reports {
