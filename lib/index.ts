@@ -19,6 +19,7 @@ export type {
   WorkerPoolModuleOptions,
   WorkerPoolOptions,
   WorkerPoolOptionsFactory,
+  WorkerPoolOptionsFactoryFn,
 } from './interfaces/worker-pool-options.interface.js';
 export {
   PayloadNotCloneableError,

@@ -7,6 +7,7 @@ import type {
   WorkerPoolModuleOptions,
   WorkerPoolOptions,
   WorkerPoolOptionsFactory,
+  WorkerPoolOptionsFactoryFn,
 } from './interfaces/worker-pool-options.interface.js';
 import { DEFAULT_POOL_NAME, WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
 import { WorkerPoolExplorer } from './worker-pool.explorer.js';
@@ -34,7 +35,9 @@ export class WorkerPoolModule {
   }
 
   /** Registers one pool whose options come from a factory, a class or an existing provider. */
-  static forRootAsync(options: WorkerPoolModuleAsyncOptions): DynamicModule {
+  static forRootAsync<F extends WorkerPoolOptionsFactoryFn = WorkerPoolOptionsFactoryFn>(
+    options: WorkerPoolModuleAsyncOptions<F>,
+  ): DynamicModule {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError(
         'options',

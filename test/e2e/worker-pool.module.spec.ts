@@ -196,6 +196,47 @@ describe('WorkerPoolModule (e2e)', () => {
     await app.close();
   });
 
+  // A type test too: `npm run typecheck` fails if a @ts-expect-error line below compiles.
+  it('rejects a misspelt key from a forRootAsync factory at compile time, as forRoot does', async () => {
+    const typo = WorkerPoolModule.forRootAsync({
+      // @ts-expect-error drainTimeout is no option (drainTimeoutMs is)
+      useFactory: () => ({ lanes: 2, drainTimeout: 1000 }),
+    });
+    WorkerPoolModule.forRootAsync({
+      // @ts-expect-error the same typo in an async factory
+      useFactory: async () => ({ lanes: 2, drainTimeout: 1000 }),
+    });
+    WorkerPoolModule.forRootAsync({
+      // @ts-expect-error a typo in a nested option
+      useFactory: () => ({ lanes: 2, autoscale: { min: 1, max: 4, mni: 1 } }),
+    });
+    // Each misspelling also fails at startup (a factory typed `any` gets only this check).
+    await expect(boot([Greeter], [typo])).rejects.toThrow(
+      /Invalid option "drainTimeout": got 1000; expected no such option/,
+    );
+    // What compiles: factories with inject, branches returning different keys, nested
+    // options, functions among the options, and a factory typed WorkerPoolOptions.
+    const lanes = (n: string) => Number(n);
+    WorkerPoolModule.forRootAsync({
+      inject: [Greeter],
+      useFactory: (g: Greeter) => (g.greeting ? { lanes: 2 } : { maxLanes: 3, drainTimeoutMs: 5 }),
+    });
+    WorkerPoolModule.forRootAsync({
+      useFactory: async () => ({
+        lanes: lanes('2'),
+        autoscale: { min: 1, max: 4, policy: { targetUtilization: 0.5 } },
+        rateLimit: { tasks: 10, intervalMs: 1000 },
+        onUnhandledFailure: () => undefined,
+      }),
+    });
+    const app = await boot(
+      [Greeter],
+      [WorkerPoolModule.forRootAsync({ useFactory: (): WorkerPoolOptions => ({ lanes: 3 }) })],
+    );
+    expect(app.get(Dispatcher).stats().lanes).toHaveLength(3);
+    await app.close();
+  });
+
   it('runs named pools side by side, each with its own handlers, injected by name', async () => {
     @Injectable()
     class Reports {
