@@ -32,7 +32,11 @@ export {
   transfer,
 } from './threads/index.js';
 export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
-export { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
+export {
+  HealthSetupError,
+  RequestScopedHandlerError,
+  UnknownPoolError,
+} from './worker-pool.errors.js';
 export { WorkerPoolModule } from './worker-pool.module.js';
 export {
   getAutoscalerToken,

@@ -18,3 +18,7 @@ export const drainSummary = (
   },
 ) =>
   `Pool "${pool}" drained in ${r.durationMs} ms: ${r.completed} completed, ${r.failed} failed, ${r.cancelled} cancelled, ${r.abandonedTasks.length} abandoned.`;
+
+export const terminusMissing = () =>
+  `WorkerPoolHealthIndicator needs @nestjs/terminus's HealthIndicatorService: import TerminusModule ` +
+  `in the module that provides WorkerPoolHealthIndicator (imports: [TerminusModule]).`;

@@ -112,9 +112,9 @@ export class TaskCancelledError extends WorkerPoolError {
   ) {
     super(
       reason === 'shutdown'
-        ? `Task ${taskId} was cancelled: the pool reached its drain deadline before the task started. Raise the drain deadline or submit fewer tasks before shutdown.`
+        ? `Task ${taskId} was cancelled: the pool reached its drain deadline before the task started. Raise "drainTimeoutMs" (Nest module option; drain(deadlineMs) without Nest) or submit fewer tasks before shutdown.`
         : reason === 'deadline'
-          ? `Task ${taskId} is still running at the pool's drain deadline; stop it soon (the pool awaits it) and watch ctx.signal in long handlers.`
+          ? `Task ${taskId} is still running at the pool's drain deadline; stop it soon (it is abandoned once "drainGraceMs" runs out) and watch ctx.signal in long handlers.`
           : `Task ${taskId} was cancelled by its caller's AbortSignal before it was accepted or started.`,
       cause === undefined ? undefined : { cause },
     );
@@ -140,7 +140,7 @@ export class TaskAbandonedError extends WorkerPoolError {
     readonly graceMs: number,
   ) {
     super(
-      `Task ${taskId} was abandoned: its handler was still running ${graceMs} ms after the drain deadline, so shutdown went on without it. Make the handler follow ctx.signal, or raise the drain grace period.`,
+      `Task ${taskId} was abandoned: its handler was still running ${graceMs} ms after the drain deadline, so shutdown went on without it. Make the handler follow ctx.signal, or raise "drainGraceMs" (Nest module option; drain(deadlineMs, { graceMs }) without Nest).`,
     );
   }
 }

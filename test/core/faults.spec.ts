@@ -118,6 +118,14 @@ describe('a handler that never settles', () => {
       taskId: 1,
       message: expect.stringMatching(/still running 2000 ms after the drain deadline/),
     });
+    // The messages name the option a user sets: drainGraceMs / drainTimeoutMs (Nest), or
+    // drain()'s arguments without Nest.
+    expect((hung.error as Error).message).toMatch(
+      /or raise "drainGraceMs" \(Nest module option; drain\(deadlineMs, \{ graceMs \}\) without Nest\)\.$/,
+    );
+    expect((unhandled[0] as Error).message).toMatch(
+      /Raise "drainTimeoutMs" \(Nest module option; drain\(deadlineMs\) without Nest\) or submit fewer tasks before shutdown\.$/,
+    );
     expect(drained.value).toMatchObject({
       deadlineReached: true,
       runningAtDeadline: 1,
