@@ -11,6 +11,7 @@ export {
 export { AutoscaleSetupError } from './autoscaler/autoscale.job.js';
 export { type AutoscaleRecord, Autoscaler } from './autoscaler/autoscaler.js';
 export * from './core/index.js';
+export { InjectAutoscaler } from './decorators/inject-autoscaler.decorator.js';
 export { InjectDispatcher } from './decorators/inject-dispatcher.decorator.js';
 export { TaskHandler } from './decorators/task-handler.decorator.js';
 export type { TaskHandlerOptions } from './interfaces/task-handler-options.interface.js';

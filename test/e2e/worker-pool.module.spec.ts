@@ -1,9 +1,12 @@
 import 'reflect-metadata';
 import { Injectable, Module, type OnModuleInit, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { ScheduleModule } from '@nestjs/schedule';
 import {
+  Autoscaler,
   Dispatcher,
   DuplicateHandlerError,
+  InjectAutoscaler,
   InjectDispatcher,
   InvalidOptionError,
   PoolClosedError,
@@ -14,6 +17,7 @@ import {
   UnknownTaskTypeError,
   WorkerPoolModule,
   type WorkerPoolOptions,
+  getAutoscalerToken,
   getDispatcherToken,
 } from '../../lib/index.js';
 import { deferred } from '../support/deferred.js';
@@ -234,6 +238,29 @@ describe('WorkerPoolModule (e2e)', () => {
       [WorkerPoolModule.forRootAsync({ useFactory: (): WorkerPoolOptions => ({ lanes: 3 }) })],
     );
     expect(app.get(Dispatcher).stats().lanes).toHaveLength(3);
+    await app.close();
+  });
+
+  it("injects a pool's Autoscaler with @InjectAutoscaler(name?) as Autoscaler | null: null without autoscale", async () => {
+    @Injectable()
+    class Scaling {
+      constructor(
+        @InjectAutoscaler() readonly main: Autoscaler | null,
+        @InjectAutoscaler('scaled') readonly scaled: Autoscaler | null,
+      ) {}
+    }
+    const app = await boot(
+      [Scaling],
+      [
+        ScheduleModule.forRoot(),
+        WorkerPoolModule.forRoot({ lanes: 1 }),
+        WorkerPoolModule.forRoot({ name: 'scaled', lanes: 2, autoscale: { min: 1, max: 4 } }),
+      ],
+    );
+    const { main, scaled } = app.get(Scaling);
+    expect(main).toBeNull();
+    expect(scaled).toBeInstanceOf(Autoscaler);
+    expect(scaled).toBe(app.get(getAutoscalerToken('scaled')));
     await app.close();
   });
 
