@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
-import { drainSummary } from './worker-pool.messages.js';
+import { abandonedTask, cancelledTask, drainSummary } from './worker-pool.messages.js';
 import type { WorkerPoolRef } from './worker-pool.ref.js';
 
 /** Starts the pool once the app is up and drains it before the app goes down. */
@@ -24,13 +24,12 @@ export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplic
       graceMs: this.pool.drainGraceMs,
     });
     await this.pool.threads?.close();
-    for (const t of report.abandonedTasks) {
-      this.pool.logger.error(
-        `Abandoned task ${t.taskId} (${t.type}${t.sessionId === undefined ? '' : `, session ${t.sessionId}`}): still running ${this.pool.drainGraceMs} ms after the drain deadline.`,
-      );
-    }
-    const line = drainSummary(this.pool.name, report);
-    if (report.cancelled > 0 || report.abandonedTasks.length > 0) this.pool.logger.warn(line);
-    else this.pool.logger.log(line);
+    const { logger, name, drainTimeoutMs, drainGraceMs } = this.pool;
+    // One line above debug however large the backlog; each task once, at debug.
+    for (const t of report.cancelledTasks) logger.debug(cancelledTask(t));
+    for (const t of report.abandonedTasks) logger.debug(abandonedTask(t, drainGraceMs));
+    const line = drainSummary(name, report, { drainTimeoutMs, drainGraceMs });
+    if (report.cancelled > 0 || report.abandonedTasks.length > 0) logger.warn(line);
+    else logger.log(line);
   }
 }

@@ -20,8 +20,9 @@ export interface WorkerPoolModuleOptions extends PoolOptions {
   drainTimeoutMs?: number;
   /**
    * After `drainTimeoutMs`, how long handlers still running get to stop (their ctx.signal is
-   * aborted) before shutdown abandons them: their callers get `TaskAbandonedError`, each is
-   * logged with its task id, type and session, and shutdown goes on. Default: 5_000 ms.
+   * aborted) before shutdown abandons them: their callers get `TaskAbandonedError`, the
+   * shutdown summary counts them (each at debug level with its task id, type and session),
+   * and shutdown goes on. Default: 5_000 ms.
    */
   drainGraceMs?: number;
   /**
