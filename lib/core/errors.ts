@@ -51,10 +51,12 @@ export class UnknownTaskTypeError extends WorkerPoolError {
     readonly type: string,
     readonly known: readonly string[],
   ) {
+    const how = `Decorate a provider method with @TaskHandler('${type}') or register one with registerHandler()`;
     super(
-      `No handler is registered for task type "${type}". Known types: ${
-        known.length ? known.map((t) => `"${t}"`).join(', ') : '(none)'
-      }. Decorate a provider method with @TaskHandler('${type}') or register one with registerHandler().`,
+      known.length === 0
+        ? `No handler is registered for task type "${type}", nor for any other yet. ${how}. ` +
+            `With Nest, handlers are registered as the pool's module initializes: submit from onModuleInit or later, not from a constructor or a factory.`
+        : `No handler is registered for task type "${type}". Known types: ${known.map((t) => `"${t}"`).join(', ')}. ${how}.`,
     );
   }
 }

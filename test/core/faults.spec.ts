@@ -806,7 +806,8 @@ describe('an unknown task type', () => {
     const empty = await failure(() => pool.submit('chat.message', null));
     expect(empty).toBeInstanceOf(UnknownTaskTypeError);
     expect((empty as Error).message).toBe(
-      `No handler is registered for task type "chat.message". Known types: (none). Decorate a provider method with @TaskHandler('chat.message') or register one with registerHandler().`,
+      `No handler is registered for task type "chat.message", nor for any other yet. Decorate a provider method with @TaskHandler('chat.message') or register one with registerHandler(). ` +
+        `With Nest, handlers are registered as the pool's module initializes: submit from onModuleInit or later, not from a constructor or a factory.`,
     );
     pool.registerHandler('chat.message', () => undefined);
     pool.registerHandler('chat.typing', () => undefined);

@@ -307,7 +307,7 @@ describe('WorkerPoolModule (e2e)', () => {
     await app.close();
   });
 
-  it('starts on bootstrap and drains on close: queued tasks finish, later submits are refused', async () => {
+  it('starts as its module initializes and drains on close: queued tasks finish, later submits are refused', async () => {
     const gate = deferred();
     const finished: number[] = [];
     @Injectable()
@@ -324,7 +324,7 @@ describe('WorkerPoolModule (e2e)', () => {
       stateAtInit?: string;
       constructor(private readonly pool: Dispatcher) {}
       onModuleInit(): void {
-        // Handlers are registered before user onModuleInit hooks; work queues until bootstrap.
+        // The pool registers its handlers and starts before the hooks of modules that use it.
         this.early = this.pool.submit('slow', 0, { sessionId: 'a' });
         this.stateAtInit = this.pool.stats().state;
       }
@@ -335,7 +335,7 @@ describe('WorkerPoolModule (e2e)', () => {
     );
     const pool = app.get(Dispatcher);
     const { early, stateAtInit } = app.get(EarlyBird);
-    expect(stateAtInit).toBe('created');
+    expect(stateAtInit).toBe('running');
     expect(pool.stats().state).toBe('running');
     const work = [1, 2, 3].map((n) => pool.submit('slow', n, { sessionId: 'a' }));
     const closing = app.close();
