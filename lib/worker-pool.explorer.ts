@@ -19,10 +19,15 @@ export class WorkerPoolExplorer {
   ) {}
 
   registerHandlers(): void {
-    const pools = this.discovery
-      .getProviders()
-      .filter((w) => w.instance instanceof WorkerPoolRef)
-      .map((w) => (w.instance as WorkerPoolRef).name);
+    // Each pool is listed under two tokens (its module's own and the one forFeature reads).
+    const pools = [
+      ...new Set(
+        this.discovery
+          .getProviders()
+          .filter((w) => w.instance instanceof WorkerPoolRef)
+          .map((w) => (w.instance as WorkerPoolRef).name),
+      ),
+    ];
     for (const { meta, fn, origin, wrapper } of scanTaskHandlers(
       this.discovery,
       this.scanner,
