@@ -1,4 +1,10 @@
-import { type DynamicModule, type FactoryProvider, Module, type Provider } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  Module,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AutoscaleJob } from './autoscaler/autoscale.job.js';
 import { InvalidOptionError } from './core/index.js';
@@ -49,9 +55,10 @@ export class WorkerPoolModule {
   }
 
   /** Registers one pool whose options come from a factory, a class or an existing provider. */
-  static forRootAsync<F extends WorkerPoolOptionsFactoryFn = WorkerPoolOptionsFactoryFn>(
-    options: WorkerPoolModuleAsyncOptions<F>,
-  ): DynamicModule {
+  static forRootAsync<
+    F extends WorkerPoolOptionsFactoryFn = WorkerPoolOptionsFactoryFn,
+    C extends Type<WorkerPoolOptionsFactory> = Type<WorkerPoolOptionsFactory>,
+  >(options: WorkerPoolModuleAsyncOptions<F, C>): DynamicModule {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError(
         'options',

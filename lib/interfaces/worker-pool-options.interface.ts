@@ -53,6 +53,7 @@ export type WorkerPoolOptionsFactoryFn = (
 
 export interface WorkerPoolModuleAsyncOptions<
   F extends WorkerPoolOptionsFactoryFn = WorkerPoolOptionsFactoryFn,
+  C extends Type<WorkerPoolOptionsFactory> = Type<WorkerPoolOptionsFactory>,
 > extends Pick<ModuleMetadata, 'imports'> {
   name?: string;
   isGlobal?: boolean;
@@ -62,9 +63,15 @@ export interface WorkerPoolModuleAsyncOptions<
    */
   useFactory?: F & RejectUnknownKeys<Awaited<ReturnType<F>>>;
   inject?: FactoryProvider['inject'];
-  useClass?: Type<WorkerPoolOptionsFactory>;
-  useExisting?: Type<WorkerPoolOptionsFactory>;
+  /** A class whose `createWorkerPoolOptions()` returns the options (unknown keys fail to compile). */
+  useClass?: C & RejectUnknownKeys<ClassOptions<C>>;
+  /** An existing provider of such a class. */
+  useExisting?: C & RejectUnknownKeys<ClassOptions<C>>;
 }
+
+type ClassOptions<C extends Type<WorkerPoolOptionsFactory>> = Awaited<
+  ReturnType<InstanceType<C>['createWorkerPoolOptions']>
+>;
 
 /*
  * The compiler checks no excess properties in what an arrow function returns, so a typo in a

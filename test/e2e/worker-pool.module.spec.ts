@@ -214,6 +214,13 @@ describe('WorkerPoolModule (e2e)', () => {
       // @ts-expect-error a typo in a nested option
       useFactory: () => ({ lanes: 2, autoscale: { min: 1, max: 4, mni: 1 } }),
     });
+    class TypoFactory {
+      createWorkerPoolOptions() {
+        return { lanes: 2, drainTimeout: 1000 };
+      }
+    }
+    // @ts-expect-error the same typo in what a useClass factory returns
+    WorkerPoolModule.forRootAsync({ useClass: TypoFactory });
     // Each misspelling also fails at startup (a factory typed `any` gets only this check).
     await expect(boot([Greeter], [typo])).rejects.toThrow(
       /Invalid option "drainTimeout": got 1000; expected no such option/,
