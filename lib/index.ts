@@ -11,6 +11,7 @@ export {
 export { AutoscaleSetupError } from './autoscaler/autoscale.job.js';
 export { type AutoscaleRecord, Autoscaler } from './autoscaler/autoscaler.js';
 export * from './core/index.js';
+export { InjectAutoscaler } from './decorators/inject-autoscaler.decorator.js';
 export { InjectDispatcher } from './decorators/inject-dispatcher.decorator.js';
 export { TaskHandler } from './decorators/task-handler.decorator.js';
 export type { TaskHandlerOptions } from './interfaces/task-handler-options.interface.js';
@@ -19,6 +20,7 @@ export type {
   WorkerPoolModuleOptions,
   WorkerPoolOptions,
   WorkerPoolOptionsFactory,
+  WorkerPoolOptionsFactoryFn,
 } from './interfaces/worker-pool-options.interface.js';
 export {
   PayloadNotCloneableError,
@@ -31,7 +33,11 @@ export {
   transfer,
 } from './threads/index.js';
 export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
-export { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
+export {
+  HealthSetupError,
+  RequestScopedHandlerError,
+  UnknownPoolError,
+} from './worker-pool.errors.js';
 export { WorkerPoolModule } from './worker-pool.module.js';
 export {
   getAutoscalerToken,

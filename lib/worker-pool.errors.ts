@@ -1,5 +1,5 @@
 import { WorkerPoolError } from './core/index.js';
-import { requestScopedHandler, unknownPool } from './worker-pool.messages.js';
+import { requestScopedHandler, terminusMissing, unknownPool } from './worker-pool.messages.js';
 
 export class UnknownPoolError extends WorkerPoolError {
   override readonly code = 'UNKNOWN_POOL';
@@ -12,5 +12,12 @@ export class RequestScopedHandlerError extends WorkerPoolError {
   override readonly code = 'REQUEST_SCOPED_HANDLER';
   constructor(origin: string) {
     super(requestScopedHandler(origin));
+  }
+}
+
+export class HealthSetupError extends WorkerPoolError {
+  override readonly code = 'HEALTH_SETUP';
+  constructor() {
+    super(terminusMissing());
   }
 }

@@ -1,13 +1,16 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { scanTaskHandlers } from './task-handler.scanner.js';
 import { WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
 import { RequestScopedHandlerError, UnknownPoolError } from './worker-pool.errors.js';
 import { WorkerPoolRef } from './worker-pool.ref.js';
 
-/** Finds `@TaskHandler` methods on providers and registers those of its pool. Discovery only. */
+/**
+ * Finds `@TaskHandler` methods on providers and registers those of its pool. Discovery only;
+ * the lifecycle calls it once every provider exists, right before the pool starts.
+ */
 @Injectable()
-export class WorkerPoolExplorer implements OnModuleInit {
+export class WorkerPoolExplorer {
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
@@ -15,11 +18,16 @@ export class WorkerPoolExplorer implements OnModuleInit {
     @Inject(WORKER_POOL_INSTANCE) private readonly pool: WorkerPoolRef,
   ) {}
 
-  onModuleInit(): void {
-    const pools = this.discovery
-      .getProviders()
-      .filter((w) => w.instance instanceof WorkerPoolRef)
-      .map((w) => (w.instance as WorkerPoolRef).name);
+  registerHandlers(): void {
+    // Each pool is listed under two tokens (its module's own and the one forFeature reads).
+    const pools = [
+      ...new Set(
+        this.discovery
+          .getProviders()
+          .filter((w) => w.instance instanceof WorkerPoolRef)
+          .map((w) => (w.instance as WorkerPoolRef).name),
+      ),
+    ];
     for (const { meta, fn, origin, wrapper } of scanTaskHandlers(
       this.discovery,
       this.scanner,

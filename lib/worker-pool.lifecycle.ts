@@ -2,19 +2,30 @@ import {
   type BeforeApplicationShutdown,
   Inject,
   Injectable,
-  type OnApplicationBootstrap,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
-import { drainSummary } from './worker-pool.messages.js';
+import { WorkerPoolExplorer } from './worker-pool.explorer.js';
+import { abandonedTask, cancelledTask, drainSummary } from './worker-pool.messages.js';
 import type { WorkerPoolRef } from './worker-pool.ref.js';
 
-/** Starts the pool once the app is up and drains it before the app goes down. */
+/**
+ * Starts the pool as its module initializes (handlers first) and drains it before the app
+ * goes down. Starting there, not at bootstrap, lets a provider's onModuleInit await a task:
+ * Nest runs this module's hooks before those of the modules that use the pool (they import
+ * it, or it is global), so started at bootstrap such a task would wait for a start that
+ * comes only after the awaiting hook returns, and startup would hang.
+ */
 @Injectable()
-export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  constructor(@Inject(WORKER_POOL_INSTANCE) private readonly pool: WorkerPoolRef) {}
+export class WorkerPoolLifecycle implements OnModuleInit, BeforeApplicationShutdown {
+  constructor(
+    @Inject(WORKER_POOL_INSTANCE) private readonly pool: WorkerPoolRef,
+    private readonly explorer: WorkerPoolExplorer,
+  ) {}
 
-  // In thread mode the app is ready only once the threads have booted and reported their types.
-  async onApplicationBootstrap(): Promise<void> {
+  // In thread mode the pool is ready only once the threads have booted and reported their types.
+  async onModuleInit(): Promise<void> {
+    this.explorer.registerHandlers();
     await this.pool.threads?.start();
     this.pool.dispatcher.start();
   }
@@ -24,13 +35,12 @@ export class WorkerPoolLifecycle implements OnApplicationBootstrap, BeforeApplic
       graceMs: this.pool.drainGraceMs,
     });
     await this.pool.threads?.close();
-    for (const t of report.abandonedTasks) {
-      this.pool.logger.error(
-        `Abandoned task ${t.taskId} (${t.type}${t.sessionId === undefined ? '' : `, session ${t.sessionId}`}): still running ${this.pool.drainGraceMs} ms after the drain deadline.`,
-      );
-    }
-    const line = drainSummary(this.pool.name, report);
-    if (report.cancelled > 0 || report.abandonedTasks.length > 0) this.pool.logger.warn(line);
-    else this.pool.logger.log(line);
+    const { logger, name, drainTimeoutMs, drainGraceMs } = this.pool;
+    // One line above debug however large the backlog; each task once, at debug.
+    for (const t of report.cancelledTasks) logger.debug(cancelledTask(t));
+    for (const t of report.abandonedTasks) logger.debug(abandonedTask(t, drainGraceMs));
+    const line = drainSummary(name, report, { drainTimeoutMs, drainGraceMs });
+    if (report.cancelled > 0 || report.abandonedTasks.length > 0) logger.warn(line);
+    else logger.log(line);
   }
 }

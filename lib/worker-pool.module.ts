@@ -1,4 +1,10 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  Module,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AutoscaleJob } from './autoscaler/autoscale.job.js';
 import { InvalidOptionError } from './core/index.js';
@@ -7,14 +13,17 @@ import type {
   WorkerPoolModuleOptions,
   WorkerPoolOptions,
   WorkerPoolOptionsFactory,
+  WorkerPoolOptionsFactoryFn,
 } from './interfaces/worker-pool-options.interface.js';
 import { DEFAULT_POOL_NAME, WORKER_POOL_INSTANCE } from './worker-pool.constants.js';
+import { UnknownPoolError } from './worker-pool.errors.js';
 import { WorkerPoolExplorer } from './worker-pool.explorer.js';
 import { WorkerPoolLifecycle } from './worker-pool.lifecycle.js';
 import { WorkerPoolRef } from './worker-pool.ref.js';
 import {
   getAutoscalerToken,
   getDispatcherToken,
+  getPoolRefToken,
   getThreadLanesToken,
   getWorkerPoolOptionsToken,
 } from './worker-pool.tokens.js';
@@ -33,8 +42,23 @@ export class WorkerPoolModule {
     });
   }
 
+  /**
+   * Makes a pool registered elsewhere (with `forRoot` / `forRootAsync`) injectable in the
+   * importing module: its `Dispatcher` (`@InjectDispatcher(name)` for a named pool),
+   * `Autoscaler` and `ThreadLanes`. Not needed when the pool is `isGlobal`.
+   */
+  static forFeature(name: string = DEFAULT_POOL_NAME): DynamicModule {
+    checkName(name);
+    const origin = `WorkerPoolModule.forFeature(${name === DEFAULT_POOL_NAME ? '' : `'${name}'`})`;
+    const providers = publicProviders(name, origin);
+    return { module: WorkerPoolModule, providers, exports: providers.map((p) => p.provide) };
+  }
+
   /** Registers one pool whose options come from a factory, a class or an existing provider. */
-  static forRootAsync(options: WorkerPoolModuleAsyncOptions): DynamicModule {
+  static forRootAsync<
+    F extends WorkerPoolOptionsFactoryFn = WorkerPoolOptionsFactoryFn,
+    C extends Type<WorkerPoolOptionsFactory> = Type<WorkerPoolOptionsFactory>,
+  >(options: WorkerPoolModuleAsyncOptions<F, C>): DynamicModule {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError(
         'options',
@@ -72,6 +96,12 @@ export class WorkerPoolModule {
   }
 }
 
+/**
+ * A pool is two modules. Its own module (global, so that Nest initializes it before the
+ * modules that use the pool, and so that `forFeature` can reach it from anywhere) owns the
+ * engine, discovery and lifecycle, and exports only an internal token. The module returned
+ * to the app provides the public tokens from it, global only with `isGlobal`.
+ */
 function build(
   name: string,
   isGlobal: boolean,
@@ -81,12 +111,9 @@ function build(
   if (typeof isGlobal !== 'boolean')
     throw new InvalidOptionError('isGlobal', isGlobal, 'true or false');
   const optionsToken = getWorkerPoolOptionsToken(name);
-  const dispatcherToken = getDispatcherToken(name);
-  const autoscalerToken = getAutoscalerToken(name);
-  const threadsToken = getThreadLanesToken(name);
-  return {
-    module: WorkerPoolModule,
-    global: isGlobal,
+  const core: DynamicModule = {
+    module: WorkerPoolCoreModule,
+    global: true,
     imports: [DiscoveryModule, ...(imports ?? [])],
     providers: [
       ...optionProviders,
@@ -95,28 +122,44 @@ function build(
         useFactory: (options: WorkerPoolOptions) => new WorkerPoolRef(name, options),
         inject: [optionsToken],
       },
-      {
-        provide: dispatcherToken,
-        useFactory: (ref: WorkerPoolRef) => ref.dispatcher,
-        inject: [WORKER_POOL_INSTANCE],
-      },
-      {
-        provide: autoscalerToken,
-        useFactory: (ref: WorkerPoolRef) => ref.autoscaler,
-        inject: [WORKER_POOL_INSTANCE],
-      },
-      {
-        provide: threadsToken,
-        useFactory: (ref: WorkerPoolRef) => ref.threads,
-        inject: [WORKER_POOL_INSTANCE],
-      },
+      { provide: getPoolRefToken(name), useExisting: WORKER_POOL_INSTANCE },
       WorkerPoolExplorer,
       WorkerPoolLifecycle,
       AutoscaleJob,
     ],
-    exports: [dispatcherToken, autoscalerToken, threadsToken, optionsToken],
+    exports: [getPoolRefToken(name), optionsToken],
+  };
+  const providers = publicProviders(name);
+  return {
+    module: WorkerPoolModule,
+    global: isGlobal,
+    imports: [core],
+    providers,
+    exports: providers.map((p) => p.provide),
   };
 }
+
+/**
+ * The tokens users inject (dispatcher, autoscaler, thread lanes), read from the pool's own
+ * module. With an `origin` (forFeature) a pool that is not registered is named in the error.
+ */
+function publicProviders(name: string, origin?: string): FactoryProvider[] {
+  const token = getPoolRefToken(name);
+  const inject = origin === undefined ? [token] : [{ token, optional: true }];
+  const from = (read: (pool: WorkerPoolRef) => unknown) => (pool: WorkerPoolRef | undefined) => {
+    if (pool === undefined) throw new UnknownPoolError(origin!, name);
+    return read(pool);
+  };
+  return [
+    { provide: getDispatcherToken(name), useFactory: from((p) => p.dispatcher), inject },
+    { provide: getAutoscalerToken(name), useFactory: from((p) => p.autoscaler), inject },
+    { provide: getThreadLanesToken(name), useFactory: from((p) => p.threads), inject },
+  ];
+}
+
+/** The module that owns one pool (see `build`). */
+@Module({})
+class WorkerPoolCoreModule {}
 
 function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) {

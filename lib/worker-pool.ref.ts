@@ -1,9 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { Autoscaler } from './autoscaler/autoscaler.js';
-import { Dispatcher, InvalidOptionError } from './core/index.js';
+import {
+  Dispatcher,
+  InvalidOptionError,
+  TaskAbandonedError,
+  TaskCancelledError,
+} from './core/index.js';
 import { POOL_OPTION_KEYS, checkDelay, checkKeys } from './core/options.js';
 import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interface.js';
 import { ThreadLanes } from './threads/thread-lanes.js';
+import { describeTask } from './worker-pool.messages.js';
 
 /** One pool as the module owns it: its name, its engine and its shutdown deadline. */
 export class WorkerPoolRef {
@@ -37,13 +43,15 @@ export class WorkerPoolRef {
     this.drainTimeoutMs = drainTimeoutMs;
     this.drainGraceMs = drainGraceMs;
     this.dispatcher = new Dispatcher({
-      onUnhandledFailure: (error, task) =>
+      onUnhandledFailure: (error, task) => {
+        // Cancelled or abandoned by a drain: the drain's report lists it, and the lifecycle
+        // logs that report (one summary, each task at debug), so a backlog is not a flood.
+        if (causedByDrain(error)) return;
         this.logger.error(
-          `Task ${task.taskId} (${task.type}${task.sessionId === undefined ? '' : `, session ${task.sessionId}`}) failed and nobody awaited it: ${describeError(
-            error,
-          )}`,
+          `Task ${describeTask(task)} failed and nobody awaited it: ${describeError(error)}`,
           error instanceof Error ? error.stack : undefined,
-        ),
+        );
+      },
       // In flight to a thread, several tasks keep it busy while results travel back.
       ...(threads === undefined ? {} : { laneConcurrency: THREAD_LANE_CONCURRENCY }),
       ...poolOptions,
@@ -86,4 +94,11 @@ function describeError(error: unknown): string {
   } catch {
     return Object.prototype.toString.call(error);
   }
+}
+
+function causedByDrain(error: unknown): boolean {
+  return (
+    error instanceof TaskAbandonedError ||
+    (error instanceof TaskCancelledError && error.reason === 'shutdown')
+  );
 }

@@ -22,3 +22,8 @@ export function getAutoscalerToken(name: string = DEFAULT_POOL_NAME): string | t
 export function getThreadLanesToken(name: string = DEFAULT_POOL_NAME): string | typeof ThreadLanes {
   return name === DEFAULT_POOL_NAME ? ThreadLanes : `nest-worker-pool:threads:${name}`;
 }
+
+/** Internal: a pool's WorkerPoolRef, exported by the pool's own (global) module for `forFeature`. */
+export function getPoolRefToken(name: string): string {
+  return `nest-worker-pool:pool:${name}`;
+}

@@ -1,6 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Autoscaler, Dispatcher, getDispatcherToken } from '../lib/index.js';
+import {
+  type Autoscaler,
+  Dispatcher,
+  getAutoscalerToken,
+  getDispatcherToken,
+} from '../lib/index.js';
 import { AppModule } from './app.module.js';
 import { runAutoscaleDemo } from './autoscale-demo.js';
 import { AuditHandlers } from './chat/audit.handlers.js';
@@ -60,7 +65,9 @@ console.log(
   '\nAutoscaler on (min 2, max 12): a load of 100 ms tasks that rises and falls, from 3 lanes:',
 );
 await pool.resize(3);
-const scaler = app.get(Autoscaler);
+// Null for a pool without `autoscale`; this one has it (app.module.ts).
+const scaler = app.get<Autoscaler, Autoscaler | null>(getAutoscalerToken());
+if (scaler === null) throw new Error('the sample pool is configured with autoscale');
 scaler.resume();
 const demo = await runAutoscaleDemo(pool, scaler, (line) => console.log(line));
 const applied = scaler.decisions().filter((d) => d.applied);

@@ -18,8 +18,31 @@ export class InvalidOptionError extends WorkerPoolError {
     readonly value: unknown,
     readonly allowed: string,
   ) {
-    super(`Invalid option "${option}": got ${describe(value)}; expected ${allowed}.`);
+    const convert = conversion(option, value, allowed);
+    super(
+      convert === undefined
+        ? `Invalid option "${option}": got ${describe(value)}; expected ${allowed}.`
+        : `Invalid option "${option}": got the string ${describe(value)}; expected ${allowed}. ` +
+            `Values read from the environment are strings: convert them first, e.g. ${convert}.`,
+    );
   }
+}
+
+/**
+ * Config and the environment hand over strings ("8", "true"): when such a string stands where
+ * a number or a boolean belongs, the message says so and shows the conversion.
+ */
+function conversion(option: string, value: unknown, allowed: string): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const key = `POOL_${option
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/\W+/g, '_')
+    .toUpperCase()}`;
+  if (/\b(integer|number)\b/.test(allowed) && value.trim() !== '' && !Number.isNaN(Number(value)))
+    return `Number(config.get('${key}'))`;
+  if (/\btrue or false\b/.test(allowed) && /^(true|false)$/i.test(value.trim()))
+    return `config.get('${key}') === 'true'`;
+  return undefined;
 }
 
 export class UnknownTaskTypeError extends WorkerPoolError {
@@ -28,10 +51,12 @@ export class UnknownTaskTypeError extends WorkerPoolError {
     readonly type: string,
     readonly known: readonly string[],
   ) {
+    const how = `Decorate a provider method with @TaskHandler('${type}') or register one with registerHandler()`;
     super(
-      `No handler is registered for task type "${type}". Known types: ${
-        known.length ? known.map((t) => `"${t}"`).join(', ') : '(none)'
-      }. Decorate a provider method with @TaskHandler('${type}') or register one with registerHandler().`,
+      known.length === 0
+        ? `No handler is registered for task type "${type}", nor for any other yet. ${how}. ` +
+            `With Nest, handlers are registered as the pool's module initializes: submit from onModuleInit or later, not from a constructor or a factory.`
+        : `No handler is registered for task type "${type}". Known types: ${known.map((t) => `"${t}"`).join(', ')}. ${how}.`,
     );
   }
 }
@@ -89,9 +114,9 @@ export class TaskCancelledError extends WorkerPoolError {
   ) {
     super(
       reason === 'shutdown'
-        ? `Task ${taskId} was cancelled: the pool reached its drain deadline before the task started. Raise the drain deadline or submit fewer tasks before shutdown.`
+        ? `Task ${taskId} was cancelled: the pool reached its drain deadline before the task started. Raise "drainTimeoutMs" (Nest module option; drain(deadlineMs) without Nest) or submit fewer tasks before shutdown.`
         : reason === 'deadline'
-          ? `Task ${taskId} is still running at the pool's drain deadline; stop it soon (the pool awaits it) and watch ctx.signal in long handlers.`
+          ? `Task ${taskId} is still running at the pool's drain deadline; stop it soon (it is abandoned once "drainGraceMs" runs out) and watch ctx.signal in long handlers.`
           : `Task ${taskId} was cancelled by its caller's AbortSignal before it was accepted or started.`,
       cause === undefined ? undefined : { cause },
     );
@@ -117,7 +142,7 @@ export class TaskAbandonedError extends WorkerPoolError {
     readonly graceMs: number,
   ) {
     super(
-      `Task ${taskId} was abandoned: its handler was still running ${graceMs} ms after the drain deadline, so shutdown went on without it. Make the handler follow ctx.signal, or raise the drain grace period.`,
+      `Task ${taskId} was abandoned: its handler was still running ${graceMs} ms after the drain deadline, so shutdown went on without it. Make the handler follow ctx.signal, or raise "drainGraceMs" (Nest module option; drain(deadlineMs, { graceMs }) without Nest).`,
     );
   }
 }

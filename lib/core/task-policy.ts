@@ -34,7 +34,7 @@ export interface TaskPolicyOptions {
   /**
    * Higher runs sooner among the sessions and unkeyed tasks waiting on a lane (default 0).
    * It never reorders the tasks of one session, and lower priorities still get a turn after
-   * 16 takes from above (see README, Priority).
+   * 16 takes from above (see docs/policies.md, Priority).
    */
   priority?: number;
 }

@@ -1,10 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { type Dispatcher, InvalidOptionError } from '../core/index.js';
 import { checkKeys } from '../core/options.js';
 import { DEFAULT_POOL_NAME } from '../worker-pool.constants.js';
-import { UnknownPoolError } from '../worker-pool.errors.js';
+import { HealthSetupError, UnknownPoolError } from '../worker-pool.errors.js';
 import { getDispatcherToken } from '../worker-pool.tokens.js';
 
 export interface WorkerPoolHealthOptions {
@@ -27,10 +27,16 @@ export interface WorkerPoolHealthOptions {
  */
 @Injectable()
 export class WorkerPoolHealthIndicator {
+  private readonly indicators: HealthIndicatorService;
+
   constructor(
-    private readonly indicators: HealthIndicatorService,
+    // Optional so that a missing TerminusModule gets a message that says so, not Nest's generic one.
+    @Optional() @Inject(HealthIndicatorService) indicators: HealthIndicatorService | undefined,
     private readonly moduleRef: ModuleRef,
-  ) {}
+  ) {
+    if (indicators === undefined || indicators === null) throw new HealthSetupError();
+    this.indicators = indicators;
+  }
 
   isHealthy(key = 'workerPool', options: WorkerPoolHealthOptions = {}) {
     if (options === null || typeof options !== 'object') {

@@ -20,8 +20,9 @@ export interface WorkerPoolModuleOptions extends PoolOptions {
   drainTimeoutMs?: number;
   /**
    * After `drainTimeoutMs`, how long handlers still running get to stop (their ctx.signal is
-   * aborted) before shutdown abandons them: their callers get `TaskAbandonedError`, each is
-   * logged with its task id, type and session, and shutdown goes on. Default: 5_000 ms.
+   * aborted) before shutdown abandons them: their callers get `TaskAbandonedError`, the
+   * shutdown summary counts them (each at debug level with its task id, type and session),
+   * and shutdown goes on. Default: 5_000 ms.
    */
   drainGraceMs?: number;
   /**
@@ -45,11 +46,58 @@ export interface WorkerPoolOptionsFactory {
   createWorkerPoolOptions(): Promise<WorkerPoolOptions> | WorkerPoolOptions;
 }
 
-export interface WorkerPoolModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+/** A factory of pool options, as `forRootAsync` takes it. */
+export type WorkerPoolOptionsFactoryFn = (
+  ...args: any[]
+) => Promise<WorkerPoolOptions> | WorkerPoolOptions;
+
+export interface WorkerPoolModuleAsyncOptions<
+  F extends WorkerPoolOptionsFactoryFn = WorkerPoolOptionsFactoryFn,
+  C extends Type<WorkerPoolOptionsFactory> = Type<WorkerPoolOptionsFactory>,
+> extends Pick<ModuleMetadata, 'imports'> {
   name?: string;
   isGlobal?: boolean;
-  useFactory?: (...args: any[]) => Promise<WorkerPoolOptions> | WorkerPoolOptions;
+  /**
+   * Returns the pool's options (or a promise of them), called with the `inject` providers.
+   * A key that is no option (a typo such as `drainTimeout`) fails to compile, as in `forRoot`.
+   */
+  useFactory?: F & RejectUnknownKeys<Awaited<ReturnType<F>>>;
   inject?: FactoryProvider['inject'];
-  useClass?: Type<WorkerPoolOptionsFactory>;
-  useExisting?: Type<WorkerPoolOptionsFactory>;
+  /** A class whose `createWorkerPoolOptions()` returns the options (unknown keys fail to compile). */
+  useClass?: C & RejectUnknownKeys<ClassOptions<C>>;
+  /** An existing provider of such a class. */
+  useExisting?: C & RejectUnknownKeys<ClassOptions<C>>;
 }
+
+type ClassOptions<C extends Type<WorkerPoolOptionsFactory>> = Awaited<
+  ReturnType<InstanceType<C>['createWorkerPoolOptions']>
+>;
+
+/*
+ * The compiler checks no excess properties in what an arrow function returns, so a typo in a
+ * factory's options would compile and fail at startup only. These types name such keys (with
+ * their path, into nested options too) in the compile error instead.
+ */
+type RejectUnknownKeys<R> = [UnknownKeys<R, WorkerPoolOptions>] extends [never]
+  ? unknown
+  : { 'these keys are no WorkerPoolOptions': UnknownKeys<R, WorkerPoolOptions> };
+
+type UnknownKeys<T, Shape> = 0 extends 1 & T
+  ? never // any: nothing to check
+  : T extends Function | readonly unknown[]
+    ? never
+    : T extends object
+      ? {
+          [K in keyof T & string]-?: K extends KeysOf<Shape>
+            ? Nested<K, UnknownKeys<T[K], Exclude<PropOf<Shape, K>, Function | undefined>>>
+            : K;
+        }[keyof T & string]
+      : never;
+
+type KeysOf<S> = S extends unknown ? keyof S : never;
+type PropOf<S, K extends PropertyKey> = S extends unknown
+  ? K extends keyof S
+    ? S[K]
+    : never
+  : never;
+type Nested<K extends string, Sub> = Sub extends string ? `${K}.${Sub}` : never;

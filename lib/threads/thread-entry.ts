@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { type LogLevel, Module, type Type } from '@nestjs/common';
+import { Module, type Type } from '@nestjs/common';
 import {
   DiscoveryModule,
   DiscoveryService,
@@ -62,7 +62,7 @@ port.on('message', (message: ToThread) => {
 
 try {
   const app = await NestFactory.createApplicationContext(rootModule(await userModule()), {
-    logger: data.logLevels as LogLevel[] | false,
+    logger: data.logLevels,
     abortOnError: false,
   });
   const found = scanTaskHandlers(

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
+import type { LogLevel } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkDelay, checkKeys } from '../core/options.js';
 
@@ -21,8 +22,8 @@ export interface ThreadLanesOptions {
   graceMs?: number;
   /** V8 limits per thread; a thread past them ends (its running tasks fail) and is replaced. */
   resourceLimits?: ResourceLimits;
-  /** Nest log levels inside the threads. Default ['error', 'warn']. */
-  logLevels?: string[] | false;
+  /** Nest log levels inside the threads, or false for none. Default ['error', 'warn']. */
+  logLevels?: LogLevel[] | false;
   /** How long a thread may take to close its Nest context at shutdown before it is terminated (ms). Default 5_000. */
   closeTimeoutMs?: number;
 }
@@ -32,9 +33,11 @@ export interface ResolvedThreadOptions {
   exportName: string | undefined;
   graceMs: number;
   resourceLimits: ResourceLimits | undefined;
-  logLevels: string[] | false;
+  logLevels: LogLevel[] | false;
   closeTimeoutMs: number;
 }
+
+const LOG_LEVELS: readonly LogLevel[] = ['log', 'error', 'warn', 'debug', 'verbose', 'fatal'];
 
 const KEYS = ['module', 'exportName', 'graceMs', 'resourceLimits', 'logLevels', 'closeTimeoutMs'];
 
@@ -81,5 +84,14 @@ export function resolveThreadOptions(options: ThreadLanesOptions): ResolvedThrea
       logLevels,
       "Nest log levels such as ['error', 'warn'], or false",
     );
+  // Config may hand over any strings; Nest would drop an unknown level silently.
+  for (const [i, level] of (logLevels || []).entries()) {
+    if (!LOG_LEVELS.includes(level))
+      throw new InvalidOptionError(
+        `threads.logLevels[${i}]`,
+        level,
+        "a Nest log level: 'log', 'error', 'warn', 'debug', 'verbose' or 'fatal'",
+      );
+  }
   return { href, exportName, graceMs, resourceLimits, logLevels, closeTimeoutMs };
 }

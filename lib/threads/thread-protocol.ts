@@ -3,6 +3,8 @@
  * batches as flat arrays (no object per task), so one postMessage carries many of each.
  */
 
+import type { LogLevel } from '@nestjs/common';
+
 /** Slots per task in a `run` batch: seq, type index, session id, attempt, task id, payload. */
 export const TASK_STRIDE = 6;
 /** Slots per result in a `done` batch: seq, ok (1/0), value or wire error. */
@@ -20,7 +22,7 @@ export interface ThreadData {
   virtualNodes: number;
   /** Int32[0]: seq of the last task the thread started (read after it ends). */
   started: SharedArrayBuffer;
-  logLevels: string[] | false;
+  logLevels: LogLevel[] | false;
 }
 
 /** A handler as a thread reports it: its type and the options the main thread applies. */

@@ -106,6 +106,27 @@ describe('Dispatcher basics', () => {
       /Invalid option "lane": got 8; expected no such option; known options: lanes,/,
     );
   });
+
+  // Values read from the environment (ConfigService.get, process.env) are strings: "8" for 8.
+  it('says when a number or a boolean came as a string, and how to convert it', () => {
+    expect(() => new Dispatcher({ lanes: '8' as never })).toThrow(
+      'Invalid option "lanes": got the string "8"; expected an integer >= 1. ' +
+        "Values read from the environment are strings: convert them first, e.g. Number(config.get('POOL_LANES')).",
+    );
+    expect(() => new Dispatcher({ maxQueued: ' 1e3 ' as never })).toThrow(
+      /"maxQueued": got the string " 1e3 "; .*convert them first, e\.g\. Number\(config\.get\('POOL_MAX_QUEUED'\)\)\.$/,
+    );
+    expect(() => new Dispatcher({ stealUnkeyed: 'false' as never })).toThrow(
+      /"stealUnkeyed": got the string "false"; expected true or false\. .*convert them first, e\.g\. config\.get\('POOL_STEAL_UNKEYED'\) === 'true'\.$/,
+    );
+    // A string that is no number, or where a string is expected, gets no conversion hint.
+    expect(() => new Dispatcher({ lanes: 'eight' as never })).toThrow(
+      /^Invalid option "lanes": got "eight"; expected an integer >= 1\.$/,
+    );
+    expect(() => new Dispatcher({ whenFull: '1' as never })).toThrow(
+      /^Invalid option "whenFull": got "1"; expected 'reject' or 'wait'\.$/,
+    );
+  });
 });
 
 describe('Dispatcher ordering and fairness', () => {

@@ -118,6 +118,14 @@ describe('a handler that never settles', () => {
       taskId: 1,
       message: expect.stringMatching(/still running 2000 ms after the drain deadline/),
     });
+    // The messages name the option a user sets: drainGraceMs / drainTimeoutMs (Nest), or
+    // drain()'s arguments without Nest.
+    expect((hung.error as Error).message).toMatch(
+      /or raise "drainGraceMs" \(Nest module option; drain\(deadlineMs, \{ graceMs \}\) without Nest\)\.$/,
+    );
+    expect((unhandled[0] as Error).message).toMatch(
+      /Raise "drainTimeoutMs" \(Nest module option; drain\(deadlineMs\) without Nest\) or submit fewer tasks before shutdown\.$/,
+    );
     expect(drained.value).toMatchObject({
       deadlineReached: true,
       runningAtDeadline: 1,
@@ -473,7 +481,8 @@ describe('resize, addLane and removeLane with bad arguments', () => {
       expect(error).toBeInstanceOf(InvalidOptionError);
       expect(error).toMatchObject({ code: 'INVALID_OPTION', option: 'lanes' });
       expect((error as Error).message).toMatch(
-        /^Invalid option "lanes": got .*; expected an integer from 1 to maxLanes \(4\)\.$/,
+        // A numeric string is told how to convert (as a value read from config would be).
+        /^Invalid option "lanes": got .*; expected an integer from 1 to maxLanes \(4\)\.( Values read from the environment are strings: convert them first, e\.g\. Number\(config\.get\('POOL_LANES'\)\)\.)?$/,
       );
       expect(pool.stats().lanes.map((l) => l.id)).toEqual([0, 1]);
       await pool.resize(4); // still usable
@@ -797,7 +806,8 @@ describe('an unknown task type', () => {
     const empty = await failure(() => pool.submit('chat.message', null));
     expect(empty).toBeInstanceOf(UnknownTaskTypeError);
     expect((empty as Error).message).toBe(
-      `No handler is registered for task type "chat.message". Known types: (none). Decorate a provider method with @TaskHandler('chat.message') or register one with registerHandler().`,
+      `No handler is registered for task type "chat.message", nor for any other yet. Decorate a provider method with @TaskHandler('chat.message') or register one with registerHandler(). ` +
+        `With Nest, handlers are registered as the pool's module initializes: submit from onModuleInit or later, not from a constructor or a factory.`,
     );
     pool.registerHandler('chat.message', () => undefined);
     pool.registerHandler('chat.typing', () => undefined);

@@ -33,6 +33,20 @@ describe('latency histograms', () => {
     expect(s.latency.run.p99).toBeCloseTo(100, 0);
   });
 
+  it('never reports a percentile above the maximum (HdrHistogram rounds percentiles up to their bucket)', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1, latencySampleEvery: 1 });
+    // 143,000 µs falls in a bucket 1,024 µs wide whose highest equivalent value is 143,359 µs.
+    pool.registerHandler('t', () => new Promise((r) => setTimeout(r, 143)));
+    pool.start();
+    const done = pool.submit('t', null);
+    await jest.advanceTimersByTimeAsync(143);
+    await done;
+    const { run } = pool.stats().latency;
+    expect(run.max).toBe(143);
+    expect([run.p50, run.p95, run.p99]).toEqual([143, 143, 143]);
+  });
+
   it('samples one task in latencySampleEvery, and none with 0', async () => {
     const sampled = new Dispatcher({ latencySampleEvery: 4 });
     const off = new Dispatcher({ latencySampleEvery: 0 });

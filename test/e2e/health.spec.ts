@@ -50,4 +50,18 @@ describe('WorkerPoolHealthIndicator', () => {
     await closing;
     expect(pool.stats()).toMatchObject({ state: 'stopped', lateTasks: 0 });
   });
+
+  it('says "import TerminusModule" when the indicator is provided without it', async () => {
+    const moduleRef = Test.createTestingModule({
+      imports: [WorkerPoolModule.forRoot({ lanes: 1 })],
+      providers: [WorkerPoolHealthIndicator],
+    });
+    await expect(moduleRef.compile()).rejects.toMatchObject({
+      name: 'HealthSetupError',
+      code: 'HEALTH_SETUP',
+      message: expect.stringMatching(
+        /^WorkerPoolHealthIndicator needs @nestjs\/terminus's HealthIndicatorService: import TerminusModule /,
+      ),
+    });
+  });
 });

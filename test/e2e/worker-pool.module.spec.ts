@@ -1,9 +1,12 @@
 import 'reflect-metadata';
 import { Injectable, Module, type OnModuleInit, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { ScheduleModule } from '@nestjs/schedule';
 import {
+  Autoscaler,
   Dispatcher,
   DuplicateHandlerError,
+  InjectAutoscaler,
   InjectDispatcher,
   InvalidOptionError,
   PoolClosedError,
@@ -14,6 +17,7 @@ import {
   UnknownTaskTypeError,
   WorkerPoolModule,
   type WorkerPoolOptions,
+  getAutoscalerToken,
   getDispatcherToken,
 } from '../../lib/index.js';
 import { deferred } from '../support/deferred.js';
@@ -166,6 +170,107 @@ describe('WorkerPoolModule (e2e)', () => {
     await app2.close();
   });
 
+  it('fails startup on a number read from config as a string, saying how to convert it; the converted value boots', async () => {
+    // As @nestjs/config's ConfigService reads the environment: every value is a string.
+    @Injectable()
+    class ConfigService {
+      get(key: string): string | undefined {
+        return { POOL_LANES: '8' }[key];
+      }
+    }
+    @Module({ providers: [ConfigService], exports: [ConfigService] })
+    class ConfigModule {}
+    const fromConfig = (read: (config: ConfigService) => WorkerPoolOptions) =>
+      WorkerPoolModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [ConfigService],
+        useFactory: read,
+      });
+    await expect(
+      boot([Greeter], [fromConfig((config) => ({ lanes: config.get('POOL_LANES') as never }))]),
+    ).rejects.toThrow(
+      `Invalid option "lanes": got the string "8"; expected an integer >= 1. Values read from the environment are strings: convert them first, e.g. Number(config.get('POOL_LANES')).`,
+    );
+    // The README's snippet.
+    const app = await boot(
+      [Greeter],
+      [fromConfig((config) => ({ lanes: Number(config.get('POOL_LANES') ?? 8) }))],
+    );
+    expect(app.get(Dispatcher).stats().lanes).toHaveLength(8);
+    await app.close();
+  });
+
+  // A type test too: `npm run typecheck` fails if a @ts-expect-error line below compiles.
+  it('rejects a misspelt key from a forRootAsync factory at compile time, as forRoot does', async () => {
+    const typo = WorkerPoolModule.forRootAsync({
+      // @ts-expect-error drainTimeout is no option (drainTimeoutMs is)
+      useFactory: () => ({ lanes: 2, drainTimeout: 1000 }),
+    });
+    WorkerPoolModule.forRootAsync({
+      // @ts-expect-error the same typo in an async factory
+      useFactory: async () => ({ lanes: 2, drainTimeout: 1000 }),
+    });
+    WorkerPoolModule.forRootAsync({
+      // @ts-expect-error a typo in a nested option
+      useFactory: () => ({ lanes: 2, autoscale: { min: 1, max: 4, mni: 1 } }),
+    });
+    class TypoFactory {
+      createWorkerPoolOptions() {
+        return { lanes: 2, drainTimeout: 1000 };
+      }
+    }
+    // @ts-expect-error the same typo in what a useClass factory returns
+    WorkerPoolModule.forRootAsync({ useClass: TypoFactory });
+    // Each misspelling also fails at startup (a factory typed `any` gets only this check).
+    await expect(boot([Greeter], [typo])).rejects.toThrow(
+      /Invalid option "drainTimeout": got 1000; expected no such option/,
+    );
+    // What compiles: factories with inject, branches returning different keys, nested
+    // options, functions among the options, and a factory typed WorkerPoolOptions.
+    const lanes = (n: string) => Number(n);
+    WorkerPoolModule.forRootAsync({
+      inject: [Greeter],
+      useFactory: (g: Greeter) => (g.greeting ? { lanes: 2 } : { maxLanes: 3, drainTimeoutMs: 5 }),
+    });
+    WorkerPoolModule.forRootAsync({
+      useFactory: async () => ({
+        lanes: lanes('2'),
+        autoscale: { min: 1, max: 4, policy: { targetUtilization: 0.5 } },
+        rateLimit: { tasks: 10, intervalMs: 1000 },
+        onUnhandledFailure: () => undefined,
+      }),
+    });
+    const app = await boot(
+      [Greeter],
+      [WorkerPoolModule.forRootAsync({ useFactory: (): WorkerPoolOptions => ({ lanes: 3 }) })],
+    );
+    expect(app.get(Dispatcher).stats().lanes).toHaveLength(3);
+    await app.close();
+  });
+
+  it("injects a pool's Autoscaler with @InjectAutoscaler(name?) as Autoscaler | null: null without autoscale", async () => {
+    @Injectable()
+    class Scaling {
+      constructor(
+        @InjectAutoscaler() readonly main: Autoscaler | null,
+        @InjectAutoscaler('scaled') readonly scaled: Autoscaler | null,
+      ) {}
+    }
+    const app = await boot(
+      [Scaling],
+      [
+        ScheduleModule.forRoot(),
+        WorkerPoolModule.forRoot({ lanes: 1 }),
+        WorkerPoolModule.forRoot({ name: 'scaled', lanes: 2, autoscale: { min: 1, max: 4 } }),
+      ],
+    );
+    const { main, scaled } = app.get(Scaling);
+    expect(main).toBeNull();
+    expect(scaled).toBeInstanceOf(Autoscaler);
+    expect(scaled).toBe(app.get(getAutoscalerToken('scaled')));
+    await app.close();
+  });
+
   it('runs named pools side by side, each with its own handlers, injected by name', async () => {
     @Injectable()
     class Reports {
@@ -209,7 +314,7 @@ describe('WorkerPoolModule (e2e)', () => {
     await app.close();
   });
 
-  it('starts on bootstrap and drains on close: queued tasks finish, later submits are refused', async () => {
+  it('starts as its module initializes and drains on close: queued tasks finish, later submits are refused', async () => {
     const gate = deferred();
     const finished: number[] = [];
     @Injectable()
@@ -226,7 +331,7 @@ describe('WorkerPoolModule (e2e)', () => {
       stateAtInit?: string;
       constructor(private readonly pool: Dispatcher) {}
       onModuleInit(): void {
-        // Handlers are registered before user onModuleInit hooks; work queues until bootstrap.
+        // The pool registers its handlers and starts before the hooks of modules that use it.
         this.early = this.pool.submit('slow', 0, { sessionId: 'a' });
         this.stateAtInit = this.pool.stats().state;
       }
@@ -237,7 +342,7 @@ describe('WorkerPoolModule (e2e)', () => {
     );
     const pool = app.get(Dispatcher);
     const { early, stateAtInit } = app.get(EarlyBird);
-    expect(stateAtInit).toBe('created');
+    expect(stateAtInit).toBe('running');
     expect(pool.stats().state).toBe('running');
     const work = [1, 2, 3].map((n) => pool.submit('slow', n, { sessionId: 'a' }));
     const closing = app.close();

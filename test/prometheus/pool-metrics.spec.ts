@@ -49,4 +49,38 @@ describe('registerPoolMetrics', () => {
     unregister();
     expect(await registry.metrics()).toBe('\n');
   });
+
+  it('never scrapes quantile="1" below a lower quantile', async () => {
+    jest.useFakeTimers();
+    try {
+      const registry = new Registry();
+      const pool = new Dispatcher({ lanes: 4, latencySampleEvery: 1 });
+      pool.registerHandler('t', (ms: number) => new Promise((r) => setTimeout(r, ms)));
+      pool.start();
+      // Run times of 140 to 143 ms: the top percent (143 ms, 143,000 µs) falls in a bucket
+      // whose highest equivalent value, 143,359 µs, is what HdrHistogram reports for p99.
+      const work = Array.from({ length: 100 }, (_, i) => pool.submit('t', 140 + (i % 4)));
+      await jest.advanceTimersByTimeAsync(143 * 25);
+      await Promise.all(work);
+      registerPoolMetrics(pool, { registry });
+      const text = await registry.metrics();
+      for (const phase of ['wait', 'run']) {
+        const quantile = (q: string) =>
+          Number(
+            text.match(
+              new RegExp(
+                `worker_pool_latency_seconds\\{pool="default",phase="${phase}",quantile="${q}"\\} ([0-9.e-]+)`,
+              ),
+            )![1],
+          );
+        const [p50, p95, p99, max] = ['0.5', '0.95', '0.99', '1'].map(quantile);
+        expect(p50).toBeLessThanOrEqual(p95);
+        expect(p95).toBeLessThanOrEqual(p99);
+        expect(p99).toBeLessThanOrEqual(max);
+      }
+      expect(pool.stats().latency.run.max).toBe(143);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

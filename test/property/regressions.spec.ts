@@ -143,7 +143,7 @@ describe('regressions found by the property suite', () => {
 
   /*
    * POLICY_DEFECTS.drainIgnoresLastLateHandler — drain() resolves while a timed-out handler
-   * still runs, although README (Timeouts) says "a drain waits for it too".
+   * still runs, although the docs (policies.md, Timeouts) say "a drain waits for it too".
    *
    * Root cause: Scheduler.finish() calls hooks.finished() (Dispatcher.settle) before it
    * records the late handler in `late` (`this.late.set(task, now())` comes after). settle()
@@ -208,7 +208,7 @@ describe('regressions found by the property suite', () => {
   });
 
   /*
-   * POLICY_DEFECTS.abortLostWhileRetryWaitsForLateHandler — README: a caller's abort
+   * POLICY_DEFECTS.abortLostWhileRetryWaitsForLateHandler — docs/policies.md: a caller's abort
    * "withdraws a task that has not started (queued, or waiting to retry)". A timed-out attempt
    * whose retry waits for the late handler (overlapOnTimeout false) is waiting to retry, but
    * the abort is lost: the retry runs and the caller gets its result.

@@ -141,6 +141,18 @@ describe('ThreadLanes', () => {
     );
   });
 
+  // A type test too: `npm run typecheck` fails if the @ts-expect-error line compiles.
+  it("takes Nest's LogLevel[] for threads.logLevels and names a level Nest does not know", () => {
+    const p = new Dispatcher({ lanes: 1 });
+    new ThreadLanes(p, { module: COUNTER_MODULE, logLevels: ['fatal', 'error', 'warn', 'log'] });
+    new ThreadLanes(p, { module: COUNTER_MODULE, logLevels: false });
+    // @ts-expect-error 'info' is no Nest LogLevel
+    const info = () => new ThreadLanes(p, { module: COUNTER_MODULE, logLevels: ['error', 'info'] });
+    expect(info).toThrow(
+      `Invalid option "threads.logLevels[1]": got "info"; expected a Nest log level: 'log', 'error', 'warn', 'debug', 'verbose' or 'fatal'.`,
+    );
+  });
+
   it('holds a task with an explicit gate (sanity check of the fixture)', async () => {
     const g = gate();
     const run = pool.submit<number>('block', { flag: g.flag }, { sessionId: 'gate' });
