@@ -61,6 +61,7 @@
  *   handler invocation (late ones included) ended before drain resolved; a submit after the
  *   drain began is refused and counted; no timers left.
  */
+import { caller, callerId } from './caller-context.js';
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import {
@@ -406,10 +407,11 @@ export class PolicyHarness {
         this.onSettled(rec, outcome, value);
     }
     const before = this.pool.stats().accepted;
-    const promise =
+    const promise = caller.run({ id: rec.id }, () =>
       spec.api === 'submit'
         ? this.pool.submit(TYPES[spec.type], { id: rec.id }, options)
-        : this.pool.enqueue(TYPES[spec.type], { id: rec.id }, options);
+        : this.pool.enqueue(TYPES[spec.type], { id: rec.id }, options),
+    );
     const after = this.pool.stats().accepted;
     if (after !== before + 1)
       this.fail(`${rec} not accepted at once (accepted ${before} -> ${after})`);
@@ -578,6 +580,7 @@ export class PolicyHarness {
 
   private onSettled(rec: Rec, outcome: TaskOutcome, value: unknown): void {
     seen(`onSettled: ${outcome}`);
+    if (callerId() !== rec.id) this.fail(`${rec}: onSettled ran in caller ${callerId()}'s context`);
     rec.onSettledCalls.push({ outcome, value, at: this.now });
     if (rec.onSettledCalls.length > 1) this.fail(`${rec}: onSettled called twice`);
   }
@@ -594,6 +597,7 @@ export class PolicyHarness {
     // before gives no abort event, so they may not be marked yet).
     this.timeouts();
     const rec = this.tasks[id - 1];
+    if (callerId() !== id) this.fail(`${rec}: handler ran in caller ${callerId()}'s context`);
     const seq = ++this.seq;
     const at = this.now;
     const n = rec.attempts.length + 1;

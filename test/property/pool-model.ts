@@ -44,6 +44,7 @@
  *   DrainReport consistent, stopped with nothing queued, running, waiting or active, no
  *   timers left, every removeLane()/resize() promise resolved.
  */
+import { caller, callerId } from './caller-context.js';
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import {
@@ -332,10 +333,11 @@ export class PoolHarness {
     const lanesBefore = before.lanes.filter((l) => !l.retiring);
     const sessionIdle = this.sessionIdle(spec.session);
     const knownQueuedInSession = this.knownQueued(spec.session);
-    const p =
+    const p = caller.run({ id: rec.id }, () =>
       api === 'submit'
         ? this.pool.submit(rec.type, { id: rec.id }, options)
-        : this.pool.enqueue(rec.type, { id: rec.id }, options);
+        : this.pool.enqueue(rec.type, { id: rec.id }, options),
+    );
     const after = this.pool.stats();
     this.log.push(`${rec} ${api}`);
 
@@ -511,6 +513,7 @@ export class PoolHarness {
   private runHandler(id: number, ctx: TaskContext): unknown {
     const rec = this.tasks[id - 1];
     const seq = ++this.seq;
+    if (callerId() !== id) this.fail(`${rec} ran in caller ${callerId()}'s context`);
     if (rec.started) this.fail(`${rec} started twice`);
     if (this.deadlineFired) this.fail(`${rec} started after the drain deadline`);
     if (this.state === 'created') this.fail(`${rec} started before start()`);
