@@ -18,5 +18,7 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  // The consumer apps have their own node_modules (Nest 11 beside our Nest 12): not jest's.
+  modulePathIgnorePatterns: ['<rootDir>/test/consumers/'],
   testTimeout: 30000,
 };
