@@ -1,9 +1,10 @@
 // The packaging check: what a user installs is what we test. Packs the package, checks the
 // tarball's contents, then installs it into each consumer app (an ESM Nest 12 app, a CommonJS
-// Nest 11 app), builds the app with its own tsc, boots it and runs test/consumers/checks.ts.
-// Each of those is one test: passed or failed, never skipped. Exit 1 if any failed.
+// Nest 11 app), builds the app with its own tsc, then boots it on each Node given and runs
+// test/consumers/checks.ts. Each of those is one test: passed or failed, never skipped.
+// Exit 1 if any failed.
 //
-//   node test/consumers/check.mjs [--json results.json] [consumer-dir ...]
+//   node test/consumers/check.mjs [--json results.json] [--node path/to/node ...] [consumer-dir ...]
 import { spawnSync } from 'node:child_process';
 import {
   cpSync,
@@ -27,6 +28,9 @@ const NPM_TIMEOUT_MS = 10 * 60_000;
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonPath = jsonAt >= 0 ? resolve(args.splice(jsonAt, 2)[1]) : undefined;
+const nodes = [];
+for (let at; (at = args.indexOf('--node')) >= 0;) nodes.push(resolve(args.splice(at, 2)[1]));
+if (nodes.length === 0) nodes.push(process.execPath);
 const consumers = args.length > 0 ? args : CONSUMERS;
 
 class CheckFailed extends Error {}
@@ -86,8 +90,8 @@ function checkTarball(tgz, tmp) {
   return `${maps.length} source maps, each naming shipped sources; LICENSE, repository, homepage, bugs`;
 }
 
-/** Installs the tarball into a consumer app, builds it with its own tsc, boots it. */
-function checkConsumer(name, tgz) {
+/** Installs the tarball into a consumer app and builds the app with its own tsc. */
+function prepareConsumer(name, tgz) {
   const dir = join(here, name);
   if (!existsSync(join(dir, 'package.json'))) throw new CheckFailed(`no consumer app at ${dir}`);
   const quiet = ['--no-audit', '--no-fund', '--loglevel=error'];
@@ -96,7 +100,13 @@ function checkConsumer(name, tgz) {
   cpSync(join(here, 'checks.ts'), join(dir, 'src', 'checks.ts'));
   rmSync(join(dir, 'dist'), { recursive: true, force: true });
   run('npm', ['run', '--silent', 'build'], dir);
-  const { out } = run('node', ['--enable-source-maps', 'dist/main.js'], dir, BOOT_TIMEOUT_MS);
+}
+
+/** Boots the built consumer app on one Node; it runs the checks and closes. */
+function bootConsumer(name, node) {
+  const dir = join(here, name);
+  const args = ['--enable-source-maps', 'dist/main.js'];
+  const { out } = run(node, args, dir, BOOT_TIMEOUT_MS);
   if (!out.includes('ok: app closed'))
     throw new CheckFailed(`the app did not finish its checks\n${tail(out)}`);
   return out.trimEnd();
@@ -128,7 +138,23 @@ test('npm pack', () => {
 });
 if (tgz) {
   test('package contents', () => checkTarball(tgz, tmp));
-  for (const name of consumers) test(`consumer ${name}`, () => checkConsumer(name, tgz));
+  for (const name of consumers) {
+    let prepared;
+    const started = Date.now();
+    try {
+      prepareConsumer(name, tgz);
+      prepared = `installed and built in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    } catch (error) {
+      prepared = error;
+    }
+    for (const node of nodes) {
+      const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout?.trim() || node;
+      test(`consumer ${name} on Node ${version}`, () => {
+        if (prepared instanceof Error) throw prepared;
+        return `${prepared}\n${bootConsumer(name, node)}`;
+      });
+    }
+  }
 }
 rmSync(tmp, { recursive: true, force: true });
 
