@@ -1,10 +1,10 @@
 // What the packaging check asks of a booted app: a task through HTTP, /health up with the
-// configured lanes, the autoscaler's cron job, and a library stack trace whose source-mapped files exist on disk.
+// configured lanes, the autoscaler's cron job, a task in a worker thread, and a library stack trace whose source-mapped files exist on disk.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { Dispatcher } from 'nest-worker-pool';
+import { Dispatcher, getDispatcherToken } from 'nest-worker-pool';
 
 function assert(ok: unknown, what: string): asserts ok {
   if (!ok) throw new Error(`check failed: ${what}`);
@@ -65,6 +65,13 @@ export async function runChecks(app: INestApplication, expectedLanes: number): P
   const registry = app.get(SchedulerRegistry);
   assert(registry.doesExist('cron', 'nest-worker-pool:autoscale:default'), 'autoscale cron job');
   console.log('ok: the autoscaler runs on a cron job in SchedulerRegistry');
+
+  const threadId = await app.get<Dispatcher>(getDispatcherToken('cpu')).submit('thread.id', null);
+  assert(
+    typeof threadId === 'number' && threadId > 0,
+    `thread pool task ran on thread ${threadId}`,
+  );
+  console.log(`ok: the thread pool ran a task in worker thread ${threadId}`);
 
   await app.close();
   console.log('ok: app closed');

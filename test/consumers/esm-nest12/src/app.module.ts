@@ -1,5 +1,6 @@
 // A user's app as the README shows it: options from config (strings, converted), a handler,
-// a controller that submits, the Terminus health check, and the autoscaler on @nestjs/schedule.
+// a controller that submits, the Terminus health check, the autoscaler on @nestjs/schedule, and
+// a second pool whose lanes are worker threads.
 import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
@@ -58,6 +59,11 @@ export class AppController {
         drainTimeoutMs: 2_000,
         autoscale: { min: 1, max: 8 },
       }),
+    }),
+    WorkerPoolModule.forRoot({
+      name: 'cpu',
+      lanes: 1,
+      threads: { module: new URL('./cpu.module.js', import.meta.url) },
     }),
   ],
   controllers: [AppController],
