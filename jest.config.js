@@ -18,7 +18,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
-  // The consumer apps have their own node_modules (Nest 11 beside our Nest 12): not jest's.
+  // The consumer apps have their own node_modules (Nest 11 beside our Nest 12) and their own
+  // Jest suite (run by test/consumers/check.mjs): not this jest's.
   modulePathIgnorePatterns: ['<rootDir>/test/consumers/'],
   testTimeout: 30000,
 };

@@ -1,7 +1,8 @@
 // The packaging check: what a user installs is what we test. Packs the package, checks the
 // tarball's contents, then installs it into each consumer app (an ESM Nest 12 app, a CommonJS
 // Nest 11 app), builds the app with its own tsc, then boots it on each Node given and runs
-// test/consumers/checks.ts. Each of those is one test: passed or failed, never skipped.
+// test/consumers/checks.ts; a consumer with a test script also runs its own tests (the
+// CommonJS app's Jest suite). Each of those is one test: passed or failed, never skipped.
 // Exit 1 if any failed.
 //
 //   node test/consumers/check.mjs [--json results.json] [--node path/to/node ...] [consumer-dir ...]
@@ -146,6 +147,13 @@ if (tgz) {
       prepared = `installed and built in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     } catch (error) {
       prepared = error;
+    }
+    const { scripts = {} } = JSON.parse(readFileSync(join(here, name, 'package.json'), 'utf8'));
+    if (scripts.test) {
+      test(`consumer ${name}: its own tests (npm test)`, () => {
+        if (prepared instanceof Error) throw prepared;
+        return tail(run('npm', ['test', '--silent'], join(here, name)).out, 8);
+      });
     }
     for (const node of nodes) {
       const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout?.trim() || node;
