@@ -1,6 +1,7 @@
-import { enter } from './async-context.js';
+import { enter, runIn } from './async-context.js';
 import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
 import type { HandlerEntry } from './handler-registry.js';
+import { type TaskInstrument, startAttempt } from './instrument.js';
 import { checkDelay, checkKeys } from './options.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Task, TaskContext } from './task.js';
@@ -25,6 +26,7 @@ export interface BatchItem<P = any> {
    * Calls `fn` in the async context of the call that submitted this item (its
    * AsyncLocalStorage stores: request, tenant, trace). A batch serves many callers, so the
    * handler itself runs in the pool's context; enter an item's to read its caller's stores.
+   * With a pool `instrument` (tracing), `fn` also runs inside the item's own task span.
    */
   run<R>(fn: () => R): R;
 }
@@ -33,10 +35,14 @@ class Item implements BatchItem {
   constructor(
     readonly payload: unknown,
     readonly ctx: Task,
+    private readonly instrument: TaskInstrument | undefined,
   ) {}
 
   run<R>(fn: () => R): R {
-    return enter(this.ctx.context, fn);
+    const instrument = this.instrument;
+    if (instrument === undefined) return enter(this.ctx.context, fn);
+    const attempt = this.ctx.extra!.attempt;
+    return enter(this.ctx.context, () => instrument.run(attempt, fn));
   }
 }
 
@@ -127,8 +133,11 @@ export class Batch implements BatchContext {
     return ms;
   }
 
-  call(): unknown {
-    const items = this.tasks.map((task) => new Item(task.payload, task));
+  /** The handler's call, in the pool's context; with an instrument, each item's attempt opens first, in its caller's context. */
+  call(instrument?: TaskInstrument): unknown {
+    if (instrument !== undefined)
+      for (const task of this.tasks) runIn(task.context, startAttempt, instrument, task);
+    const items = this.tasks.map((task) => new Item(task.payload, task, instrument));
     const fn = this.handler.fn as unknown as BatchHandlerFn;
     const selfWait = this.handler.selfWait;
     return selfWait === undefined ? fn(items, this) : selfWait.call(this, fn, items, this);

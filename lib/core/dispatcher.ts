@@ -11,6 +11,7 @@ import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
 import type { PoolEvent } from './events.js';
 import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
+import { instrumentAccept } from './instrument.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { ThroughputMeter, now } from './load-meter.js';
 import { Outcomes } from './outcomes.js';
@@ -116,6 +117,7 @@ export class Dispatcher {
         if (this.state === 'starting') this.state = 'running';
       },
     );
+    this.scheduler.instrument = this.options.instrument;
     for (let i = 0; i < this.staging.first; i++) this.scheduler.addLane();
     if (this.options.rateLimit !== undefined) {
       this.scheduler.limits.pool = this.scheduler.limits.create(this.options.rateLimit);
@@ -395,6 +397,8 @@ export class Dispatcher {
       if (timed) extra.timedAt = now();
     }
     if (signal !== undefined) this.follow(task, signal);
+    const instrument = this.options.instrument;
+    if (instrument !== undefined) instrumentAccept(instrument, task);
     this.outcomes.accepted(task);
     this.scheduler.enqueue(task);
   }

@@ -7,6 +7,7 @@ export type {
 } from './submit-options.js';
 export { TaskGroup } from './task-group.js';
 export type { ContextMode } from './async-context.js';
+export type { AttemptEnd, AttemptOutcome, TaskInstrument } from './instrument.js';
 export type { BatchContext, BatchHandlerFn, BatchItem, BatchOptions } from './batch.js';
 export type { RateLimit } from './rate-limiter.js';
 export { type RetryOptions, type TaskPolicyOptions, backoffDelay } from './task-policy.js';

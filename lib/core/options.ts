@@ -1,6 +1,7 @@
 import { CONTEXT_MODES, type ContextMode } from './async-context.js';
 import { InvalidOptionError } from './errors.js';
 import { CHEAP_ASYNC_CONTEXT } from './self-wait.js';
+import { type TaskInstrument, isInstrument } from './instrument.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 
 /** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
@@ -102,6 +103,12 @@ export interface PoolOptions {
    * hooks on every promise (turn it on there when nestjs-cls or OpenTelemetry has already).
    */
   checkSelfWait?: boolean;
+  /**
+   * Called around each attempt of each task, for tracing: `tracePoolTasks()` from
+   * `nest-worker-pool/opentelemetry` makes one that opens an OpenTelemetry span per attempt,
+   * a child of the submitter's span (see docs/tracing.md). Default: none (nothing is called).
+   */
+  instrument?: TaskInstrument;
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
@@ -122,8 +129,11 @@ export interface PoolOptions {
   ) => void;
 }
 
-export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'rateLimit' | 'stagedStart'>> & {
+export type ResolvedPoolOptions = Required<
+  Omit<PoolOptions, 'rateLimit' | 'stagedStart' | 'instrument'>
+> & {
   rateLimit: RateLimit | undefined;
+  instrument: TaskInstrument | undefined;
   stagedStart: { lanesPerStep: number; delayMs: number } | undefined;
 };
 
@@ -143,6 +153,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   rebalance: 'when-idle',
   context: 'caller',
   checkSelfWait: CHEAP_ASYNC_CONTEXT,
+  instrument: undefined,
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
@@ -208,6 +219,13 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     throw new InvalidOptionError('context', o.context, `'caller' or 'none'`);
   if (typeof o.checkSelfWait !== 'boolean')
     throw new InvalidOptionError('checkSelfWait', o.checkSelfWait, 'true or false');
+  if (o.instrument !== undefined && !isInstrument(o.instrument)) {
+    throw new InvalidOptionError(
+      'instrument',
+      o.instrument,
+      'an object with start, run and end methods, such as tracePoolTasks() from nest-worker-pool/opentelemetry',
+    );
+  }
   if (typeof o.stealUnkeyed !== 'boolean')
     throw new InvalidOptionError('stealUnkeyed', o.stealUnkeyed, 'true or false');
   if (o.whenFull !== 'reject' && o.whenFull !== 'wait') {

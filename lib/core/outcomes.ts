@@ -4,6 +4,7 @@ import type { Batch } from './batch.js';
 import type { DrainReport } from './drain-report.js';
 import { TaskAbandonedError, type TaskCancelledError, TaskTimeoutError } from './errors.js';
 import type { PoolEvent } from './events.js';
+import { endAttempt } from './instrument.js';
 import { LatencyRecorder } from './latency.js';
 import { now } from './load-meter.js';
 import type { ResolvedPoolOptions } from './options.js';
@@ -110,6 +111,8 @@ export class Outcomes {
   /** A forced drain gave up on a running task. */
   abandon(task: Task, graceMs: number, report: DrainReport): void {
     const error = new TaskAbandonedError(task.taskId, graceMs);
+    const instrument = this.options.instrument;
+    if (instrument !== undefined) endAttempt(instrument, task, false, error, false, true);
     if (task.extra !== undefined) this.finalize(task, 'abandoned', error);
     this.counts.abandoned++;
     report.abandonedTasks.push({ taskId: task.taskId, type: task.type, sessionId: task.sessionId });

@@ -1,6 +1,7 @@
 import type { Batch } from './batch.js';
 import type { Lane, RunLoop } from './lane.js';
 import { type Placement, LanePlacement } from './lane-placement.js';
+import { type TaskInstrument, endAttempt } from './instrument.js';
 import { AcceptClock, now } from './load-meter.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Session } from './session.js';
@@ -51,6 +52,8 @@ export abstract class RunLoops extends LanePlacement {
   protected closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
   readonly late = new Map<LateRun, number>();
+  /** The pool's `instrument` option: called around each attempt (see instrument.ts). */
+  instrument: TaskInstrument | undefined = undefined;
 
   constructor(
     laneConcurrency: number,
@@ -91,7 +94,7 @@ export abstract class RunLoops extends LanePlacement {
       let value: unknown;
       try {
         const timeoutMs = task.policy.timeoutMs;
-        const run = task.call();
+        const run = task.call(this.instrument);
         value = await (timeoutMs === undefined ? run : runTimedTask(run, task, timeoutMs));
       } catch (error) {
         ok = false;
@@ -113,7 +116,7 @@ export abstract class RunLoops extends LanePlacement {
     let value: unknown;
     try {
       const timeoutMs = batch.timeoutMs;
-      const run = batch.call();
+      const run = batch.call(this.instrument);
       value = await (timeoutMs === undefined
         ? run
         : runTimed(run, batch.tasks[0].taskId, timeoutMs, (e, zombie) => batch.expire(e, zombie)));
@@ -200,6 +203,8 @@ export abstract class RunLoops extends LanePlacement {
     const late: LateRun | undefined = zombie === undefined ? undefined : { task };
     if (late !== undefined) this.late.set(late, now());
     const delay = ok ? undefined : this.hooks.retryDelay(task, value);
+    if (this.instrument !== undefined)
+      endAttempt(this.instrument, task, ok, value, delay !== undefined);
     if (delay === undefined) {
       task.state = TaskState.Done;
       // The caller learns the outcome now, even if a timed-out handler runs on.

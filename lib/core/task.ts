@@ -1,5 +1,6 @@
 import { type CallerContext, runIn } from './async-context.js';
 import type { HandlerEntry } from './handler-registry.js';
+import { type TaskInstrument, instrumentedCall } from './instrument.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Session } from './session.js';
 import type { TaskPolicy } from './task-policy.js';
@@ -52,6 +53,10 @@ export class TaskExtra {
   zombie: Promise<void> | undefined = undefined;
   /** This attempt's ctx.signal: made when the handler reads it or the task is aborted. */
   controller: AbortController | undefined = undefined;
+  /** With an instrument: what its `accept` returned, and the open attempt's handle (see instrument.ts). */
+  accepted: unknown = undefined;
+  attempt: unknown = undefined;
+  attemptOpen = false;
 }
 
 /**
@@ -83,8 +88,9 @@ export class Task implements TaskContext {
     this.policy = handler.policy;
   }
 
-  /** One attempt: the handler's call, in its caller's context. */
-  call(): unknown {
+  /** One attempt: the handler's call, in its caller's context (and the pool's instrument, if any). */
+  call(instrument?: TaskInstrument): unknown {
+    if (instrument !== undefined) return instrumentedCall(instrument, this);
     const { fn, selfWait } = this.handler;
     const context = this.context;
     // Run loops are in the pool's own context already.
