@@ -22,12 +22,13 @@ function requireFromCommonJs(specifier: string) {
 }
 
 describe('CommonJS consumers', () => {
-  it('lists the four entry points', () => {
+  it('lists the five entry points', () => {
     expect(entryPoints).toEqual([
       'nest-worker-pool',
       'nest-worker-pool/core',
       'nest-worker-pool/health',
       'nest-worker-pool/prometheus',
+      'nest-worker-pool/opentelemetry',
     ]);
   });
 
