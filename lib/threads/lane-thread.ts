@@ -21,6 +21,8 @@ export class InFlight {
   preempt: NodeJS.Timeout | undefined = undefined;
   resolve!: (value: unknown) => void;
   reject!: (reason: unknown) => void;
+  /** The attempt's trace context, sent only when the pool's instrument gives one. */
+  traceparent: string | undefined = undefined;
   constructor(
     readonly task: Task,
     readonly typeIndex: number,
@@ -55,6 +57,8 @@ export class LaneThread {
   private batch: unknown[] = [];
   private items: InFlight[] = [];
   private transfers: Transferable[] = [];
+  /** seq, traceparent pairs of the traced tasks in `batch` (see ToThread 'run'). */
+  private traces: unknown[] | undefined = undefined;
   private scheduled = false;
   heapUsed = 0;
   heapLimit = 0;
@@ -131,6 +135,7 @@ export class LaneThread {
     const t = rec.task;
     this.batch.push(seq, rec.typeIndex, t.sessionId ?? null, t.attempt, t.taskId, payload);
     this.items.push(rec);
+    if (rec.traceparent !== undefined) (this.traces ??= []).push(seq, rec.traceparent);
     if (!this.scheduled) {
       this.scheduled = true;
       // After every run loop of this turn has handed over its task: one message for all.
@@ -178,11 +183,13 @@ export class LaneThread {
     const batch = this.batch;
     const items = this.items;
     const list = this.transfers;
+    const tp = this.traces;
     this.batch = [];
     this.items = [];
     this.transfers = [];
+    this.traces = undefined;
     try {
-      this.post({ k: 'run', t: batch }, list);
+      this.post(tp === undefined ? { k: 'run', t: batch } : { k: 'run', t: batch, tp }, list);
     } catch (error) {
       if (isCloneError(error)) return this.sendEach(batch, items);
       for (const rec of items) {
@@ -199,7 +206,11 @@ export class LaneThread {
       const one = batch.slice(i * TASK_STRIDE, (i + 1) * TASK_STRIDE);
       const p = rec.task.payload;
       try {
-        this.post({ k: 'run', t: one }, isTransfer(p) ? p.list : undefined);
+        const tp = rec.traceparent === undefined ? undefined : [rec.seq, rec.traceparent];
+        this.post(
+          tp === undefined ? { k: 'run', t: one } : { k: 'run', t: one, tp },
+          isTransfer(p) ? p.list : undefined,
+        );
       } catch (error) {
         this.inFlight.delete(rec.seq);
         rec.reject(new PayloadNotCloneableError(rec.task.taskId, 'payload', error));

@@ -27,6 +27,7 @@ import {
 } from './thread-protocol.js';
 import { isTransfer } from './transfer.js';
 import type { Transferable } from 'node:worker_threads';
+import type { runInTraceparent } from '../opentelemetry/thread-context.js';
 
 /** Results wait at most this long for company before they are sent (ms of handler time). */
 const FLUSH_AFTER_MS = 1;
@@ -42,8 +43,13 @@ memory.ringChanged(data.lanes);
 const running = new Map<number, ThreadContext>();
 let handlers: Array<(payload: unknown, ctx: ThreadContext) => unknown> = [];
 let types: string[] = [];
-/** Messages that came before the module booted. */
+/** Messages that came before the module booted (or while tracing loads). */
 let early: ToThread[] | undefined = [];
+/**
+ * Runs a handler in the trace context a task brings (thread mode's traceparent): loaded with
+ * the first traced task; null when @opentelemetry/api cannot be imported in this thread.
+ */
+let joinTrace: typeof runInTraceparent | null | undefined;
 
 let results: unknown[] = [];
 let transfers: Transferable[] = [];
@@ -99,7 +105,7 @@ try {
   post({ k: 'ready', handlers: reported, heap: heap() });
   const backlog = early;
   early = undefined;
-  for (const message of backlog) handle(message);
+  replay(backlog);
 } catch (error) {
   post({ k: 'boot-failed', error: toWire(error) as never });
 }
@@ -137,10 +143,38 @@ function rootModule(user: Type): Type {
   return ThreadRootModule;
 }
 
+/** Handles held-back messages in order; if one holds the rest back again, they wait. */
+function replay(backlog: ToThread[]): void {
+  for (let i = 0; i < backlog.length; i++) {
+    if (early !== undefined) {
+      for (; i < backlog.length; i++) early.push(backlog[i]);
+      return;
+    }
+    handle(backlog[i]);
+  }
+}
+
+// The first traced task loads the OpenTelemetry glue (the app's, if it registered an SDK in
+// this thread); what comes meanwhile waits behind it, so tasks still start in the order sent.
+function loadTracing(first: ToThread): void {
+  early = [first];
+  import('../opentelemetry/thread-context.js')
+    .then(
+      (m) => (joinTrace = m.runInTraceparent),
+      () => (joinTrace = null),
+    )
+    .finally(() => {
+      const backlog = early!;
+      early = undefined;
+      replay(backlog);
+    });
+}
+
 function handle(message: ToThread): void {
   switch (message.k) {
     case 'run':
-      return run(message.t);
+      if (message.tp !== undefined && joinTrace === undefined) return loadTracing(message);
+      return run(message.t, message.tp);
     case 'abort':
       return running.get(message.seq)?.abort(fromWire(message.reason));
     case 'ring':
@@ -151,7 +185,8 @@ function handle(message: ToThread): void {
   }
 }
 
-function run(batch: unknown[]): void {
+function run(batch: unknown[], traces: unknown[] | undefined): void {
+  let traced = 0;
   for (let i = 0; i < batch.length; i += TASK_STRIDE) {
     const seq = batch[i] as number;
     const index = batch[i + 1] as number;
@@ -169,7 +204,13 @@ function run(batch: unknown[]): void {
     running.set(seq, ctx);
     let out: unknown;
     try {
-      out = handlers[index](batch[i + 5], ctx);
+      if (traces !== undefined && traces[traced] === seq) {
+        const traceparent = traces[traced + 1] as string;
+        traced += 2;
+        out = joinTrace
+          ? joinTrace(traceparent, handlers[index], batch[i + 5], ctx)
+          : handlers[index](batch[i + 5], ctx);
+      } else out = handlers[index](batch[i + 5], ctx);
     } catch (error) {
       reply(seq, false, error);
       continue;

@@ -51,6 +51,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   private readonly respawns = new Map<number, NodeJS.Timeout>();
   /** Every thread started and not yet exited, current or not. */
   private readonly alive = new Set<LaneThread>();
+  /** The pool instrument's trace context reader, if it propagates one (see docs/tracing.md). */
+  private readonly traceparent: (() => string | undefined) | undefined;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -58,6 +60,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
     pool = 'default',
   ) {
     this.options = resolveThreadOptions(options);
+    const instrument = dispatcher.options.instrument;
+    this.traceparent = instrument?.traceparent?.bind(instrument);
     this.spawn = {
       entry: threadEntryUrl(),
       resourceLimits: this.options.resourceLimits,
@@ -130,6 +134,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
     pending = new InFlight(task, typeIndex);
     const promise = new Promise(capture);
     const rec = pending;
+    // Called inside the instrument's run: the active context is this attempt's.
+    if (this.traceparent !== undefined) rec.traceparent = this.traceparent();
     this.threads.get(task.laneId)!.send(rec);
     // A retry whose caller has aborted starts aborted (see Task.resetSignal).
     const reason = task.abortReason;

@@ -37,7 +37,11 @@ export interface ReportedHandler {
 }
 
 export type ToThread =
-  | { k: 'run'; t: unknown[] }
+  /**
+   * `tp`: seq, W3C traceparent pairs for the traced tasks of `t` (in seq order); absent
+   * unless the pool has an instrument that propagates a trace (see docs/tracing.md).
+   */
+  | { k: 'run'; t: unknown[]; tp?: unknown[] }
   | { k: 'abort'; seq: number; reason: unknown }
   | { k: 'ring'; lanes: number[] }
   | { k: 'close' };

@@ -35,3 +35,9 @@ export function gate() {
     },
   };
 }
+
+/** The thread-mode tracing fixture (it registers an OpenTelemetry SDK in its thread). */
+export const TRACED_MODULE = new URL(
+  '../../dist/test/fixtures/threads/traced.module.js',
+  import.meta.url,
+);
