@@ -4,6 +4,7 @@ import {
   type AttemptEnd,
   Dispatcher,
   InvalidOptionError,
+  SelfWaitError,
   type TaskContext,
   type TaskInstrument,
 } from '../../lib/core/index.js';
@@ -189,6 +190,23 @@ describe('the instrument seam', () => {
       ['b', `attempt ${attempts[1].taskId}.1`],
       ['c', `attempt ${attempts[2].taskId}.1`],
     ]);
+  });
+
+  it('an instrumented handler still has its self-wait check: a submit to its own session is refused', async () => {
+    const { attempts, instrument } = recorder();
+    const pool = new Dispatcher({ lanes: 2, laneConcurrency: 2, checkSelfWait: true, instrument });
+    pool.registerHandler('inner', () => 'inner');
+    pool.registerHandler('outer', async (_: null, ctx: TaskContext) => {
+      await Promise.resolve();
+      return pool.submit('inner', null, { sessionId: ctx.sessionId }).catch((e: unknown) => e);
+    });
+    pool.start();
+    const seen = await Promise.all(
+      ['a', 'b'].map((s) => pool.submit('outer', null, { sessionId: s })),
+    );
+    expect(seen.map((e) => e instanceof SelfWaitError)).toEqual([true, true]);
+    expect(attempts.map((a) => a.end?.outcome)).toEqual(['completed', 'completed']);
+    await pool.drain();
   });
 
   it('a thrown end does not stop the pool; a value without start, run and end is refused by name', async () => {
