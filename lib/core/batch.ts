@@ -35,14 +35,20 @@ class Item implements BatchItem {
   constructor(
     readonly payload: unknown,
     readonly ctx: Task,
+    private readonly batch: Batch,
     private readonly instrument: TaskInstrument | undefined,
   ) {}
 
   run<R>(fn: () => R): R {
+    return enter(this.ctx.context, () => this.inBatch(fn));
+  }
+
+  // The caller's context has neither the batch's self-wait store nor this item's span.
+  private inBatch<R>(fn: () => R): R {
     const instrument = this.instrument;
-    if (instrument === undefined) return enter(this.ctx.context, fn);
-    const attempt = this.ctx.extra!.attempt;
-    return enter(this.ctx.context, () => instrument.run(attempt, fn));
+    const call = instrument === undefined ? fn : () => instrument.run(this.ctx.extra!.attempt, fn);
+    const selfWait = this.batch.handler.selfWait;
+    return selfWait === undefined ? call() : selfWait.call(this.batch, call, undefined, undefined);
   }
 }
 
@@ -137,7 +143,7 @@ export class Batch implements BatchContext {
   call(instrument?: TaskInstrument): unknown {
     if (instrument !== undefined)
       for (const task of this.tasks) runIn(task.context, startAttempt, instrument, task);
-    const items = this.tasks.map((task) => new Item(task.payload, task, instrument));
+    const items = this.tasks.map((task) => new Item(task.payload, task, this, instrument));
     const fn = this.handler.fn as unknown as BatchHandlerFn;
     const selfWait = this.handler.selfWait;
     return selfWait === undefined ? fn(items, this) : selfWait.call(this, fn, items, this);

@@ -122,13 +122,21 @@ describe('a handler waiting for itself', () => {
               .submit('inner', null, { sessionId: item.ctx.sessionId })
               .catch((e: Error) => e.name),
           );
+          // Inside the item's caller context too.
+          seen.push(
+            await item.run(() =>
+              p
+                .submit('inner', null, { sessionId: item.ctx.sessionId })
+                .catch((e: Error) => e.name),
+            ),
+          );
         }
       },
       { batch: { maxSize: 2, maxWaitMs: 0 } },
     );
     p.start();
     await Promise.all(['a', 'b'].map((s) => p.submit('audit', s, { sessionId: s })));
-    expect(seen).toEqual(['SelfWaitError', 'SelfWaitError']);
+    expect(seen).toEqual(['SelfWaitError', 'SelfWaitError', 'SelfWaitError', 'SelfWaitError']);
   });
 
   it('is on by default only where AsyncLocalStorage is cheap (Node 24+), and checks its option', () => {
