@@ -165,7 +165,11 @@ export class Batch implements BatchContext {
       return [false, value];
     }
     if (value === undefined) return [true, undefined];
-    if (Array.isArray(value) && value.length === this.tasks.length) return [true, value[i]];
+    try {
+      if (Array.isArray(value) && value.length === this.tasks.length) return [true, value[i]];
+    } catch {
+      // A revoked Proxy or a throwing read: no usable result, the same as a wrong one.
+    }
     return [false, new BatchResultError(this.type, this.tasks.length, value)];
   }
 }

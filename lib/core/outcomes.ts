@@ -118,7 +118,7 @@ export class Outcomes {
   }
 
   settle(task: Task, ok: boolean, value: unknown): void {
-    const timedOut = !ok && value instanceof TaskTimeoutError;
+    const timedOut = !ok && isTimeout(value);
     if (task.extra !== undefined)
       this.finalize(task, ok ? 'completed' : timedOut ? 'timed-out' : 'failed', value);
     if (task.extra?.timedAt !== undefined) this.timeEnd(task);
@@ -233,6 +233,15 @@ export class Outcomes {
     } catch {
       // A throwing reporter must not stop the pool; the failure is already counted.
     }
+  }
+}
+
+// A handler may throw anything, a revoked Proxy too, whose `instanceof` check throws.
+function isTimeout(value: unknown): boolean {
+  try {
+    return value instanceof TaskTimeoutError;
+  } catch {
+    return false;
   }
 }
 
