@@ -32,6 +32,16 @@ export const IDLE_SESSIONS_KEPT = 1024;
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
 const STEAL_SCAN = 64;
 
+/** An unkeyed task another lane may take: waiting, and not held to a rate limit. */
+function stealable(item: Session | Task | Batch): item is Task {
+  return item.kind === ReadyKind.Task && item.handler.limiter === undefined;
+}
+
+/** A ready entry run loops would skip: a task withdrawn or stolen, a session or batch emptied. */
+export function isDead(item: Session | Task | Batch): boolean {
+  return item.kind === ReadyKind.Task ? item.state !== TaskState.Queued : item.size === 0;
+}
+
 export interface Placement {
   /** Unkeyed tasks: to the least-loaded lane, or round robin. */
   strategy: 'least-loaded' | 'round-robin';
@@ -298,18 +308,15 @@ export abstract class LanePlacement {
     return undefined;
   }
 
-  /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
+  /**
+   * The first waiting unkeyed task of another lane, taken out of its ready queue (with the
+   * dead entries in front of it), so stolen entries never fill the scan window.
+   */
   protected steal(thief: Lane): Task | undefined {
     if (this.limits.pool !== undefined) return undefined; // stolen work would skip the pool's limit
     for (const victim of this.live) {
       if (victim === thief || victim.queued === 0) continue;
-      const task = victim.ready.find(
-        (item, i): item is Task =>
-          i < STEAL_SCAN &&
-          item instanceof Task &&
-          item.state === TaskState.Queued &&
-          item.handler.limiter === undefined,
-      );
+      const task = victim.ready.take(stealable, isDead, STEAL_SCAN);
       if (task === undefined) continue;
       victim.queued--;
       thief.queued++;

@@ -68,6 +68,24 @@ export class ReadyQueue<T> {
     this.length = 0;
   }
 
+  /**
+   * Removes the first item, highest level first, that satisfies `test` among the first
+   * `limit` live items of its level; dead items met on the way are removed too (see Deque.take).
+   */
+  take<S extends T>(
+    test: (item: T) => item is S,
+    dead: (item: T) => boolean,
+    limit: number,
+  ): S | undefined {
+    for (const { queue } of this.levels ?? [{ queue: this.normal }]) {
+      const before = queue.length;
+      const found = queue.take(test, dead, limit);
+      this.length -= before - queue.length;
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
   /** The first item, highest level first, that satisfies `test` (`index`: its place in its level). */
   find<S extends T>(test: (item: T, index: number) => item is S): S | undefined {
     for (const { queue } of this.levels ?? [{ queue: this.normal }]) {
