@@ -29,7 +29,25 @@ export class ReadyQueue<T> {
   private levels: Array<{ priority: number; queue: Deque<T> }> | undefined;
   private passed = 0;
   private rotor = 0;
+  /** Entries that died in place since the last compaction (an upper bound: some may be gone). */
+  private dead = 0;
+  /** Entries, dead ones included. */
   length = 0;
+
+  /**
+   * An entry died in place (its task was withdrawn): once the dead may be half of all
+   * entries, they are removed in one pass, so dead entries never outnumber live ones by more
+   * than one and each costs O(1) amortized.
+   */
+  died(isDead: (item: T) => boolean): void {
+    if (++this.dead * 2 <= this.length) return;
+    this.dead = 0;
+    this.length = 0;
+    for (const { queue } of this.levels ?? [{ queue: this.normal }]) {
+      queue.filter((item) => !isDead(item));
+      this.length += queue.length;
+    }
+  }
 
   push(item: T, priority = 0): void {
     this.length++;
