@@ -5,6 +5,11 @@
 export class WorkerPoolError extends Error {
   /** A stable, machine-readable code; `name` carries the class name. */
   readonly code: string = 'WORKER_POOL_ERROR';
+  /**
+   * False for a failure that repeats the same way on every attempt (a payload that cannot be
+   * cloned): never retried, whatever a handler's or a submit's `retryIf` says.
+   */
+  readonly retryable: boolean = true;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;

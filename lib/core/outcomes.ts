@@ -2,7 +2,12 @@ import { type Observable, Subject } from 'rxjs';
 import { runIn, runInPool } from './async-context.js';
 import type { Batch } from './batch.js';
 import type { DrainReport } from './drain-report.js';
-import { TaskAbandonedError, type TaskCancelledError, TaskTimeoutError } from './errors.js';
+import {
+  TaskAbandonedError,
+  type TaskCancelledError,
+  TaskTimeoutError,
+  WorkerPoolError,
+} from './errors.js';
 import type { PoolEvent } from './events.js';
 import { LatencyRecorder } from './latency.js';
 import { now } from './load-meter.js';
@@ -154,7 +159,7 @@ export class Outcomes {
   retryDelay(task: Task, error: unknown): number | undefined {
     const p = task.policy;
     if (p.attempts === 1) return undefined;
-    let again = task.attempt < p.attempts;
+    let again = task.attempt < p.attempts && retryable(error);
     if (again && p.retryIf !== undefined) {
       try {
         again = runIn(task.context, p.retryIf, error, task) === true;
@@ -242,6 +247,15 @@ function isTimeout(value: unknown): boolean {
     return value instanceof TaskTimeoutError;
   } catch {
     return false;
+  }
+}
+
+// The one place the rule lives, so a per-submit retryIf cannot override it.
+function retryable(error: unknown): boolean {
+  try {
+    return !(error instanceof WorkerPoolError) || error.retryable !== false;
+  } catch {
+    return true; // a revoked Proxy or a throwing getter: retryIf decides
   }
 }
 

@@ -30,7 +30,16 @@ function trapsThrow(target: object): object {
 
 function gettersThrow(): object {
   const value = {};
-  for (const key of ['name', 'message', 'stack', 'code', 'cause', 'constructor', 'then', 'final'])
+  for (const key of [
+    'name',
+    'message',
+    'stack',
+    'code',
+    'cause',
+    'constructor',
+    'then',
+    'retryable',
+  ])
     Object.defineProperty(value, key, {
       enumerable: true,
       get() {

@@ -801,6 +801,15 @@ export class PoolHarness {
     const p = this.pool.drain(deadline, { graceMs: this.cfg.graceMs });
     if (!first) {
       if (p !== this.drainPromise) this.fail('a second drain() returned a new promise');
+      // A sooner deadline brings the drain's forward (its abandonment follows it); a later
+      // one, or any once the deadline passed, changes nothing.
+      const at = this.elapsed + deadline;
+      if (
+        !this.deadlineFired &&
+        this.report === undefined &&
+        at < this.drainElapsedAt + this.drainDeadline
+      )
+        this.drainDeadline = at - this.drainElapsedAt;
       return;
     }
     for (const t of this.tasks) if (this.mayBeWaiting(t)) t.waitingAtDrain = true;
