@@ -1,7 +1,10 @@
 import { enter } from './async-context.js';
 import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
 import type { HandlerEntry } from './handler-registry.js';
-import { checkDelay, checkKeys } from './options.js';
+import { checkDelay, checkKeys, intInRange } from './options.js';
+
+/** Most tasks in one batch call. */
+export const MAX_BATCH_SIZE = 2 ** 20;
 import { ReadyKind } from './ready-queue.js';
 import type { Task, TaskContext } from './task.js';
 
@@ -67,9 +70,7 @@ export function checkBatchOptions(type: string, batch: unknown): BatchOptions | 
   }
   checkKeys(batch, ['maxSize', 'maxWaitMs'], `${name}.`);
   const { maxSize, maxWaitMs } = batch as BatchOptions;
-  if (!Number.isInteger(maxSize) || maxSize < 1) {
-    throw new InvalidOptionError(`${name}.maxSize`, maxSize, 'an integer of at least 1');
-  }
+  intInRange(`${name}.maxSize`, maxSize, 1, MAX_BATCH_SIZE);
   checkDelay(`${name}.maxWaitMs`, maxWaitMs, false);
   return { maxSize, maxWaitMs };
 }

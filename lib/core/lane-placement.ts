@@ -94,6 +94,8 @@ export abstract class LanePlacement {
   private ringVersion = 0;
   laneListener: LaneListener | undefined;
   private roundRobin = 0;
+  /** No lane id below it is free (each is live or retiring): adding N lanes is O(N), not O(N^2). */
+  private lowestFree = 0;
   /**
    * Set by the first task with a non-zero priority. Until then every ready entry waits at
    * priority 0, and making a session ready does not read its head task, which has waited
@@ -141,11 +143,12 @@ export abstract class LanePlacement {
   }
 
   addLane(): Lane {
-    let id = 0;
+    let id = this.lowestFree;
     while (this.lanes.has(id) || this.isRetiring(id)) id++;
+    this.lowestFree = id + 1;
     const lane = new Lane(id, this.laneConcurrency);
     this.lanes.set(id, lane);
-    this.live = [...this.lanes.values()];
+    this.live.push(lane); // the Map's order: a new key goes last
     this.ring.add(id);
     this.ringVersion++;
     this.dropIdle();
@@ -165,7 +168,8 @@ export abstract class LanePlacement {
       );
     }
     this.lanes.delete(id);
-    this.live = [...this.lanes.values()];
+    // Searched from the end: a shrink removes the newest lanes, which are last.
+    this.live.splice(this.live.lastIndexOf(lane), 1);
     this.ring.remove(id);
     this.ringVersion++;
     this.dropIdle();
@@ -368,6 +372,7 @@ export abstract class LanePlacement {
 
   protected retire(lane: Lane): void {
     this.retiring.delete(lane);
+    if (lane.id < this.lowestFree) this.lowestFree = lane.id; // its id is free again
     this.retiredBusyMs += lane.busy.busyMs(now());
     this.laneListener?.gone(lane.id);
     for (const resolve of lane.gone.splice(0)) resolve();
