@@ -7,6 +7,7 @@
  * macrotasks, and every task checks the contract: per-session FIFO and one at a time.
  */
 import { Dispatcher } from '../lib/core/index.js';
+import { MAX_LANES } from '../lib/core/options.js';
 import { gc, Latch, median, now, sleep, tick } from './harness.js';
 import { CONCURRENCY } from './peers.js';
 
@@ -35,6 +36,11 @@ export interface ResizeResult {
     removeSyncMs: Timing;
     removeResolvedMs: Timing;
     addLaneMs: Timing;
+  };
+  /** Lane counts up to the documented maximum (issue 18): each time includes the ring rebuild. */
+  scale: {
+    repeats: number;
+    rows: Array<{ name: string; lanesAdded: number; ms: Timing; usPerLane: number }>;
   };
 }
 
@@ -136,15 +142,63 @@ async function backlog(sessions: number, repeats: number) {
   };
 }
 
+/**
+ * Growing to many lanes: `resize(1 -> n)` and building a pool of n lanes, each timed until
+ * the first new session has been placed (the ring is rebuilt lazily, at that lookup).
+ */
+async function scale(repeats: number): Promise<ResizeResult['scale']> {
+  const rows: ResizeResult['scale']['rows'] = [];
+  const place = (pool: Dispatcher, id: string) => void pool.enqueue('t', null, { sessionId: id });
+  for (const to of [256, 4_096]) {
+    const ms: number[] = [];
+    const pool = new Dispatcher({ lanes: 1, maxLanes: MAX_LANES });
+    pool.registerHandler('t', () => undefined);
+    pool.start();
+    for (let r = 0; r < repeats; r++) {
+      await pool.resize(1);
+      gc();
+      await tick();
+      const t0 = now();
+      await pool.resize(to);
+      place(pool, `s${r}`);
+      ms.push(now() - t0);
+    }
+    await pool.drain();
+    rows.push({ name: `resize(1 -> ${to})`, lanesAdded: to - 1, ms: timing(ms), usPerLane: 0 });
+  }
+  const ms: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    gc();
+    await tick();
+    const t0 = now();
+    const pool = new Dispatcher({ lanes: MAX_LANES, maxLanes: MAX_LANES });
+    pool.registerHandler('t', () => undefined);
+    place(pool, 'first');
+    ms.push(now() - t0);
+    pool.start();
+    await pool.drain();
+  }
+  rows.push({
+    name: `new Dispatcher({ lanes: ${MAX_LANES} })`,
+    lanesAdded: MAX_LANES,
+    ms: timing(ms),
+    usPerLane: 0,
+  });
+  for (const row of rows) row.usPerLane = (row.ms.median * 1_000) / row.lanesAdded;
+  return { repeats, rows };
+}
+
 export async function runResize(cfg: {
   sessions: number;
   perSession: number;
   cycles: number;
   backlogSessions: number;
+  scaleRepeats: number;
 }): Promise<ResizeResult> {
   return {
     underLoad: await underLoad(cfg.sessions, cfg.perSession, cfg.cycles),
     backlog: await backlog(cfg.backlogSessions, 3),
+    scale: await scale(cfg.scaleRepeats),
   };
 }
 

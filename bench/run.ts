@@ -27,7 +27,13 @@ const config = QUICK
       },
       latency: { measureMs: 500, warmupMs: 100 },
       memory: { tasks: 200_000, sessions: 200_000 },
-      resize: { sessions: 1_000, perSession: 10, cycles: 5, backlogSessions: 50_000 },
+      resize: {
+        sessions: 1_000,
+        perSession: 10,
+        cycles: 5,
+        backlogSessions: 50_000,
+        scaleRepeats: 1,
+      },
       batch: { tasks: 2_000, sessions: 1_000, minMs: 150, rounds: 2 },
       threads: {
         laneConcurrency: 16,
@@ -46,7 +52,13 @@ const config = QUICK
       },
       latency: { measureMs: 2_000, warmupMs: 300 },
       memory: { tasks: 1_000_000, sessions: 1_000_000 },
-      resize: { sessions: 2_000, perSession: 10, cycles: 10, backlogSessions: 100_000 },
+      resize: {
+        sessions: 2_000,
+        perSession: 10,
+        cycles: 10,
+        backlogSessions: 100_000,
+        scaleRepeats: 3,
+      },
       batch: { tasks: 2_000, sessions: 1_000, minMs: 400, rounds: 5 },
       threads: {
         laneConcurrency: 16,
@@ -182,9 +194,23 @@ function printResize(r: ResizeResult): void {
         ],
         ['removeLane() call (sync, moves sessions)', t(u.removeSyncMs), t(b.removeSyncMs)],
         ['removeLane() until its promise resolved', t(u.removeResolvedMs), t(b.removeResolvedMs)],
-        ['addLane()', t(u.addLaneMs), t(b.addLaneMs)],
+        ['addLane() (the ring rebuilds at the next new session)', t(u.addLaneMs), t(b.addLaneMs)],
         ['contract violations / tasks completed', `${u.contractViolations} / ${u.completed}`, ''],
       ],
+    ),
+  );
+  out(
+    `\nLane counts (each until the first new session is placed, so the ring rebuild counts; median of ${r.scale.repeats}):`,
+  );
+  out(
+    table(
+      ['', 'lanes added', 'time', 'per lane added'],
+      r.scale.rows.map((row) => [
+        row.name,
+        row.lanesAdded.toLocaleString('en'),
+        t(row.ms),
+        `${row.usPerLane.toFixed(1)} µs`,
+      ]),
     ),
   );
 }

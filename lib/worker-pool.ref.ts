@@ -46,10 +46,11 @@ export class WorkerPoolRef {
       onUnhandledFailure: (error, task) => {
         // Cancelled or abandoned by a drain: the drain's report lists it, and the lifecycle
         // logs that report (one summary, each task at debug), so a backlog is not a flood.
-        if (causedByDrain(error)) return;
+        const own = asError(error);
+        if (causedByDrain(own)) return;
         this.logger.error(
           `Task ${describeTask(task)} failed and nobody awaited it: ${describeError(error)}`,
-          error instanceof Error ? error.stack : undefined,
+          tryRead(() => own?.stack),
         );
       },
       // In flight to a thread, several tasks keep it busy while results travel back.
@@ -86,19 +87,43 @@ const MODULE_OPTION_KEYS = [
 /** Default laneConcurrency in thread mode. */
 export const THREAD_LANE_CONCURRENCY = 16;
 
-/** A log-safe text for any thrown value (a null-prototype object has no toString). */
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
+/** What `read` returns, or undefined if it throws (a getter of a thrown value may). */
+function tryRead<T>(read: () => T): T | undefined {
   try {
-    return String(error);
+    return read();
   } catch {
-    return Object.prototype.toString.call(error);
+    return undefined;
   }
 }
 
-function causedByDrain(error: unknown): boolean {
+/** `error` if it is an Error; a value whose `instanceof` check throws (a revoked Proxy) is none. */
+function asError(error: unknown): Error | undefined {
+  try {
+    return error instanceof Error ? error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A log-safe text for any thrown value (a null-prototype object has no toString). */
+function describeError(error: unknown): string {
+  const own = asError(error);
+  const message = tryRead(() => own?.message);
+  if (typeof message === 'string') return message;
+  try {
+    return String(error);
+  } catch {
+    try {
+      return Object.prototype.toString.call(error);
+    } catch {
+      return 'a value that cannot be read (a revoked Proxy?)';
+    }
+  }
+}
+
+function causedByDrain(error: Error | undefined): boolean {
   return (
     error instanceof TaskAbandonedError ||
-    (error instanceof TaskCancelledError && error.reason === 'shutdown')
+    (error instanceof TaskCancelledError && tryRead(() => error.reason) === 'shutdown')
   );
 }

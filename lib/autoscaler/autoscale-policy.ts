@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../core/index.js';
-import { checkKeys } from '../core/options.js';
+import { MAX_LANES, checkKeys } from '../core/options.js';
 
 /**
  * The autoscaler's brain: a pure function from a window of pool samples to a desired lane
@@ -203,7 +203,8 @@ function checkPolicyOptions(
     if (!num(o[key]) || o[key] <= 0) fail(key, 'a number > 0');
   }
   for (const key of ['maxStepUp', 'maxStepDown'] as const) {
-    if (!Number.isInteger(o[key]) || o[key] < 1) fail(key, 'an integer >= 1');
+    if (!Number.isInteger(o[key]) || o[key] < 1 || o[key] > MAX_LANES)
+      fail(key, `an integer from 1 to ${MAX_LANES}`);
   }
   return o;
 }

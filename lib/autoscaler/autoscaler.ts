@@ -46,8 +46,8 @@ export class Autoscaler {
     const { min, max, enabled = true, history = 20, windowMs = 60_000 } = options;
     if (typeof enabled !== 'boolean')
       throw new InvalidOptionError('autoscale.enabled', enabled, 'true or false');
-    if (!Number.isInteger(history) || history < 1)
-      throw new InvalidOptionError('autoscale.history', history, 'an integer >= 1');
+    if (!Number.isInteger(history) || history < 1 || history > 10_000)
+      throw new InvalidOptionError('autoscale.history', history, 'an integer from 1 to 10000');
     if (typeof windowMs !== 'number' || !(windowMs > 0 && windowMs < Infinity)) {
       throw new InvalidOptionError('autoscale.windowMs', windowMs, 'a number of milliseconds > 0');
     }

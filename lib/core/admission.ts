@@ -1,6 +1,7 @@
 import { QueueFullError, TaskCancelledError } from './errors.js';
 import type { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
+import { unwatch, watch } from './signal-watch.js';
 import { WaitList, WaitNode } from './wait-list.js';
 
 export type FullScope = 'pool' | 'session';
@@ -98,7 +99,7 @@ export class Admission {
         // or nobody would ever wake that list (its session may have nothing queued).
         if (inPool && sessionId !== undefined) this.handOn(sessionId);
       };
-      signal.addEventListener('abort', w.onAbort, { once: true });
+      watch(signal, w.onAbort);
     }
     this.enlist(w, scope);
   }
@@ -178,7 +179,7 @@ export class Admission {
   }
 
   private detach(w: Waiter): void {
-    if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
+    if (w.onAbort !== undefined) unwatch(w.signal!, w.onAbort);
   }
 
   private dropEmpty(sessionId: string | undefined): void {

@@ -2,9 +2,12 @@ import { enter, runIn } from './async-context.js';
 import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
 import type { HandlerEntry } from './handler-registry.js';
 import { type TaskInstrument, startAttempt } from './instrument.js';
-import { checkDelay, checkKeys } from './options.js';
+import { checkDelay, checkKeys, intInRange } from './options.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Task, TaskContext } from './task.js';
+
+/** Most tasks in one batch call. */
+export const MAX_BATCH_SIZE = 2 ** 20;
 
 /** A batch handler's collection rule: it starts when it holds `maxSize` tasks or `maxWaitMs` after it began. */
 export interface BatchOptions {
@@ -79,9 +82,7 @@ export function checkBatchOptions(type: string, batch: unknown): BatchOptions | 
   }
   checkKeys(batch, ['maxSize', 'maxWaitMs'], `${name}.`);
   const { maxSize, maxWaitMs } = batch as BatchOptions;
-  if (!Number.isInteger(maxSize) || maxSize < 1) {
-    throw new InvalidOptionError(`${name}.maxSize`, maxSize, 'an integer of at least 1');
-  }
+  intInRange(`${name}.maxSize`, maxSize, 1, MAX_BATCH_SIZE);
   checkDelay(`${name}.maxWaitMs`, maxWaitMs, false);
   return { maxSize, maxWaitMs };
 }
@@ -180,7 +181,11 @@ export class Batch implements BatchContext {
       return [false, value];
     }
     if (value === undefined) return [true, undefined];
-    if (Array.isArray(value) && value.length === this.tasks.length) return [true, value[i]];
+    try {
+      if (Array.isArray(value) && value.length === this.tasks.length) return [true, value[i]];
+    } catch {
+      // A revoked Proxy or a throwing read: no usable result, the same as a wrong one.
+    }
     return [false, new BatchResultError(this.type, this.tasks.length, value)];
   }
 }

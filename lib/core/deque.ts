@@ -54,6 +54,54 @@ export class Deque<T> {
     return undefined;
   }
 
+  /**
+   * Removes and returns the first item that satisfies `test` among the first `limit` items
+   * that are not `dead`; the dead ones met on the way are removed too. O(items looked at):
+   * the items in front of it move up one place each, so none is left behind as a tombstone.
+   */
+  take<S extends T>(
+    test: (item: T) => item is S,
+    dead: (item: T) => boolean,
+    limit: number,
+  ): S | undefined {
+    let end = 0;
+    let found = -1;
+    for (let live = 0; end < this.length && live < limit; end++) {
+      const item = this.buf[(this.head + end) & this.mask] as T;
+      if (dead(item)) continue;
+      if (test(item)) {
+        found = end++;
+        break;
+      }
+      live++;
+    }
+    // Close the gaps from the back, so the items kept stay in order at the end of the range.
+    let taken: S | undefined;
+    let to = end;
+    for (let i = end - 1; i >= 0; i--) {
+      const item = this.buf[(this.head + i) & this.mask] as T;
+      if (i === found) taken = item as S;
+      else if (!dead(item)) this.buf[(this.head + --to) & this.mask] = item;
+    }
+    for (let i = 0; i < to; i++) this.buf[(this.head + i) & this.mask] = undefined;
+    this.head = (this.head + to) & this.mask;
+    this.length -= to;
+    if (this.length === 0 && this.mask >= SHRINK_ABOVE) this.reset();
+    return taken;
+  }
+
+  /** Keeps only the items that satisfy `keep`, in order. O(length). */
+  filter(keep: (item: T) => boolean): void {
+    let to = 0;
+    for (let i = 0; i < this.length; i++) {
+      const item = this.buf[(this.head + i) & this.mask] as T;
+      if (keep(item)) this.buf[(this.head + to++) & this.mask] = item;
+    }
+    for (let i = to; i < this.length; i++) this.buf[(this.head + i) & this.mask] = undefined;
+    this.length = to;
+    if (this.length === 0 && this.mask >= SHRINK_ABOVE) this.reset();
+  }
+
   /** How many items satisfy `test`. */
   count(test: (item: T) => boolean): number {
     let n = 0;

@@ -25,6 +25,7 @@ import {
 import { type LaneListener, Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } from './stats.js';
+import { unwatch, watch } from './signal-watch.js';
 import { Task, type TaskHandlerFn } from './task.js';
 import { TaskGroup } from './task-group.js';
 import { type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
@@ -39,6 +40,18 @@ const captured = {
 function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
   captured.resolve = resolve as (value: unknown) => void;
   captured.reject = reject;
+}
+
+/** A task of submitMany as plain data: each field (and each option) read exactly once. */
+function readOnce(t: BatchTask): BatchTask {
+  if (t === null || typeof t !== 'object')
+    throw new InvalidOptionError('tasks[i]', t, 'an object { type, payload, options? }');
+  const { type, payload, options } = t;
+  return {
+    type,
+    payload,
+    options: options !== null && typeof options === 'object' ? { ...options } : options,
+  };
 }
 
 /**
@@ -193,24 +206,23 @@ export class Dispatcher {
    * once all have settled, with each task's settlement in order.
    */
   submitMany(tasks: ReadonlyArray<BatchTask>): Promise<PromiseSettledResult<unknown>[]> {
+    let list: BatchTask[];
     try {
       if (!Array.isArray(tasks))
         throw new InvalidOptionError('tasks', tasks, 'an array of { type, payload, options? }');
-      for (const t of tasks) {
-        if (t === null || typeof t !== 'object')
-          throw new InvalidOptionError('tasks[i]', t, 'an object { type, payload, options? }');
-        this.accept(t.type, t.payload, t.options, undefined, undefined, true);
-      }
+      // Each field read once: what was checked is what is submitted (getters may change).
+      list = tasks.map(readOnce);
+      for (const t of list) this.accept(t.type, t.payload, t.options, undefined, undefined, true);
       // Room for the whole list now, in the pool and in each of its sessions.
-      const refusal = this.admission.roomFor(tasks.map((t) => t.options?.sessionId));
+      const refusal = this.admission.roomFor(list.map((t) => t.options?.sessionId));
       if (refusal !== undefined) {
-        this.outcomes.counts.rejected += tasks.length;
+        this.outcomes.counts.rejected += list.length;
         throw refusal;
       }
     } catch (error) {
       return Promise.reject(error);
     }
-    return Promise.allSettled(tasks.map((t) => this.submit(t.type, t.payload, t.options)));
+    return Promise.allSettled(list.map((t) => this.submit(t.type, t.payload, t.options)));
   }
 
   /** An error group: see `TaskGroup`. */
@@ -239,11 +251,16 @@ export class Dispatcher {
   /**
    * Stops accepting, lets queued and running tasks finish, and resolves with a report.
    * At `deadlineMs`, tasks still queued are cancelled (callers get `TaskCancelledError`)
-   * and running ones are awaited. Calling it again returns the same drain.
+   * and running ones are awaited. Calling it again returns the same drain; a deadline (or an
+   * abandonment: deadline + graceMs) sooner than the one in force brings it forward, so a
+   * shutdown bounds a drain begun without a deadline.
    */
   drain(deadlineMs = Infinity, options: DrainOptions = {}): Promise<DrainReport> {
-    if (this.draining !== undefined) return this.draining;
     const graceMs = Drain.check(deadlineMs, options);
+    if (this.draining !== undefined) {
+      this.drainer!.bound(deadlineMs, graceMs);
+      return this.draining;
+    }
     this.staging.end();
     this.state = 'draining';
     this.refusing = true;
@@ -414,8 +431,8 @@ export class Dispatcher {
         task.abort(signal.reason);
       }
     };
-    signal.addEventListener('abort', onAbort, { once: true });
-    task.extra!.detach = () => signal.removeEventListener('abort', onAbort);
+    watch(signal, onAbort);
+    task.extra!.detach = () => unwatch(signal, onAbort);
     task.extra!.callerSignal = signal;
   }
 

@@ -1,6 +1,6 @@
 import type { DrainReport } from './drain-report.js';
 import { InvalidOptionError, TaskCancelledError } from './errors.js';
-import { checkDelay, checkKeys } from './options.js';
+import { MAX_TIMER_MS, checkDelay, checkKeys } from './options.js';
 import type { DrainOptions } from './submit-options.js';
 import type { Outcomes } from './outcomes.js';
 import type { Scheduler } from './scheduler.js';
@@ -9,6 +9,9 @@ import type { Scheduler } from './scheduler.js';
  * One drain of a pool: waits until nothing is pending; at `deadlineMs` cancels what is
  * still queued and aborts running handlers' signals; `graceMs` later abandons the handlers
  * still running. The pool calls `checkIdle()` whenever work may have finished.
+ *
+ * Invariant: the deadline and the abandonment are the soonest any call asked for: a later
+ * call (`bound`) may bring either forward, never put it back.
  */
 export class Drain {
   readonly report: DrainReport = {
@@ -22,6 +25,12 @@ export class Drain {
     durationMs: 0,
   };
   private idle: (() => void) | undefined;
+  /** Epoch ms of the deadline and of the abandonment after it; Infinity: none. */
+  private deadlineAt = Infinity;
+  private abandonAt = Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private grace: NodeJS.Timeout | undefined;
+  private done = false;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -52,24 +61,11 @@ export class Drain {
     const report = (this.outcomes.report = this.report);
     const idle = new Promise<void>((resolve) => (this.idle = resolve));
     this.checkIdle();
-    let timer: NodeJS.Timeout | undefined;
-    let grace: NodeJS.Timeout | undefined;
-    if (deadlineMs !== Infinity) {
-      timer = setTimeout(() => {
-        if (graceMs !== Infinity) grace = setTimeout(() => this.abandon(graceMs), graceMs);
-        report.deadlineReached = true;
-        report.runningAtDeadline = this.scheduler.running;
-        // Running handlers are awaited, but told to stop through ctx.signal.
-        this.scheduler.abortRunning((taskId) => new TaskCancelledError(taskId, 'deadline'));
-        this.scheduler.cancelQueued((task) =>
-          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
-        );
-        this.checkIdle();
-      }, deadlineMs);
-    }
+    this.bound(deadlineMs, graceMs);
     await idle;
-    clearTimeout(timer);
-    clearTimeout(grace);
+    this.done = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.grace);
     // Work a limiter still holds back was withdrawn by its callers: drop it and its timers.
     this.scheduler.limits.clear();
     this.scheduler.dropIdle(); // a stopped pool keeps no session state
@@ -89,6 +85,49 @@ export class Drain {
     }
     this.outcomes.complete();
     return report;
+  }
+
+  /**
+   * A deadline `deadlineMs` from now, with `graceMs` after it, where sooner than the ones in
+   * force (a shutdown that must end in time, after a drain without a deadline began).
+   */
+  bound(deadlineMs: number, graceMs: number): void {
+    if (this.done) return;
+    const at = Date.now() + deadlineMs;
+    if (!this.report.deadlineReached && at < this.deadlineAt) {
+      clearTimeout(this.timer);
+      this.deadlineAt = at;
+      this.timer = setTimeout(() => this.deadline(), deadlineMs);
+    }
+    if (at + graceMs < this.abandonAt) {
+      this.abandonAt = at + graceMs;
+      if (this.report.deadlineReached) this.abandonLater();
+    }
+  }
+
+  private deadline(): void {
+    const report = this.report;
+    report.deadlineReached = true;
+    report.runningAtDeadline = this.scheduler.running;
+    this.abandonLater();
+    // Running handlers are awaited, but told to stop through ctx.signal.
+    this.scheduler.abortRunning((taskId) => new TaskCancelledError(taskId, 'deadline'));
+    this.scheduler.cancelQueued((task) =>
+      this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
+    );
+    this.checkIdle();
+  }
+
+  private abandonLater(): void {
+    if (this.abandonAt === Infinity) return;
+    clearTimeout(this.grace);
+    const graceMs = this.abandonAt - this.deadlineAt;
+    const delay = Math.max(0, this.abandonAt - Date.now());
+    // A deadline and a grace may each be up to MAX_TIMER_MS: wait their sum in steps.
+    this.grace =
+      delay > MAX_TIMER_MS
+        ? setTimeout(() => this.abandonLater(), MAX_TIMER_MS)
+        : setTimeout(() => this.abandon(graceMs), delay);
   }
 
   // The grace period after the deadline is over: give up on what still runs.

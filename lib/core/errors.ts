@@ -5,6 +5,11 @@
 export class WorkerPoolError extends Error {
   /** A stable, machine-readable code; `name` carries the class name. */
   readonly code: string = 'WORKER_POOL_ERROR';
+  /**
+   * False for a failure that repeats the same way on every attempt (a payload that cannot be
+   * cloned): never retried, whatever a handler's or a submit's `retryIf` says.
+   */
+  readonly retryable: boolean = true;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -167,7 +172,7 @@ export class BatchResultError extends WorkerPoolError {
     readonly result: unknown,
   ) {
     super(
-      `The batch handler of "${type}" returned ${Array.isArray(result) ? `${result.length} results` : describe(result)} for ${items} items. Return an array with one result per item, in order, or nothing; throw to fail every item.`,
+      `The batch handler of "${type}" returned ${describeResult(result)} for ${items} items. Return an array with one result per item, in order, or nothing; throw to fail every item.`,
     );
   }
 }
@@ -187,11 +192,24 @@ export class SelfWaitError extends WorkerPoolError {
   }
 }
 
+// A result may be a revoked Proxy or have a throwing `length`: describing it must not throw.
+function describeResult(result: unknown): string {
+  try {
+    return Array.isArray(result) ? `${result.length} results` : describe(result);
+  } catch {
+    return 'an object that cannot be read';
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null)
     return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol' || typeof value === 'bigint') return `a ${typeof value}`;
-  return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
+  try {
+    return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
+  } catch {
+    return `an ${typeof value}`; // a revoked Proxy
+  }
 }

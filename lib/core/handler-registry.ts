@@ -42,6 +42,8 @@ export interface HandlerEntry {
   readonly selfWait: SelfWaitCheck | undefined;
 }
 
+const NONE = Symbol('no type looked up yet');
+
 /** Task type -> handler. One handler per type; lookups on the hot path are a Map get. */
 export class HandlerRegistry {
   private readonly handlers = new Map<string, HandlerEntry>();
@@ -56,11 +58,15 @@ export class HandlerRegistry {
     private readonly selfWait: SelfWaitCheck | undefined = undefined,
   ) {}
   /** The last type looked up: a run of one type skips the Map (entries are never removed). */
-  private lastType = ''; // never a registered type
+  private lastType: unknown = NONE; // equal to no type a caller can pass
   private lastEntry: HandlerEntry | undefined = undefined;
 
   /** `options` may be just the origin, as a string, for error messages. */
   register(type: string, fn: TaskHandlerFn, options?: string | HandlerRegistration): HandlerEntry {
+    // First: the messages below name the type.
+    if (typeof type !== 'string' || type.length === 0) {
+      throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
+    }
     const o = typeof options === 'string' ? { origin: options } : options;
     if (o !== undefined) {
       if (o === null || typeof o !== 'object') {
@@ -80,9 +86,6 @@ export class HandlerRegistry {
     if (!CONTEXT_MODES.includes(context))
       throw new InvalidOptionError(`context of "${type}"`, context, `'caller' or 'none'`);
     const origin = o?.origin ?? 'anonymous handler';
-    if (typeof type !== 'string' || type.length === 0) {
-      throw new InvalidOptionError('type', type, 'a non-empty string naming the task type');
-    }
     if (typeof fn !== 'function') {
       throw new InvalidOptionError('handler', fn, `a function for task type "${type}"`);
     }

@@ -32,6 +32,16 @@ export const IDLE_SESSIONS_KEPT = 1024;
 /** How far into another lane's ready queue a lane that ran dry looks for unkeyed work. */
 const STEAL_SCAN = 64;
 
+/** An unkeyed task another lane may take: waiting, and not held to a rate limit. */
+function stealable(item: Session | Task | Batch): item is Task {
+  return item.kind === ReadyKind.Task && item.handler.limiter === undefined;
+}
+
+/** A ready entry run loops would skip: a task withdrawn or stolen, a session or batch emptied. */
+export function isDead(item: Session | Task | Batch): boolean {
+  return item.kind === ReadyKind.Task ? item.state !== TaskState.Queued : item.size === 0;
+}
+
 export interface Placement {
   /** Unkeyed tasks: to the least-loaded lane, or round robin. */
   strategy: 'least-loaded' | 'round-robin';
@@ -84,6 +94,8 @@ export abstract class LanePlacement {
   private ringVersion = 0;
   laneListener: LaneListener | undefined;
   private roundRobin = 0;
+  /** No lane id below it is free (each is live or retiring): adding N lanes is O(N), not O(N^2). */
+  private lowestFree = 0;
   /**
    * Set by the first task with a non-zero priority. Until then every ready entry waits at
    * priority 0, and making a session ready does not read its head task, which has waited
@@ -131,11 +143,12 @@ export abstract class LanePlacement {
   }
 
   addLane(): Lane {
-    let id = 0;
+    let id = this.lowestFree;
     while (this.lanes.has(id) || this.isRetiring(id)) id++;
+    this.lowestFree = id + 1;
     const lane = new Lane(id, this.laneConcurrency);
     this.lanes.set(id, lane);
-    this.live = [...this.lanes.values()];
+    this.live.push(lane); // the Map's order: a new key goes last
     this.ring.add(id);
     this.ringVersion++;
     this.dropIdle();
@@ -155,7 +168,8 @@ export abstract class LanePlacement {
       );
     }
     this.lanes.delete(id);
-    this.live = [...this.lanes.values()];
+    // Searched from the end: a shrink removes the newest lanes, which are last.
+    this.live.splice(this.live.lastIndexOf(lane), 1);
     this.ring.remove(id);
     this.ringVersion++;
     this.dropIdle();
@@ -298,18 +312,15 @@ export abstract class LanePlacement {
     return undefined;
   }
 
-  /** The first waiting unkeyed task of another lane (its entry there becomes a tombstone). */
+  /**
+   * The first waiting unkeyed task of another lane, taken out of its ready queue (with the
+   * dead entries in front of it), so stolen entries never fill the scan window.
+   */
   protected steal(thief: Lane): Task | undefined {
     if (this.limits.pool !== undefined) return undefined; // stolen work would skip the pool's limit
     for (const victim of this.live) {
       if (victim === thief || victim.queued === 0) continue;
-      const task = victim.ready.find(
-        (item, i): item is Task =>
-          i < STEAL_SCAN &&
-          item instanceof Task &&
-          item.state === TaskState.Queued &&
-          item.handler.limiter === undefined,
-      );
+      const task = victim.ready.take(stealable, isDead, STEAL_SCAN);
       if (task === undefined) continue;
       victim.queued--;
       thief.queued++;
@@ -361,6 +372,7 @@ export abstract class LanePlacement {
 
   protected retire(lane: Lane): void {
     this.retiring.delete(lane);
+    if (lane.id < this.lowestFree) this.lowestFree = lane.id; // its id is free again
     this.retiredBusyMs += lane.busy.busyMs(now());
     this.laneListener?.gone(lane.id);
     for (const resolve of lane.gone.splice(0)) resolve();

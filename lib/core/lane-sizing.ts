@@ -53,8 +53,9 @@ export class LaneSizing {
     }
     while (this.scheduler.lanes.size < lanes) this.grow();
     const removals: Promise<void>[] = [];
-    while (this.scheduler.lanes.size > lanes)
-      removals.push(this.shrink(Math.max(...this.scheduler.lanes.keys())));
+    // Highest ids first, sorted once: shrinking by N lanes is not N scans of the lanes.
+    const ids = [...this.scheduler.lanes.keys()].sort((a, b) => b - a);
+    for (let i = 0; this.scheduler.lanes.size > lanes; i++) removals.push(this.shrink(ids[i]));
     if (from !== lanes && this.outcomes.observed)
       this.outcomes.publish({ type: 'resized', from, to: lanes });
     return Promise.all(removals).then(() => undefined);

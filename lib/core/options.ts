@@ -7,6 +7,21 @@ import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 /** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
 export const MAX_LANES = 65_536;
 
+/** Most virtual nodes per lane. */
+export const MAX_VIRTUAL_NODES = 1_024;
+
+/**
+ * Most ring points, `maxLanes * virtualNodes` (2^24): the ring takes 8 bytes a point, and
+ * twice that while it is rebuilt. The defaults at MAX_LANES make 10,485,760.
+ */
+export const MAX_RING_POINTS = 2 ** 24;
+
+/** Most tasks one lane runs at once. */
+export const MAX_LANE_CONCURRENCY = 2 ** 20;
+
+/** Bound of counts that have no natural one (queue sizes, attempts): exact integers. */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
 /** Longest delay a Node timer honours; a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -184,15 +199,27 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (o.lanes > o.maxLanes) {
     throw new InvalidOptionError('lanes', o.lanes, `an integer from 1 to maxLanes (${o.maxLanes})`);
   }
-  positiveInt('laneConcurrency', o.laneConcurrency);
+  intInRange('laneConcurrency', o.laneConcurrency, 1, MAX_LANE_CONCURRENCY);
   positiveIntOrInfinity('maxQueued', o.maxQueued);
   positiveIntOrInfinity('maxQueuedPerSession', o.maxQueuedPerSession);
-  positiveInt('virtualNodes', o.virtualNodes);
-  if (!Number.isInteger(o.latencySampleEvery) || o.latencySampleEvery < 0) {
+  intInRange('virtualNodes', o.virtualNodes, 1, MAX_VIRTUAL_NODES);
+  if (o.maxLanes * o.virtualNodes > MAX_RING_POINTS) {
+    const most = Math.floor(MAX_RING_POINTS / o.maxLanes);
+    throw new InvalidOptionError(
+      'virtualNodes',
+      o.virtualNodes,
+      `at most ${most} with maxLanes ${o.maxLanes} (maxLanes * virtualNodes ring points, at most ${MAX_RING_POINTS})`,
+    );
+  }
+  if (
+    !Number.isInteger(o.latencySampleEvery) ||
+    o.latencySampleEvery < 0 ||
+    o.latencySampleEvery > MAX_COUNT
+  ) {
     throw new InvalidOptionError(
       'latencySampleEvery',
       o.latencySampleEvery,
-      'an integer >= 0 (0: off, 1: every task)',
+      `an integer from 0 to ${MAX_COUNT} (0: off, 1: every task)`,
     );
   }
   if (o.unkeyedPlacement !== 'least-loaded' && o.unkeyedPlacement !== 'round-robin') {
@@ -209,7 +236,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
       throw new InvalidOptionError('stagedStart', st, 'an object { lanesPerStep, delayMs }');
     }
     checkKeys(st, ['lanesPerStep', 'delayMs'], 'stagedStart.');
-    positiveInt('stagedStart.lanesPerStep', st.lanesPerStep);
+    intInRange('stagedStart.lanesPerStep', st.lanesPerStep, 1, MAX_LANES);
     checkDelay('stagedStart.delayMs', st.delayMs, false);
   }
   if (o.rebalance !== 'when-idle' && o.rebalance !== 'between-tasks') {
@@ -246,9 +273,19 @@ export function positiveInt(name: string, value: unknown): void {
   }
 }
 
+/** Throws `InvalidOptionError` unless `value` is an integer from `min` to `max`. */
+export function intInRange(name: string, value: unknown, min: number, max: number): void {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new InvalidOptionError(name, value, `an integer from ${min} to ${max}`);
+  }
+}
+
 function positiveIntOrInfinity(name: string, value: unknown): void {
-  if (value !== Infinity && (!Number.isInteger(value) || (value as number) < 1)) {
-    throw new InvalidOptionError(name, value, 'an integer >= 1, or Infinity');
+  if (
+    value !== Infinity &&
+    (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_COUNT)
+  ) {
+    throw new InvalidOptionError(name, value, `an integer from 1 to ${MAX_COUNT}, or Infinity`);
   }
 }
 

@@ -2,7 +2,12 @@ import { type Observable, Subject } from 'rxjs';
 import { runIn, runInPool } from './async-context.js';
 import type { Batch } from './batch.js';
 import type { DrainReport } from './drain-report.js';
-import { TaskAbandonedError, type TaskCancelledError, TaskTimeoutError } from './errors.js';
+import {
+  TaskAbandonedError,
+  type TaskCancelledError,
+  TaskTimeoutError,
+  WorkerPoolError,
+} from './errors.js';
 import type { PoolEvent } from './events.js';
 import { endAttempt } from './instrument.js';
 import { LatencyRecorder } from './latency.js';
@@ -121,7 +126,7 @@ export class Outcomes {
   }
 
   settle(task: Task, ok: boolean, value: unknown): void {
-    const timedOut = !ok && value instanceof TaskTimeoutError;
+    const timedOut = !ok && isTimeout(value);
     if (task.extra !== undefined)
       this.finalize(task, ok ? 'completed' : timedOut ? 'timed-out' : 'failed', value);
     if (task.extra?.timedAt !== undefined) this.timeEnd(task);
@@ -157,7 +162,7 @@ export class Outcomes {
   retryDelay(task: Task, error: unknown): number | undefined {
     const p = task.policy;
     if (p.attempts === 1) return undefined;
-    let again = task.attempt < p.attempts;
+    let again = task.attempt < p.attempts && retryable(error);
     if (again && p.retryIf !== undefined) {
       try {
         again = runIn(task.context, p.retryIf, error, task) === true;
@@ -236,6 +241,24 @@ export class Outcomes {
     } catch {
       // A throwing reporter must not stop the pool; the failure is already counted.
     }
+  }
+}
+
+// A handler may throw anything, a revoked Proxy too, whose `instanceof` check throws.
+function isTimeout(value: unknown): boolean {
+  try {
+    return value instanceof TaskTimeoutError;
+  } catch {
+    return false;
+  }
+}
+
+// The one place the rule lives, so a per-submit retryIf cannot override it.
+function retryable(error: unknown): boolean {
+  try {
+    return !(error instanceof WorkerPoolError) || error.retryable !== false;
+  } catch {
+    return true; // a revoked Proxy or a throwing getter: retryIf decides
   }
 }
 

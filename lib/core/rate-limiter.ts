@@ -16,6 +16,7 @@ export function checkRateLimit(name: string, limit: unknown): RateLimit | undefi
     typeof l === 'object' &&
     Number.isInteger(l.tasks) &&
     l.tasks >= 1 &&
+    l.tasks <= Number.MAX_SAFE_INTEGER &&
     typeof l.intervalMs === 'number' &&
     l.intervalMs > 0 &&
     l.intervalMs < 2 ** 31 &&
@@ -24,7 +25,7 @@ export function checkRateLimit(name: string, limit: unknown): RateLimit | undefi
     throw new InvalidOptionError(
       name,
       limit,
-      'an object { tasks: integer >= 1, intervalMs: number > 0 }',
+      'an object { tasks: integer >= 1, intervalMs: number > 0 } (tasks at most 2^53 - 1, intervalMs below 2^31)',
     );
   return { tasks: l.tasks, intervalMs: l.intervalMs };
 }

@@ -29,7 +29,25 @@ export class ReadyQueue<T> {
   private levels: Array<{ priority: number; queue: Deque<T> }> | undefined;
   private passed = 0;
   private rotor = 0;
+  /** Entries that died in place since the last compaction (an upper bound: some may be gone). */
+  private dead = 0;
+  /** Entries, dead ones included. */
   length = 0;
+
+  /**
+   * An entry died in place (its task was withdrawn): once the dead may be half of all
+   * entries, they are removed in one pass, so dead entries never outnumber live ones by more
+   * than one and each costs O(1) amortized.
+   */
+  died(isDead: (item: T) => boolean): void {
+    if (++this.dead * 2 <= this.length) return;
+    this.dead = 0;
+    this.length = 0;
+    for (const { queue } of this.levels ?? [{ queue: this.normal }]) {
+      queue.filter((item) => !isDead(item));
+      this.length += queue.length;
+    }
+  }
 
   push(item: T, priority = 0): void {
     this.length++;
@@ -66,6 +84,24 @@ export class ReadyQueue<T> {
   drain(each: (item: T) => void): void {
     for (const { queue } of this.levels ?? [{ queue: this.normal }]) queue.drain(each);
     this.length = 0;
+  }
+
+  /**
+   * Removes the first item, highest level first, that satisfies `test` among the first
+   * `limit` live items of its level; dead items met on the way are removed too (see Deque.take).
+   */
+  take<S extends T>(
+    test: (item: T) => item is S,
+    dead: (item: T) => boolean,
+    limit: number,
+  ): S | undefined {
+    for (const { queue } of this.levels ?? [{ queue: this.normal }]) {
+      const before = queue.length;
+      const found = queue.take(test, dead, limit);
+      this.length -= before - queue.length;
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   /** The first item, highest level first, that satisfies `test` (`index`: its place in its level). */

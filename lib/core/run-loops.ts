@@ -1,6 +1,6 @@
 import type { Batch } from './batch.js';
 import type { Lane, RunLoop } from './lane.js';
-import { type Placement, LanePlacement } from './lane-placement.js';
+import { type Placement, LanePlacement, isDead } from './lane-placement.js';
 import { type TaskInstrument, endAttempt } from './instrument.js';
 import { AcceptClock, now } from './load-meter.js';
 import { ReadyKind } from './ready-queue.js';
@@ -255,18 +255,25 @@ export abstract class RunLoops extends LanePlacement {
     if (task.state === TaskState.Batched) return this.unjoin(task);
     if (task.state !== TaskState.Queued) return false;
     task.state = TaskState.Done;
+    task.payload = undefined; // a tombstone left behind holds no user data
     this.queued--;
     const s = task.session;
     if (s === undefined) {
       // Left in its ready queue (or a rate limiter) as a tombstone that is skipped. A task a
       // limiter held back may name a lane removed meanwhile, retiring or gone.
       const lane = this.lanes.get(task.laneId) ?? this.home(task.laneId);
-      if (lane !== undefined) lane.queued--;
+      if (lane !== undefined) {
+        lane.queued--;
+        lane.ready.died(isDead);
+      }
     } else {
       s.remove(task);
       s.lane.queued--;
       // A session left empty and idle is dropped now; a stale ready entry is skipped.
-      if (s.size === 0 && !s.running) this.sessions.delete(s.id);
+      if (s.size === 0 && !s.running) {
+        this.sessions.delete(s.id);
+        s.lane.ready.died(isDead);
+      }
     }
     this.hooks.withdrawn(task);
     return true;

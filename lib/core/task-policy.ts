@@ -124,8 +124,13 @@ export function resolveTaskPolicy(
       );
     }
   }
-  if (!Number.isInteger(p.attempts) || p.attempts < 1)
-    throw new InvalidOptionError(`${where}.attempts`, p.attempts, 'an integer >= 1');
+  if (!Number.isInteger(p.attempts) || p.attempts < 1 || p.attempts > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidOptionError(
+      `${where}.attempts`,
+      p.attempts,
+      `an integer from 1 to ${Number.MAX_SAFE_INTEGER}`,
+    );
+  }
   if (!(typeof p.delayMs === 'number' && p.delayMs >= 0 && p.delayMs < 2 ** 31))
     throw new InvalidOptionError(
       `${where}.delayMs`,

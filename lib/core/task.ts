@@ -80,7 +80,8 @@ export class Task implements TaskContext {
   constructor(
     readonly taskId: number,
     readonly handler: HandlerEntry,
-    readonly payload: unknown,
+    /** Dropped (undefined) once the task is withdrawn: a tombstone keeps no user data. */
+    public payload: unknown,
     readonly session: Session | undefined,
     /** Its submitter's async context, where its handler and callbacks run (see async-context). */
     readonly context: CallerContext,

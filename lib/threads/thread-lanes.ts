@@ -5,11 +5,7 @@ import type { LaneStats, ThreadStats } from '../core/stats.js';
 import type { Task } from '../core/task.js';
 import { threadEntryUrl } from './entry-url.js';
 import { InFlight, LaneThread, type LaneThreadOwner, type ThreadSpawn } from './lane-thread.js';
-import {
-  PayloadNotCloneableError,
-  ThreadStartError,
-  WorkerThreadExitedError,
-} from './thread.errors.js';
+import { ThreadStartError, WorkerThreadExitedError } from './thread.errors.js';
 import {
   type ResolvedThreadOptions,
   type ThreadLanesOptions,
@@ -117,8 +113,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
       (_payload: unknown, ctx) => this.run(ctx as Task, index),
       {
         origin: h.origin,
-        // A payload that cannot be cloned fails the same way every time: never retried.
-        retry: { ...retry, retryIf: (error) => !(error instanceof PayloadNotCloneableError) },
+        // A payload that cannot be cloned is never retried: see WorkerPoolError.retryable.
+        retry,
         timeoutMs: h.timeoutMs,
         overlapOnTimeout: h.overlapOnTimeout,
         priority: h.priority,

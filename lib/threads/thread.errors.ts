@@ -4,6 +4,7 @@ import { WorkerPoolError } from '../core/errors.js';
 
 export class PayloadNotCloneableError extends WorkerPoolError {
   override readonly code = 'PAYLOAD_NOT_CLONEABLE';
+  override readonly retryable = false;
   constructor(
     readonly taskId: number,
     readonly what: 'payload' | 'result',

@@ -18,6 +18,7 @@ import {
   WorkerPoolError,
   WorkerPoolModule,
 } from '../../lib/index.js';
+import { HashRing } from '../../lib/core/index.js';
 
 /**
  * The bad-input catalogue: every public entry point called with invalid values. Each row
@@ -91,6 +92,7 @@ const converted = (says: RegExp, value: unknown, key: string): RegExp =>
         `${says.source.replace(/\$$/, '')} Values read from the environment are strings: convert them first, e\\.g\\. Number\\(config\\.get\\('${key}'\\)\\)\\.$`,
       )
     : says;
+const countBound = /expected an integer from 1 to 9007199254740991\.$/;
 const rows: Row[] = [
   // ---------------------------------------------------------------- new Dispatcher(options)
   ...[null, 5, 'lanes=4', true].map((v): Row => ({
@@ -141,23 +143,23 @@ const rows: Row[] = [
     option: 'maxLanes',
     says: /expected an integer from 1 to 65536\.$/,
   },
-  ...[0, 1.5, Infinity].map((v): Row => ({
+  ...[0, 1.5, Infinity, 2 ** 20 + 1, 1e300].map((v): Row => ({
     entry: 'new Dispatcher',
     input: `laneConcurrency ${v}`,
     call: () => new Dispatcher({ laneConcurrency: v }),
     error: InvalidOptionError,
     option: 'laneConcurrency',
-    says: mustBeInt,
+    says: /expected an integer from 1 to 1048576\.$/,
   })),
   ...(['maxQueued', 'maxQueuedPerSession'] as const).flatMap((option) =>
-    [0, -1, 1.5, NaN, -Infinity, '10'].map((v): Row => ({
+    [0, -1, 1.5, NaN, -Infinity, '10', 2 ** 53, 1e300].map((v): Row => ({
       entry: 'new Dispatcher',
       input: `${option} ${String(v)}`,
       call: () => new Dispatcher({ [option]: v }),
       error: InvalidOptionError,
       option,
       says: converted(
-        /expected an integer >= 1, or Infinity\.$/,
+        /expected an integer from 1 to 9007199254740991, or Infinity\.$/,
         v,
         option === 'maxQueued' ? 'POOL_MAX_QUEUED' : 'POOL_MAX_QUEUED_PER_SESSION',
       ),
@@ -171,14 +173,88 @@ const rows: Row[] = [
     option: 'whenFull',
     says: /expected 'reject' or 'wait'\.$/,
   })),
-  ...[0, 1.5].map((v): Row => ({
+  ...[0, 1.5, 1_025, 2 ** 32].map((v): Row => ({
     entry: 'new Dispatcher',
     input: `virtualNodes ${v}`,
     call: () => new Dispatcher({ virtualNodes: v }),
     error: InvalidOptionError,
     option: 'virtualNodes',
-    says: mustBeInt,
+    says: /expected an integer from 1 to 1024\.$/,
   })),
+  // Upper bounds: every numeric option has one, and the message names it.
+  {
+    entry: 'new Dispatcher',
+    input: 'maxLanes x virtualNodes above 2^24 ring points',
+    call: () => new Dispatcher({ maxLanes: 65_536, virtualNodes: 257 }),
+    error: InvalidOptionError,
+    option: 'virtualNodes',
+    says: /expected at most 256 with maxLanes 65536 \(maxLanes \* virtualNodes ring points, at most 16777216\)\.$/,
+  },
+  {
+    entry: 'new HashRing',
+    input: 'virtualNodes 2^32',
+    call: () => new HashRing(2 ** 32),
+    error: InvalidOptionError,
+    option: 'virtualNodes',
+    says: /expected an integer from 1 to 1024\.$/,
+  },
+  {
+    entry: 'new Dispatcher',
+    input: 'latencySampleEvery 2^53',
+    call: () => new Dispatcher({ latencySampleEvery: 2 ** 53 }),
+    error: InvalidOptionError,
+    option: 'latencySampleEvery',
+    says: /expected an integer from 0 to 9007199254740991 \(0: off, 1: every task\)\.$/,
+  },
+  {
+    entry: 'new Dispatcher',
+    input: 'stagedStart.lanesPerStep 65,537',
+    call: () => new Dispatcher({ stagedStart: { lanesPerStep: 65_537, delayMs: 10 } }),
+    error: InvalidOptionError,
+    option: 'stagedStart.lanesPerStep',
+    says: /expected an integer from 1 to 65536\.$/,
+  },
+  {
+    entry: 'new Dispatcher',
+    input: 'rateLimit.tasks 2^53',
+    call: () => new Dispatcher({ rateLimit: { tasks: 2 ** 53, intervalMs: 1_000 } }),
+    error: InvalidOptionError,
+    option: 'rateLimit',
+    says: /tasks at most 2\^53 - 1, intervalMs below 2\^31\)\.$/,
+  },
+  {
+    entry: 'registerHandler',
+    input: 'batch.maxSize 2^20 + 1',
+    call: () =>
+      new Dispatcher().registerHandler('b', () => [], {
+        batch: { maxSize: 2 ** 20 + 1, maxWaitMs: 0 },
+      }),
+    error: InvalidOptionError,
+    option: 'batch of "b".maxSize',
+    says: /expected an integer from 1 to 1048576\.$/,
+  },
+  {
+    entry: 'new Autoscaler',
+    input: 'history 10,001',
+    call: () =>
+      new Autoscaler(new Dispatcher({ maxLanes: 8 }), { min: 1, max: 4, history: 10_001 }),
+    error: InvalidOptionError,
+    option: 'autoscale.history',
+    says: /expected an integer from 1 to 10000\.$/,
+  },
+  {
+    entry: 'new Autoscaler',
+    input: 'policy.maxStepUp 65,537',
+    call: () =>
+      new Autoscaler(new Dispatcher({ maxLanes: 8 }), {
+        min: 1,
+        max: 4,
+        policy: { maxStepUp: 65_537 },
+      }),
+    error: InvalidOptionError,
+    option: 'autoscale.policy.maxStepUp',
+    says: /expected an integer from 1 to 65536\.$/,
+  },
   ...(['onUnhandledFailure', 'onDeadLetter'] as const).map((option): Row => ({
     entry: 'new Dispatcher',
     input: `${option} 'log'`,
@@ -211,7 +287,7 @@ const rows: Row[] = [
     call: () => pool().registerHandler('u', noop, { retry: { attempts: 0 } }),
     error: InvalidOptionError,
     option: 'retry of "u".attempts',
-    says: mustBeInt,
+    says: countBound,
   },
   {
     entry: 'registerHandler',
@@ -264,8 +340,9 @@ const rows: Row[] = [
   },
   ...(
     [
-      ['retry 0', 0, 'retry.attempts', mustBeInt],
-      ['retry.attempts 1.5', { attempts: 1.5 }, 'retry.attempts', mustBeInt],
+      ['retry 0', 0, 'retry.attempts', countBound],
+      ['retry.attempts 1.5', { attempts: 1.5 }, 'retry.attempts', countBound],
+      ['retry.attempts 2^53', { attempts: 2 ** 53 }, 'retry.attempts', countBound],
       [
         'retry.delayMs -1',
         { delayMs: -1 },
@@ -483,7 +560,7 @@ const rows: Row[] = [
     call: () => TaskHandler('x', { retry: { attempts: 0 } }),
     error: InvalidOptionError,
     option: '@TaskHandler retry.attempts',
-    says: mustBeInt,
+    says: countBound,
   },
   {
     entry: '@TaskHandler',
@@ -889,6 +966,7 @@ describe('bad-input catalogue', () => {
         'forRoot',
         'forRootAsync',
         'new Autoscaler',
+        'new HashRing',
         'isHealthy',
       ]),
     );

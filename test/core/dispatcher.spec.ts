@@ -231,6 +231,26 @@ describe('Dispatcher lanes', () => {
     const pool = new Dispatcher({ lanes: 4 });
     await pool.removeLane(1);
     expect(pool.addLane()).toBe(1);
+    // A retiring lane keeps its id until it is gone; ids below a free one stay taken.
+    const gate = deferred();
+    pool.registerHandler('hold', () => gate.promise);
+    pool.start();
+    const held = pool.submit('hold', null);
+    await flush();
+    const busy = pool.stats().lanes.find((l) => l.running === 1)!.id;
+    const gone = pool.removeLane(busy);
+    await pool.removeLane(busy === 0 ? 2 : 0);
+    expect(pool.addLane()).toBe(busy === 0 ? 2 : 0);
+    expect(pool.addLane()).toBe(4);
+    gate.resolve();
+    await Promise.all([held, gone]);
+    expect(pool.addLane()).toBe(busy);
+    expect(
+      pool
+        .stats()
+        .lanes.map((l) => l.id)
+        .sort(),
+    ).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("moves a removed lane's sessions, starting their queued tasks only after the running one settles", async () => {

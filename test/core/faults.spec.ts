@@ -604,7 +604,7 @@ describe('calls after shutdown', () => {
 });
 
 describe('drain called twice', () => {
-  it('returns the same drain when called again, concurrently or after it finished; the first deadline stays', async () => {
+  it('returns the same drain when called again, concurrently or after it finished; a later, sooner deadline brings it forward, a later one does not put it back', async () => {
     jest.useFakeTimers();
     const pool = new Dispatcher({ lanes: 1 });
     const gate = deferred();
@@ -615,13 +615,14 @@ describe('drain called twice', () => {
     await flush();
 
     const first = pool.drain(1_000);
-    const second = pool.drain(10); // a later, shorter deadline is ignored
-    const third = pool.drain(-1); // not even validated once a drain runs
+    const second = pool.drain(5_000); // later: changes nothing
+    expect(() => pool.drain(-1)).toThrow(InvalidOptionError); // still checked
+    const third = pool.drain(100); // sooner: the deadline is now 100 ms away
     expect(second).toBe(first);
     expect(third).toBe(first);
-    await jest.advanceTimersByTimeAsync(10);
+    await jest.advanceTimersByTimeAsync(99);
     expect(queued.settled).toBe(false);
-    await jest.advanceTimersByTimeAsync(990);
+    await jest.advanceTimersByTimeAsync(1);
     expect(queued.error).toMatchObject({ name: 'TaskCancelledError', reason: 'shutdown' });
     gate.resolve();
     await running;
@@ -629,6 +630,25 @@ describe('drain called twice', () => {
     expect(a).toBe(b);
     expect(a).toMatchObject({ completed: 1, cancelled: 1, deadlineReached: true });
     expect(pool.drain()).toBe(first);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('a later call past the deadline brings the abandonment forward (deadline + graceMs from then)', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1 });
+    pool.registerHandler('hang', () => never);
+    pool.start();
+    const hung = watch(pool.submit('hang', null));
+    await flush();
+    const first = pool.drain(0, { graceMs: Infinity });
+    await jest.advanceTimersByTimeAsync(10);
+    expect(hung.settled).toBe(false);
+    expect(pool.drain(50, { graceMs: 50 })).toBe(first);
+    await jest.advanceTimersByTimeAsync(99);
+    expect(hung.settled).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(hung.error).toMatchObject({ name: 'TaskAbandonedError' });
+    await expect(first).resolves.toMatchObject({ abandonedTasks: [{ type: 'hang' }] });
   });
 
   it('rejects a bad deadline on the first call with InvalidOptionError and leaves the pool running', () => {

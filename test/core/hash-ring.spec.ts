@@ -95,6 +95,38 @@ describe('HashRing', () => {
     }
   });
 
+  it('answers like a brute-force ring after adds and removes in any order, with or without lookups between them', () => {
+    const vnodes = 5;
+    const reference = (members: number[]) => {
+      const points: Array<[number, number]> = [];
+      for (const l of members)
+        for (let v = 0; v < vnodes; v++) points.push([hash32(`lane-${l}#${v}`), l]);
+      points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      return (key: string) => {
+        const h = hash32(key);
+        const i = points.findIndex(([p]) => p >= h);
+        return points[i === -1 ? 0 : i][1];
+      };
+    };
+    const ring = new HashRing(vnodes);
+    const members = new Set<number>();
+    // A fixed walk: adds in scrambled id order, removals, runs of changes with no lookup.
+    for (let step = 0; step < 300; step++) {
+      const id = (step * 37) % 101;
+      if (members.has(id) && step % 3 === 0) {
+        ring.remove(id);
+        members.delete(id);
+      } else {
+        ring.add(id);
+        members.add(id);
+      }
+      if (step % 7 !== 0) continue; // looked up only now and then: several changes, one rebuild
+      const expected = reference([...members]);
+      const keys = Array.from({ length: 500 }, (_, i) => `k${step}-${i}`);
+      expect(keys.filter((k) => ring.lookup(k) !== expected(k))).toEqual([]);
+    }
+  });
+
   it('ignores adding a member twice and removing an unknown one', () => {
     const ring = ringOf(2);
     ring.add(1);

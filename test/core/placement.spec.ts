@@ -41,6 +41,29 @@ describe('unkeyed placement', () => {
     },
   );
 
+  it.each(['least-loaded', 'round-robin'] as const)(
+    'with %s placement, idle lanes keep stealing beyond the 64-entry scan window: 300 unkeyed tasks all run beside one long handler',
+    async (unkeyedPlacement) => {
+      const pool = new Dispatcher({ lanes: 3, unkeyedPlacement, stealUnkeyed: true });
+      const hold = deferred();
+      const ran: number[] = [];
+      pool.registerHandler('hold', () => hold.promise);
+      pool.registerHandler('t', (_: unknown, ctx) => void ran.push(ctx.laneId));
+      const held = pool.submit('hold', null);
+      const work = Array.from({ length: 300 }, () => pool.submit('t', null));
+      pool.start();
+      // Handlers here settle in microtasks only: one macrotask turn runs all that can run.
+      await new Promise((resolve) => setImmediate(resolve));
+      const blocked = pool.stats().lanes.find((l) => l.running === 1)!.id;
+      // About 100 of them were placed behind the long handler: idle lanes took every one.
+      expect(ran).toHaveLength(300);
+      expect(ran.includes(blocked)).toBe(false);
+      expect(pool.stats()).toMatchObject({ queued: 0, running: 1 });
+      hold.resolve();
+      await Promise.all([held, ...work]);
+    },
+  );
+
   it('without stealing the same task waits for its lane', async () => {
     const { pool, hold, ran } = setup(false);
     const held = pool.submit('hold', null);

@@ -21,10 +21,16 @@
  * - at each handler start: started once, never before start() or after the deadline, on a
  *   live lane, at most laneConcurrency per lane, never while a task of its session runs,
  *   never before an earlier accepted task of its session, on its session's lane while the
- *   session stays active (unless the lane was removed), on the ring owner or the
- *   least-loaded lane when nothing changed since acceptance (unkeyed placement is random:
- *   least-loaded or round robin, with or without work stealing; the least-loaded lane is
- *   checked only for least-loaded without stealing);
+ *   session stays active (unless the lane was removed; a waiting caller counts from the
+ *   moment the engine admits it, seen on events$), on the ring owner for a session idle at
+ *   acceptance (whatever lanes came meanwhile; once that lane is removed, on a lane the ring
+ *   gave the session since), on the least-loaded lane when nothing changed since acceptance
+ *   (unkeyed placement is random: least-loaded or round robin, with or without work
+ *   stealing; the least-loaded lane is checked only for least-loaded without stealing);
+ * - after a burst of unkeyed tasks (more than the 64-entry steal window per lane, often
+ *   beside a held handler), with stealing: no live lane idles while unkeyed work waits;
+ * - handlers throw or reject (and held ones are released) with values of every kind,
+ *   revoked Proxies and objects whose getters throw included: the caller gets that value;
  * - after each command (quiescent): stats() counters equal what was observed (accepted,
  *   completed, failed, cancelled, rejected, running = held handlers, queued, waiting),
  *   lane sums, queue bounds, no lane with queued work and nothing running, no caller
@@ -107,7 +113,16 @@ export type SessionId = (typeof SESSIONS)[number] | undefined;
 
 export type Outcome =
   'return' | 'resolve' | 'reject-error' | 'reject-value' | 'throw-error' | 'throw-value' | 'hold';
-export type NonError = 'string' | 'number' | 'undefined' | 'null' | 'object';
+export type NonError =
+  | 'string'
+  | 'number'
+  | 'undefined'
+  | 'null'
+  | 'object'
+  /** `instanceof`, `Array.isArray` and every read of it throw. */
+  | 'revoked-proxy'
+  /** Its name, message, stack, code, constructor, then and retryable getters throw. */
+  | 'throwing-getters';
 export type ReleaseAs = 'resolve' | 'reject-error' | 'reject-value';
 export type SignalMode = 'none' | 'live' | 'pre-aborted';
 
@@ -232,7 +247,25 @@ function tolerated(earlier: TaskRec, later: TaskRec): boolean {
 }
 
 function isCancel(e: unknown, reason: 'shutdown' | 'aborted'): e is TaskCancelledError {
-  return e instanceof TaskCancelledError && e.reason === reason;
+  return is(e, TaskCancelledError) && e.reason === reason;
+}
+
+/** `instanceof` that a revoked Proxy cannot make throw: handlers here throw such values. */
+function is<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
+/** String(value), or a description when the value cannot be read (a revoked Proxy). */
+function show(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `<${typeof value} that cannot be read>`;
+  }
 }
 
 function nonErrorValue(id: number, kind: NonError): unknown {
@@ -247,6 +280,21 @@ function nonErrorValue(id: number, kind: NonError): unknown {
       return null;
     case 'object':
       return { failedTask: id };
+    case 'revoked-proxy': {
+      const { proxy, revoke } = Proxy.revocable({ failedTask: id }, {});
+      revoke();
+      return proxy;
+    }
+    case 'throwing-getters': {
+      const value = { failedTask: id };
+      for (const key of ['name', 'message', 'stack', 'code', 'constructor', 'then', 'retryable'])
+        Object.defineProperty(value, key, {
+          get() {
+            throw new Error(`read of ${key}`);
+          },
+        });
+      return value;
+    }
   }
 }
 
@@ -284,6 +332,10 @@ export class PoolHarness {
     return Math.max(1, this.cfg.graceMs);
   }
   private elapsed = 0;
+  /** The ring owner of each of SESSIONS, per ring version (`seq`: when the version began). */
+  private readonly owners: Array<{ seq: number; lanes: number[] }> = [];
+  /** Set by a burst: the next quiescent check verifies that idle lanes stole (checkStealing). */
+  private stealCheck = false;
   private readonly ring: HashRing;
   readonly log: string[] = [];
 
@@ -303,6 +355,13 @@ export class PoolHarness {
       onUnhandledFailure: (error, task) => this.onUnhandled(error, task),
     });
     this.ring = new HashRing(cfg.virtualNodes);
+    // When each task is accepted, also a waiting caller's (admitted later, inside the engine):
+    // the stays-on-its-lane check needs it for every task.
+    this.pool.events$.subscribe((e) => {
+      if (e.type !== 'accepted') return;
+      const rec = this.byType.get(e.taskType);
+      if (rec !== undefined && rec.acceptedSeq < 0) rec.acceptedSeq = ++this.seq;
+    });
     this.state = 'created';
     this.syncLanes();
     this.initialLaneChanges = this.laneChanges;
@@ -315,13 +374,19 @@ export class PoolHarness {
 
   // ---------------------------------------------------------------- calls
 
-  call(api: 'submit' | 'enqueue', spec: TaskSpec): void {
+  /** A task's record, with its own handler type (`job-<id>`). */
+  private record(api: 'submit' | 'enqueue', spec: TaskSpec): TaskRec {
     const rec = new TaskRec(this.tasks.length + 1, api, spec, ++this.seq);
     this.tasks.push(rec);
     this.byType.set(rec.type, rec);
     this.pool.registerHandler(rec.type, (payload: { id: number }, ctx: TaskContext) =>
       this.runHandler(payload.id, ctx),
     );
+    return rec;
+  }
+
+  call(api: 'submit' | 'enqueue', spec: TaskSpec): void {
+    const rec = this.record(api, spec);
     let signal: AbortSignal | undefined;
     if (spec.signal !== 'none') {
       rec.controller = new AbortController();
@@ -462,7 +527,7 @@ export class PoolHarness {
     rec.settlements.push(s);
     if (rec.settlements.length > 1) this.fail(`${rec} settled twice`);
     // A waiting caller refused by drain() or by its AbortSignal: counted in `rejected`.
-    const refused = s.value instanceof PoolClosedError || isCancel(s.value, 'aborted');
+    const refused = is(s.value, PoolClosedError) || isCancel(s.value, 'aborted');
     if (
       s.kind === 'rejected' &&
       !rec.started &&
@@ -531,6 +596,7 @@ export class PoolHarness {
     rec.laneId = ctx.laneId;
     rec.taskId = ctx.taskId;
     rec.knownAccepted = true;
+    if (rec.acceptedSeq < 0) this.fail(`${rec} started, but no 'accepted' event was seen`);
     this.log.push(`start ${rec} on lane ${ctx.laneId}`);
 
     // One lane runs at most laneConcurrency tasks.
@@ -571,12 +637,24 @@ export class PoolHarness {
         this.fail(
           `${rec} left lane ${prev.laneId} of active session (ran ${prev}) for ${rec.laneId}`,
         );
-      if (
-        rec.expectedLane !== undefined &&
-        this.laneChanges === rec.laneChangesAtAccept &&
-        rec.laneId !== rec.expectedLane
-      )
-        this.fail(`${rec} ran on lane ${rec.laneId}, ring owner was ${rec.expectedLane}`);
+      // Its session was idle when it was accepted: homed by the ring then, it keeps that lane
+      // through any lane change until the lane itself is removed; then it follows the ring
+      // (at the removal or when its running task settles), so it runs on a lane that owned
+      // it in some ring version since.
+      if (rec.expectedLane !== undefined) {
+        const movedAt = this.removedAt.get(rec.expectedLane) ?? -1;
+        if (movedAt < rec.acceptedSeq) {
+          if (rec.laneId !== rec.expectedLane)
+            this.fail(`${rec} ran on lane ${rec.laneId}, ring owner was ${rec.expectedLane}`);
+        } else {
+          const i = SESSIONS.indexOf(rec.session as (typeof SESSIONS)[number]);
+          const since = this.owners.filter((o) => o.seq >= movedAt);
+          if (!since.some((o) => o.lanes[i] === rec.laneId))
+            this.fail(
+              `${rec} ran on lane ${rec.laneId} after lane ${rec.expectedLane} went; the ring gave ${since.map((o) => o.lanes[i])}`,
+            );
+        }
+      }
     } else if (
       this.cfg.unkeyedPlacement === 'least-loaded' &&
       !this.cfg.stealUnkeyed &&
@@ -656,6 +734,94 @@ export class PoolHarness {
       this.end(rec, false, e);
       rec.hold!.reject(e);
     }
+  }
+
+  /**
+   * Many unkeyed tasks at once (more than a lane's 64-entry steal window), beside whatever
+   * holds lanes now: with stealing, idle lanes must take every one that waits behind a held
+   * handler (checked at the next quiescent point, see `checkStealing`).
+   */
+  burst(perLane: number, beside: boolean): void {
+    // A long handler first (held until a release), so a lane has work queued behind it.
+    if (beside)
+      this.call('submit', {
+        session: undefined,
+        outcome: 'hold',
+        nonError: 'string',
+        signal: 'none',
+      });
+    // More than the steal window on every lane.
+    const n = perLane * this.liveLanes.size;
+    const before = this.pool.stats();
+    this.log.push(`burst of ${n}`);
+    const spec: TaskSpec = {
+      session: undefined,
+      outcome: 'return',
+      nonError: 'string',
+      signal: 'none',
+    };
+    const recs: TaskRec[] = [];
+    for (let i = 0; i < n; i++) {
+      const rec = this.record('submit', spec);
+      recs.push(rec);
+      caller
+        .run({ id: rec.id }, () => this.pool.submit(rec.type, { id: rec.id }))
+        .then(
+          (v) => this.settled(rec, { kind: 'resolved', value: v }),
+          (e) => this.settled(rec, { kind: 'rejected', value: e }),
+        );
+    }
+    const after = this.pool.stats();
+    // No room frees while the calls run (nothing starts synchronously), so admission is
+    // monotone: the first ones are accepted, the rest all refused, or all wait.
+    const dA = after.accepted - before.accepted;
+    const dR = after.rejected - before.rejected;
+    const dW = after.waiting - before.waiting;
+    const closed = this.state === 'draining' || this.state === 'stopped';
+    if (dA + dR + dW !== n || (dR > 0 && dW > 0))
+      this.fail(`burst of ${n}: dA=${dA} dR=${dR} dW=${dW}`);
+    if (closed && dR !== n) this.fail(`burst of ${n} while ${this.state} accepted some`);
+    if (dA > 0 && before.queued + dA > this.cfg.maxQueued)
+      this.fail(`burst accepted ${dA} with ${before.queued} of ${this.cfg.maxQueued} queued`);
+    recs.forEach((rec, i) => {
+      if (i < dA) {
+        rec.admission = 'accepted';
+        rec.knownAccepted = true;
+        rec.acceptedSeq = this.seq;
+        rec.taskId = before.accepted + i + 1;
+        rec.laneChangesAtAccept = this.laneChanges;
+        this.syncAccepted++;
+      } else if (dR > 0) {
+        rec.admission = 'rejected';
+        rec.expectedRefusal = closed ? 'closed' : 'pool';
+        rec.countedRejected = true;
+        this.rejectedSeen++;
+      } else {
+        rec.admission = 'waiting';
+        this.waitingCalls++;
+      }
+    });
+    // Only when every live lane was woken by the burst (least-loaded gives an idle lane the
+    // first task, round robin gives each lane one per round), and no caller waits (one
+    // admitted later goes where placement says, maybe behind a held handler, by design).
+    this.stealCheck =
+      this.cfg.stealUnkeyed &&
+      this.state === 'running' &&
+      before.waiting === 0 &&
+      after.waiting === 0 &&
+      after.accepted - before.accepted >= this.liveLanes.size;
+  }
+
+  /** After a burst: no live lane sits idle while unkeyed work waits on another. */
+  private checkStealing(st: PoolStats): void {
+    if (!this.stealCheck) return;
+    this.stealCheck = false;
+    const waiting = this.tasks.filter(
+      (t) => t.session === undefined && t.knownAccepted && !t.started && !t.cancelled,
+    ).length;
+    const idle = st.lanes.filter((l) => !l.retiring && l.running === 0).map((l) => l.id);
+    if (waiting > 0 && idle.length > 0)
+      this.fail(`lanes ${idle} idle while ${waiting} unkeyed tasks wait elsewhere (no steal)`);
   }
 
   abortables(): TaskRec[] {
@@ -778,6 +944,7 @@ export class PoolHarness {
         .lanes.filter((l) => !l.retiring)
         .map((l) => l.id),
     );
+    const changes = this.laneChanges;
     for (const id of live) {
       if (!this.liveLanes.has(id)) {
         this.laneChanges++;
@@ -792,6 +959,8 @@ export class PoolHarness {
       }
     }
     this.liveLanes = live;
+    if (this.laneChanges !== changes || this.owners.length === 0)
+      this.owners.push({ seq: this.seq, lanes: SESSIONS.map((s) => this.ring.lookup(s)) });
   }
 
   drain(deadline: number): void {
@@ -801,6 +970,15 @@ export class PoolHarness {
     const p = this.pool.drain(deadline, { graceMs: this.cfg.graceMs });
     if (!first) {
       if (p !== this.drainPromise) this.fail('a second drain() returned a new promise');
+      // A sooner deadline brings the drain's forward (its abandonment follows it); a later
+      // one, or any once the deadline passed, changes nothing.
+      const at = this.elapsed + deadline;
+      if (
+        !this.deadlineFired &&
+        this.report === undefined &&
+        at < this.drainElapsedAt + this.drainDeadline
+      )
+        this.drainDeadline = at - this.drainElapsedAt;
       return;
     }
     for (const t of this.tasks) if (this.mayBeWaiting(t)) t.waitingAtDrain = true;
@@ -945,6 +1123,7 @@ export class PoolHarness {
     else v(st.activeSessions >= active, `activeSessions ${st.activeSessions} < ${active}`);
     if (this.drainPromise !== undefined) v(st.waiting === 0, 'callers still wait while draining');
     if (this.deadlineFired) v(st.queued === 0, 'tasks queued after the deadline');
+    this.checkStealing(st);
     this.throwViolations();
   }
 
@@ -1040,10 +1219,10 @@ export class PoolHarness {
         if (t.api === 'submit' && t.settlements.length !== 1) msg('refusal not delivered once');
         if (t.api === 'enqueue' && t.settlements.length !== 0)
           msg('refused enqueue reported a failure');
-        if (refusal instanceof QueueFullError) {
+        if (is(refusal, QueueFullError)) {
           if (t.expectedRefusal !== refusal.scope)
             msg(`QueueFullError(${refusal.scope}), want ${t.expectedRefusal}`);
-        } else if (refusal instanceof PoolClosedError) {
+        } else if (is(refusal, PoolClosedError)) {
           if (!(t.expectedRefusal === 'closed' || t.waitingAtDrain))
             msg('PoolClosedError while open');
         } else if (isCancel(refusal, 'aborted')) {
@@ -1051,7 +1230,7 @@ export class PoolHarness {
             msg('aborted without an abort');
           if (t.expectedRefusal === 'aborted' && !t.countedRejected) rejected--; // known defect
         } else {
-          msg(`refused with ${String(refusal)}`);
+          msg(`refused with ${show(refusal)}`);
         }
         continue;
       }
@@ -1065,7 +1244,7 @@ export class PoolHarness {
         if (
           t.settlements.length !== 1 ||
           s.kind !== (t.api === 'submit' ? 'rejected' : 'unhandled') ||
-          !(s.value instanceof TaskAbandonedError) ||
+          !is(s.value, TaskAbandonedError) ||
           s.value.taskId !== t.taskId
         )
           msg('not settled once with its TaskAbandonedError');
@@ -1080,12 +1259,12 @@ export class PoolHarness {
           if (t.settlements.length !== 1) msg('not settled exactly once');
           else if (s.kind !== (ok ? 'resolved' : 'rejected') || !Object.is(s.value, value))
             msg(
-              `settled ${s.kind} ${String(s.value)}, handler gave ${ok ? 'value' : 'error'} ${String(value)}`,
+              `settled ${s.kind} ${show(s.value)}, handler gave ${ok ? 'value' : 'error'} ${show(value)}`,
             );
         } else if (ok) {
           if (t.settlements.length !== 0) msg('completed but reported as unhandled');
         } else if (t.settlements.length !== 1 || !Object.is(t.settlements[0].value, value)) {
-          msg(`failure not reported once with the thrown value ${String(value)}`);
+          msg(`failure not reported once with the thrown value ${show(value)}`);
         }
       } else {
         // Accepted, never ran: only a drain deadline may cancel it.
@@ -1252,6 +1431,21 @@ class LaneCmd extends Step {
   }
 }
 
+class BurstCmd extends Step {
+  constructor(
+    readonly perLane: number,
+    readonly beside: boolean,
+  ) {
+    super();
+  }
+  apply(m: PoolHarness): void {
+    m.burst(this.perLane, this.beside);
+  }
+  toString(): string {
+    return `burst(${this.perLane} per lane${this.beside ? ', beside a held handler' : ''})`;
+  }
+}
+
 class DrainCmd extends Step {
   constructor(readonly deadline: number) {
     super();
@@ -1299,6 +1493,8 @@ const nonErrorArb: fc.Arbitrary<NonError> = fc.constantFrom(
   'undefined',
   'null',
   'object',
+  'revoked-proxy',
+  'throwing-getters',
 );
 const deadlineArb = fc.oneof(fc.constantFrom(0, Infinity), fc.integer({ min: 1, max: 50 }));
 
@@ -1373,6 +1569,10 @@ export function commandsArb(
     fc.nat({ max: 3 }).map((p) => new LaneCmd('remove-unknown', p)),
   );
   const tick = fc.integer({ min: 0, max: 30 }).map((ms) => new TickCmd(ms));
+  // Beyond the 64-entry steal window on every lane.
+  const burst = fc
+    .tuple(fc.integer({ min: 65, max: 90 }), fc.boolean())
+    .map(([perLane, beside]) => new BurstCmd(perLane, beside));
   const drainOrTick = fc.oneof(
     { arbitrary: deadlineArb.map((d) => new DrainCmd(d)), weight: 1 },
     { arbitrary: tick, weight: 2 },
@@ -1389,6 +1589,7 @@ export function commandsArb(
           w(start, 1),
           w(drainOrTick, 2),
           w(tick, 1),
+          w(burst, 1),
         ]
       : [
           w(submit, 6),
