@@ -23,6 +23,7 @@ export type {
   WorkerPoolOptionsFactoryFn,
 } from './interfaces/worker-pool-options.interface.js';
 export {
+  AbortReasonNotCloneableError,
   PayloadNotCloneableError,
   SESSION_MEMORY,
   ThreadLanes,

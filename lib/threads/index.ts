@@ -2,6 +2,7 @@ export { ThreadLanes } from './thread-lanes.js';
 export type { ThreadLanesOptions } from './thread-options.js';
 export type { ThreadTaskContext } from './thread-task-context.js';
 export {
+  AbortReasonNotCloneableError,
   PayloadNotCloneableError,
   ThreadStartError,
   WorkerThreadExitedError,

@@ -1,12 +1,17 @@
 import { type ResourceLimits, type Transferable, Worker } from 'node:worker_threads';
 import type { Task } from '../core/task.js';
-import { PayloadNotCloneableError, WorkerThreadExitedError } from './thread.errors.js';
+import {
+  AbortReasonNotCloneableError,
+  PayloadNotCloneableError,
+  WorkerThreadExitedError,
+} from './thread.errors.js';
 import {
   type FromThread,
   RESULT_STRIDE,
   TASK_STRIDE,
   type ThreadData,
   type ToThread,
+  describeValue,
   fromWire,
   isCloneError,
   toWire,
@@ -150,7 +155,14 @@ export class LaneThread {
 
   abort(rec: InFlight, reason: unknown): void {
     this.flush();
-    this.post({ k: 'abort', seq: rec.seq, reason: toWire(reason) });
+    try {
+      this.post({ k: 'abort', seq: rec.seq, reason: toWire(reason) });
+    } catch (error) {
+      // The caller's reason cannot be cloned (a function, a Symbol, a throwing getter): the
+      // thread's ctx.signal must abort all the same, with a stand-in that says why.
+      const why = new AbortReasonNotCloneableError(rec.task.taskId, describeValue(reason), error);
+      this.post({ k: 'abort', seq: rec.seq, reason: toWire(why) });
+    }
   }
 
   ringChanged(lanes: number[]): void {

@@ -60,21 +60,50 @@ export interface WireError {
   props: Record<string, string | number | boolean | null>;
 }
 
+/** `error` as it can cross threads; never throws, whatever was thrown (getters, revoked proxies). */
 export function toWire(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  const props: WireError['props'] = {};
-  for (const [key, value] of Object.entries(error)) {
-    const t = typeof value;
-    if (value === null || t === 'string' || t === 'number' || t === 'boolean')
-      props[key] = value as WireError['props'][string];
+  try {
+    if (!(error instanceof Error)) return error;
+    const props: WireError['props'] = {};
+    for (const [key, value] of Object.entries(error)) {
+      const t = typeof value;
+      if (value === null || t === 'string' || t === 'number' || t === 'boolean')
+        props[key] = value as WireError['props'][string];
+    }
+    const stack = error.stack;
+    return {
+      __wireError: true,
+      name: String(error.name),
+      message: String(error.message),
+      stack: typeof stack === 'string' ? stack : undefined,
+      props,
+    } satisfies WireError;
+  } catch (unreadable) {
+    return {
+      __wireError: true,
+      name: 'Error',
+      message: `a thrown value that cannot be read (${describeValue(unreadable)})`,
+      stack: undefined,
+      props: {},
+    } satisfies WireError;
   }
-  return {
-    __wireError: true,
-    name: error.name,
-    message: error.message,
-    stack: error.stack,
-    props,
-  } satisfies WireError;
+}
+
+/** A short description of any value for a message; never throws. */
+export function describeValue(value: unknown): string {
+  try {
+    if (value instanceof Error) return `${value.name}: ${value.message}`;
+    if (typeof value === 'symbol') return value.toString();
+    if (typeof value === 'function') return value.name ? `function ${value.name}` : 'a function';
+    if (typeof value === 'object' && value !== null) {
+      const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)
+        ?.constructor?.name;
+      return typeof name === 'string' && name !== 'Object' ? `an object (${name})` : 'an object';
+    }
+    return String(value);
+  } catch {
+    return `a value that cannot be read (${typeof value})`;
+  }
 }
 
 export function fromWire(value: unknown): unknown {

@@ -1,4 +1,5 @@
 import { WorkerPoolError } from '../core/errors.js';
+import { describeValue } from './thread-protocol.js';
 
 /** Errors of thread mode; each message says what to do next. */
 
@@ -11,9 +12,30 @@ export class PayloadNotCloneableError extends WorkerPoolError {
     cause?: unknown,
   ) {
     super(
-      `The ${what} of task ${taskId} cannot be sent between threads (structured clone failed: ${
-        cause instanceof Error ? cause.message : String(cause)
-      }). Send plain data: no functions, class instances with private state, sockets or promises.`,
+      `The ${what} of task ${taskId} cannot be sent between threads (structured clone failed: ${describeValue(
+        cause,
+      )}). Send plain data: no functions, class instances with private state, sockets or promises.`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/**
+ * What a task's ctx.signal in a thread aborts with when its caller aborted with a reason
+ * that cannot be sent there (a function, a Symbol, a throwing getter). The thread sees it as
+ * an Error with this name and `code`; the caller's own promise still gets the real reason.
+ */
+export class AbortReasonNotCloneableError extends WorkerPoolError {
+  override readonly code = 'ABORT_REASON_NOT_CLONEABLE';
+  constructor(
+    readonly taskId: number,
+    readonly description: string,
+    cause?: unknown,
+  ) {
+    super(
+      `The abort reason of task ${taskId} (${description}) cannot be sent to its thread (structured clone failed: ${describeValue(
+        cause,
+      )}), so its ctx.signal aborts with this error instead. Abort with an Error or plain data to pass the reason on.`,
       cause === undefined ? undefined : { cause },
     );
   }

@@ -1,4 +1,9 @@
-import { fromWire, isCloneError, toWire } from '../../lib/threads/thread-protocol.js';
+import {
+  describeValue,
+  fromWire,
+  isCloneError,
+  toWire,
+} from '../../lib/threads/thread-protocol.js';
 
 describe('thread protocol', () => {
   it('carries an error across as name, message, stack and primitive own properties', () => {
@@ -15,6 +20,26 @@ describe('thread protocol', () => {
   it('passes non-errors through unchanged', () => {
     expect(toWire('plain')).toBe('plain');
     expect(fromWire({ a: 1 })).toEqual({ a: 1 });
+  });
+
+  it('never throws, whatever was thrown: a revoked proxy or an error with a throwing getter', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(fromWire(structuredClone(toWire(proxy)))).toMatchObject({
+      message: expect.stringMatching(/a thrown value that cannot be read/),
+    });
+    const getter = Object.defineProperty(new Error('x'), 'detail', {
+      enumerable: true,
+      get() {
+        throw new Error('no');
+      },
+    });
+    expect(fromWire(structuredClone(toWire(getter)))).toMatchObject({
+      message: expect.stringMatching(/cannot be read \(Error: no\)/),
+    });
+    expect(describeValue(proxy)).toMatch(/cannot be read/);
+    expect(describeValue(Symbol('s'))).toBe('Symbol(s)');
+    expect(describeValue({ f: () => 1 })).toBe('an object');
   });
 
   it('recognises a structured-clone failure by name', () => {

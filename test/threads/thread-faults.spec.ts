@@ -1,0 +1,93 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { Dispatcher } from '../../lib/core/index.js';
+import { ThreadLanes } from '../../lib/index.js';
+
+// A fault of one task in thread mode (its caller's abort reason, its payload, its result)
+// stays with that task: the process, the thread, its other tasks and its session state go on.
+const FAULTS_MODULE = new URL('../../dist/test/fixtures/threads/faults.module.js', import.meta.url);
+
+async function threadPool(lanes: number) {
+  const pool = new Dispatcher({ lanes, laneConcurrency: 8 });
+  const threads = new ThreadLanes(pool, { module: FAULTS_MODULE });
+  await threads.start();
+  pool.start();
+  return { pool, threads };
+}
+
+/** Resolves once task `taskId` has started (so an abort reaches its ctx.signal). */
+function started(pool: Dispatcher, count: number): Promise<unknown> {
+  let seen = 0;
+  return firstValueFrom(pool.events$.pipe(filter((e) => e.type === 'started' && ++seen === count)));
+}
+
+function gate() {
+  const flag = new SharedArrayBuffer(4);
+  return {
+    flag,
+    release() {
+      Atomics.store(new Int32Array(flag), 0, 1);
+      Atomics.notify(new Int32Array(flag), 0);
+    },
+  };
+}
+
+describe('thread mode: a fault stays with its own task', () => {
+  let pool: Dispatcher;
+  let threads: ThreadLanes;
+  beforeEach(async () => ({ pool, threads } = await threadPool(1)));
+  afterEach(async () => {
+    await pool.drain();
+    await threads.close();
+  });
+
+  it.each([
+    ['a function', { handler: () => 1 }, /object/],
+    ['a Symbol', Symbol('why'), /Symbol\(why\)/],
+    [
+      'an object with a throwing getter',
+      {
+        get x() {
+          throw new Error('no');
+        },
+      },
+      /object/,
+    ],
+  ])(
+    "aborts the thread's ctx.signal with a named stand-in when the caller's reason (%s) cannot be cloned",
+    async (_, reason, described) => {
+      const thread = threads.threadIds().get(0);
+      const ac = new AbortController();
+      const run = pool.submit<any>('reason', null, { sessionId: 'r', signal: ac.signal });
+      await started(pool, 1);
+      ac.abort(reason);
+      const seen = await run;
+      expect(seen).toMatchObject({
+        name: 'AbortReasonNotCloneableError',
+        code: 'ABORT_REASON_NOT_CLONEABLE',
+      });
+      expect(seen.message).toMatch(described);
+      expect(seen.threadId).toBe(thread);
+      expect(pool.stats().threads![0].replaced).toBe(0);
+    },
+  );
+
+  it("passes a cloneable reason as it is, and an Error's name, message and code", async () => {
+    for (const [reason, expected] of [
+      [{ why: 'page closed' }, { name: undefined }],
+      [
+        Object.assign(new RangeError('closed'), { code: 'E_GONE', fn: () => 1 }),
+        {
+          name: 'RangeError',
+          message: 'closed',
+          code: 'E_GONE',
+        },
+      ],
+    ] as const) {
+      const ac = new AbortController();
+      const run = pool.submit<any>('reason', null, { signal: ac.signal });
+      await started(pool, 1);
+      ac.abort(reason);
+      expect(await run).toMatchObject(expected);
+    }
+  });
+});
