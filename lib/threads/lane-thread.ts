@@ -13,7 +13,6 @@ import {
   type ToThread,
   describeValue,
   fromWire,
-  isCloneError,
   toWire,
 } from './thread-protocol.js';
 import { isTransfer } from './transfer.js';
@@ -202,12 +201,9 @@ export class LaneThread {
     this.traces = undefined;
     try {
       this.post(tp === undefined ? { k: 'run', t: batch } : { k: 'run', t: batch, tp }, list);
-    } catch (error) {
-      if (isCloneError(error)) return this.sendEach(batch, items);
-      for (const rec of items) {
-        this.inFlight.delete(rec.seq);
-        rec.reject(error);
-      }
+    } catch {
+      // A DataCloneError, or whatever a payload's getter threw while being cloned.
+      this.sendEach(batch, items);
     }
   }
 

@@ -17,12 +17,13 @@ import { SessionMemory } from './session-memory.js';
 import { ThreadContext } from './thread-task-context.js';
 import {
   type FromThread,
+  RESULT_STRIDE,
   type ReportedHandler,
   TASK_STRIDE,
   type ThreadData,
   type ToThread,
+  describeValue,
   fromWire,
-  isCloneError,
   toWire,
 } from './thread-protocol.js';
 import { isTransfer } from './transfer.js';
@@ -53,6 +54,8 @@ let joinTrace: typeof runInTraceparent | null | undefined;
 
 let results: unknown[] = [];
 let transfers: Transferable[] = [];
+/** The transfer list of each result that has one, by seq: to send it alone if need be. */
+let transfersOf = new Map<number, readonly Transferable[]>();
 let flushQueued = false;
 let lastFlush = performance.now();
 let lastHeap = 0;
@@ -228,6 +231,7 @@ function reply(seq: number, ok: boolean, value: unknown): void {
   running.delete(seq);
   if (ok && isTransfer(value)) {
     for (const t of value.list) transfers.push(t);
+    transfersOf.set(seq, value.list);
     value = value.value;
   }
   results.push(seq, ok ? 1 : 0, ok ? value : toWire(value));
@@ -245,28 +249,36 @@ function flush(): void {
   if (results.length === 0) return;
   const batch = results;
   const list = transfers;
+  const lists = transfersOf;
   results = [];
   transfers = [];
+  transfersOf = new Map();
   const at = lastFlush;
   const h = at - lastHeap > HEAP_EVERY_MS ? ((lastHeap = at), heap()) : undefined;
   try {
     post({ k: 'done', r: batch, heap: h }, list);
-  } catch (error) {
-    if (!isCloneError(error)) throw error;
-    // One result cannot be cloned: send them one by one, and that one as a failure.
-    for (let i = 0; i < batch.length; i += 3) {
-      const one = batch.slice(i, i + 3);
+  } catch {
+    // A result cannot be cloned (a DataCloneError, or what its getter threw): send them one
+    // by one, and that one as its own task's failure; the thread and its other tasks go on.
+    for (let i = 0; i < batch.length; i += RESULT_STRIDE) {
+      const one = batch.slice(i, i + RESULT_STRIDE);
       try {
-        post({ k: 'done', r: one });
+        post({ k: 'done', r: one }, lists.get(one[0] as number));
       } catch (e) {
-        post({ k: 'done', r: [one[0], 0, toWire(cloneFailure(e))] });
+        const why =
+          one[1] === 1
+            ? cloneFailure(e)
+            : new Error(
+                `the handler failed with ${describeValue(one[2])}, which cannot be sent between threads`,
+              );
+        post({ k: 'done', r: [one[0], 0, toWire(why)] });
       }
     }
   }
 }
 
 function cloneFailure(cause: unknown): Error {
-  return Object.assign(new Error(`result not cloneable: ${(cause as Error).message}`), {
+  return Object.assign(new Error(`result not cloneable: ${describeValue(cause)}`), {
     code: 'RESULT_NOT_CLONEABLE',
   });
 }

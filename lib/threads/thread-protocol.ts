@@ -115,8 +115,3 @@ export function fromWire(value: unknown): unknown {
   if (w.stack !== undefined) error.stack = w.stack;
   return error;
 }
-
-/** A postMessage failure that means "this value cannot be cloned" (a DOMException: no instanceof, it may come from another realm). */
-export function isCloneError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'DataCloneError';
-}

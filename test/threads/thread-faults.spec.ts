@@ -1,6 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { Dispatcher } from '../../lib/core/index.js';
-import { ThreadLanes } from '../../lib/index.js';
+import { PayloadNotCloneableError, ThreadLanes } from '../../lib/index.js';
+import { failure } from '../support/errors.js';
 
 // A fault of one task in thread mode (its caller's abort reason, its payload, its result)
 // stays with that task: the process, the thread, its other tasks and its session state go on.
@@ -89,5 +90,54 @@ describe('thread mode: a fault stays with its own task', () => {
       ac.abort(reason);
       expect(await run).toMatchObject(expected);
     }
+  });
+
+  it('fails only the task whose payload getter throws, not the others sent in the same batch', async () => {
+    const bad = {
+      get x(): number {
+        throw new Error('getter refused');
+      },
+    };
+    // Submitted in one turn: one message carries them all to the thread.
+    const results = await Promise.allSettled([
+      pool.submit('count', null, { sessionId: 'a' }),
+      pool.submit('count', bad, { sessionId: 'b' }),
+      pool.submit('count', null, { sessionId: 'c' }),
+      pool.submit('count', null),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    const error = (results[1] as PromiseRejectedResult).reason;
+    expect(error).toBeInstanceOf(PayloadNotCloneableError);
+    expect(error).toMatchObject({ what: 'payload', code: 'PAYLOAD_NOT_CLONEABLE' });
+    expect(error.message).toMatch(/getter refused/);
+  });
+
+  it("fails only the task whose result getter throws: the thread, a task beside it and the lane's session state go on", async () => {
+    const thread = threads.threadIds().get(0);
+    expect(await pool.submit('count', null, { sessionId: 's' })).toMatchObject({
+      n: 1,
+      arrived: true,
+    });
+    const g = gate();
+    const bystander = pool.submit('wait', g.flag, { sessionId: 'other' });
+    await started(pool, 1);
+    const error = await failure(() => pool.submit('throwing-result', null, { sessionId: 'x' }));
+    expect(error).toBeInstanceOf(PayloadNotCloneableError);
+    expect(error).toMatchObject({ what: 'result' });
+    expect((error as Error).message).toMatch(/getter refused/);
+    // The same thread, with the session's state: not a replacement that starts over.
+    expect(await pool.submit('count', null, { sessionId: 's' })).toMatchObject({
+      n: 2,
+      arrived: false,
+      threadId: thread,
+    });
+    g.release();
+    expect(await bystander).toBe(thread);
+    expect(pool.stats().threads![0]).toMatchObject({ threadId: thread, replaced: 0 });
   });
 });
