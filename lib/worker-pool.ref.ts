@@ -53,6 +53,11 @@ export class WorkerPoolRef {
           tryRead(() => own?.stack),
         );
       },
+      onSubscriberError: (error) =>
+        this.logger.error(
+          error.message,
+          error.cause instanceof Error ? error.cause.stack : undefined,
+        ),
       // In flight to a thread, several tasks keep it busy while results travel back.
       ...(threads === undefined ? {} : { laneConcurrency: THREAD_LANE_CONCURRENCY }),
       ...poolOptions,

@@ -362,8 +362,12 @@ export class Dispatcher {
 
   /**
    * Lifecycle events. Nothing is built for them while nobody subscribes. The stream
-   * completes when a drain finishes. A subscriber that throws does not stop the pool (rxjs
-   * reports the error as unhandled, see its `config.onUnhandledError`).
+   * completes when a drain finishes. A subscriber that throws (or an operator of its pipe,
+   * when it has no error callback) does not stop the pool, the other subscribers or its own
+   * subscription: the error goes to the `onSubscriberError` option as an
+   * `EventSubscriberError`, not to rxjs's unhandled-error report (which rethrows on a timer).
+   * Streams made with rxjs creation functions (`merge(events$, x)`) are rxjs's own: guard
+   * their subscribers yourself.
    */
   get events$(): Observable<PoolEvent> {
     return this.outcomes.events$;

@@ -201,6 +201,36 @@ function describeResult(result: unknown): string {
   }
 }
 
+export class EventSubscriberError extends WorkerPoolError {
+  override readonly code = 'EVENT_SUBSCRIBER_FAILED';
+  constructor(
+    /** The event's type when a subscriber threw on one (its pipe may have mapped it). */
+    readonly eventType: string | undefined,
+    /** Where it failed: handling a value, its error callback (or none), or completion. */
+    readonly channel: 'next' | 'error' | 'complete',
+    cause: unknown,
+  ) {
+    super(
+      `A subscriber of events$ failed ${
+        channel === 'next'
+          ? `on ${eventType === undefined ? 'a value' : `a '${eventType}' event`}`
+          : channel === 'error'
+            ? 'with an error it had no handler for (an operator of its pipe threw)'
+            : 'on completion'
+      }: ${causeMessage(cause)}. The pool and the other subscribers went on. Catch errors in the subscriber, or handle them in onSubscriberError.`,
+      { cause },
+    );
+  }
+}
+
+function causeMessage(cause: unknown): string {
+  try {
+    return cause instanceof Error ? cause.message : describe(cause);
+  } catch {
+    return 'a value that cannot be read';
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null)

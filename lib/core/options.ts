@@ -1,5 +1,5 @@
 import { CONTEXT_MODES, type ContextMode } from './async-context.js';
-import { InvalidOptionError } from './errors.js';
+import { type EventSubscriberError, InvalidOptionError } from './errors.js';
 import { CHEAP_ASYNC_CONTEXT } from './self-wait.js';
 import { type TaskInstrument, isInstrument } from './instrument.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
@@ -135,6 +135,13 @@ export interface PoolOptions {
     task: { taskId: number; type: string; sessionId?: string },
   ) => void;
   /**
+   * Receives what an `events$` subscriber threw (or an operator of its pipe, when the
+   * subscriber has no error callback), wrapped in an `EventSubscriberError`, instead of
+   * rxjs rethrowing it on a timer (which ends the process). The pool and the other
+   * subscribers go on either way. Default: `console.error`.
+   */
+  onSubscriberError?: (error: EventSubscriberError) => void;
+  /**
    * Receives a task that failed after using up a retry policy (attempts > 1), with its last
    * error: the place to park it for inspection. Its caller is rejected as usual. Default: none.
    */
@@ -172,6 +179,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   onUnhandledFailure: (error, task) =>
     console.error(`[worker-pool] task ${task.taskId} (${task.type}) failed:`, error),
   onDeadLetter: () => undefined,
+  onSubscriberError: (error) => console.error(`[worker-pool] ${error.message}`, error.cause),
 };
 
 export const POOL_OPTION_KEYS: readonly string[] = Object.keys(DEFAULT_POOL_OPTIONS);
@@ -260,6 +268,9 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   }
   if (typeof o.onDeadLetter !== 'function') {
     throw new InvalidOptionError('onDeadLetter', o.onDeadLetter, 'a function');
+  }
+  if (typeof o.onSubscriberError !== 'function') {
+    throw new InvalidOptionError('onSubscriberError', o.onSubscriberError, 'a function');
   }
   if (typeof o.onUnhandledFailure !== 'function') {
     throw new InvalidOptionError('onUnhandledFailure', o.onUnhandledFailure, 'a function');

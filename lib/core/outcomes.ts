@@ -3,11 +3,13 @@ import { runIn, runInPool } from './async-context.js';
 import type { Batch } from './batch.js';
 import type { DrainReport } from './drain-report.js';
 import {
+  EventSubscriberError,
   TaskAbandonedError,
   type TaskCancelledError,
   TaskTimeoutError,
   WorkerPoolError,
 } from './errors.js';
+import { EventStream } from './event-stream.js';
 import type { PoolEvent } from './events.js';
 import { endAttempt } from './instrument.js';
 import { LatencyRecorder } from './latency.js';
@@ -42,10 +44,17 @@ export class Outcomes {
   /** The drain under way, which lists the tasks it cancels. */
   report: DrainReport | undefined;
   private readonly events = new Subject<PoolEvent>();
+  private readonly stream: EventStream<PoolEvent>;
   /** Tasks accepted since the last one timed (see latencySampleEvery). */
   private sinceSample = 0;
 
-  constructor(private readonly options: ResolvedPoolOptions) {}
+  constructor(private readonly options: ResolvedPoolOptions) {
+    this.stream = new EventStream<PoolEvent>(
+      (cause, value, channel) =>
+        options.onSubscriberError(new EventSubscriberError(eventType(value), channel, cause)),
+      (subscriber) => this.events.subscribe(subscriber),
+    );
+  }
 
   /** True while someone listens to events$: events are built only then. */
   get observed(): boolean {
@@ -53,7 +62,7 @@ export class Outcomes {
   }
 
   get events$(): Observable<PoolEvent> {
-    return this.events.asObservable();
+    return this.stream;
   }
 
   publish(event: PoolEvent): void {
@@ -66,7 +75,8 @@ export class Outcomes {
     try {
       this.events.next(event);
     } catch {
-      // Only reachable with rxjs's deprecated synchronous error handling: keep the pool going.
+      // Only reachable with rxjs's deprecated synchronous error handling, or a throwing
+      // onSubscriberError: keep the pool going.
     }
   }
 
@@ -268,4 +278,13 @@ export function describe(task: Task): {
   sessionId: string | undefined;
 } {
   return { taskId: task.taskId, taskType: task.handler.type, sessionId: task.sessionId };
+}
+
+function eventType(value: unknown): string | undefined {
+  try {
+    const type = (value as { type?: unknown } | null | undefined)?.type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
 }

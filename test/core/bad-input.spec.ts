@@ -109,7 +109,7 @@ const rows: Row[] = [
     call: () => new Dispatcher({ lane: 8 } as never),
     error: InvalidOptionError,
     option: 'lane',
-    says: /no such option; known options: lanes, maxLanes, laneConcurrency, maxQueued, .*onUnhandledFailure, onDeadLetter\.$/,
+    says: /no such option; known options: lanes, maxLanes, laneConcurrency, maxQueued, .*onUnhandledFailure, onDeadLetter, onSubscriberError\.$/,
   },
   ...[0, -1, 1.5, NaN, Infinity, '4', null].map((v): Row => ({
     entry: 'new Dispatcher',
@@ -255,7 +255,7 @@ const rows: Row[] = [
     option: 'autoscale.policy.maxStepUp',
     says: /expected an integer from 1 to 65536\.$/,
   },
-  ...(['onUnhandledFailure', 'onDeadLetter'] as const).map((option): Row => ({
+  ...(['onUnhandledFailure', 'onDeadLetter', 'onSubscriberError'] as const).map((option): Row => ({
     entry: 'new Dispatcher',
     input: `${option} 'log'`,
     call: () => new Dispatcher({ [option]: 'log' as never }),

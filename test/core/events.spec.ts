@@ -1,5 +1,6 @@
-import { config } from 'rxjs';
-import { Dispatcher, type PoolEvent } from '../../lib/core/index.js';
+import { jest } from '@jest/globals';
+import { filter, map } from 'rxjs';
+import { Dispatcher, EventSubscriberError, type PoolEvent } from '../../lib/core/index.js';
 import { deferred, flush } from '../support/deferred.js';
 
 describe('Dispatcher events$', () => {
@@ -67,24 +68,64 @@ describe('Dispatcher events$', () => {
     ]);
   });
 
-  it('keeps running when a subscriber throws', async () => {
-    const unhandled: unknown[] = [];
-    const previous = config.onUnhandledError;
-    config.onUnhandledError = (e) => unhandled.push(e);
+  it('contains a throwing subscriber or operator: nothing is rethrown on a timer, other subscribers and tasks go on, onSubscriberError hears each', async () => {
+    // rxjs reports a subscriber's throw by rethrowing it from a setTimeout (which kills a
+    // process); with that timer faked, running it shows whether anything escaped.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
     try {
-      const pool = new Dispatcher();
+      const heard: EventSubscriberError[] = [];
+      const pool = new Dispatcher({ onSubscriberError: (e) => heard.push(e) });
       pool.registerHandler('t', (n: number) => n * 2);
       pool.events$.subscribe(() => {
         throw new Error('subscriber bug');
       });
+      // An operator's throw ends its own subscription through the error channel; this one has no error handler.
+      pool.events$
+        .pipe(
+          map((e) => {
+            if (e.type === 'completed') throw new Error('operator bug');
+            return e;
+          }),
+        )
+        .subscribe(() => undefined);
+      const seen: string[] = [];
+      pool.events$.pipe(filter((e) => e.type !== 'accepted')).subscribe((e) => seen.push(e.type));
       pool.start();
       await expect(pool.submit('t', 2)).resolves.toBe(4);
       await expect(pool.submit('t', 3)).resolves.toBe(6);
-      await new Promise((r) => setTimeout(r, 0));
-      expect(unhandled.length).toBeGreaterThan(0);
+      expect(() => jest.runOnlyPendingTimers()).not.toThrow();
+      expect(seen).toEqual(['started', 'completed', 'started', 'completed']);
+      expect(heard.map((e) => [e.code, (e.cause as Error).message])).toEqual([
+        ['EVENT_SUBSCRIBER_FAILED', 'subscriber bug'],
+        ['EVENT_SUBSCRIBER_FAILED', 'subscriber bug'],
+        ['EVENT_SUBSCRIBER_FAILED', 'subscriber bug'],
+        ['EVENT_SUBSCRIBER_FAILED', 'operator bug'],
+        ['EVENT_SUBSCRIBER_FAILED', 'subscriber bug'],
+        ['EVENT_SUBSCRIBER_FAILED', 'subscriber bug'],
+        ['EVENT_SUBSCRIBER_FAILED', 'subscriber bug'],
+      ]);
+      expect(heard[0]).toBeInstanceOf(EventSubscriberError);
+      expect(heard[0].message).toMatch(/'accepted' event.*onSubscriberError/);
     } finally {
-      config.onUnhandledError = previous;
+      jest.useRealTimers();
     }
+  });
+
+  it("leaves a subscriber's own error handler in charge, and refuses a bad onSubscriberError", () => {
+    const pool = new Dispatcher();
+    const errors: unknown[] = [];
+    pool.events$
+      .pipe(
+        map(() => {
+          throw new Error('mine');
+        }),
+      )
+      .subscribe({ error: (e) => errors.push(e) });
+    pool.registerHandler('t', () => 1);
+    pool.start();
+    void pool.submit('t', null);
+    expect(errors).toMatchObject([{ message: 'mine' }]);
+    expect(() => new Dispatcher({ onSubscriberError: 1 as never })).toThrow(/onSubscriberError/);
   });
 
   it('counts outcomes per task type in stats()', async () => {

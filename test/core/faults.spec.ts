@@ -3,6 +3,7 @@ import { config } from 'rxjs';
 import {
   Dispatcher,
   DuplicateHandlerError,
+  EventSubscriberError,
   HashRing,
   InvalidOptionError,
   PoolClosedError,
@@ -387,8 +388,12 @@ describe('a handler that rejects with a value that is not an Error', () => {
 
 describe('an events$ subscriber that throws', () => {
   /** Runs one fixed scenario and returns what a well-behaved subscriber saw. */
-  async function scenario(withThrowingSubscriber: boolean) {
-    const pool = new Dispatcher({ lanes: 2, maxLanes: 4 });
+  async function scenario(withThrowingSubscriber: boolean, heard: EventSubscriberError[] = []) {
+    const pool = new Dispatcher({
+      lanes: 2,
+      maxLanes: 4,
+      onSubscriberError: (e) => heard.push(e),
+    });
     pool.registerHandler('ok', (n: number) => n);
     pool.registerHandler('bad', () => {
       throw new Error('task failed');
@@ -428,14 +433,15 @@ describe('an events$ subscriber that throws', () => {
     };
   }
 
-  it('changes nothing: the same outcomes, events, resizes and drain as without it; rxjs reports each throw', async () => {
-    const reported: unknown[] = [];
+  it('changes nothing: the same outcomes, events, resizes and drain as without it; onSubscriberError hears each throw and rxjs none', async () => {
+    const escaped: unknown[] = [];
     const previous = config.onUnhandledError;
-    config.onUnhandledError = (e) => reported.push(e);
+    config.onUnhandledError = (e) => escaped.push(e);
     try {
+      const reported: EventSubscriberError[] = [];
       const clean = await scenario(false);
-      const faulty = await scenario(true);
-      // rxjs reports subscriber errors on a timer created before this one.
+      const faulty = await scenario(true, reported);
+      // rxjs would report subscriber errors on a timer created before this one.
       await new Promise((r) => setTimeout(r, 0));
 
       expect(faulty.outcomes).toEqual([1, 'task failed', 3]);
@@ -456,7 +462,12 @@ describe('an events$ subscriber that throws', () => {
       expect(faulty.completed).toBe(true);
       expect(faulty.throwerCalls).toBe(faulty.seen.length);
       expect(reported).toHaveLength(faulty.seen.length + 1);
-      expect(reported.at(-1)).toEqual(new Error('subscriber bug on complete'));
+      expect(reported.map((e) => (e.cause as Error).message)).toEqual([
+        ...faulty.seen.map((e) => `subscriber bug on ${e.type}`),
+        'subscriber bug on complete',
+      ]);
+      expect(reported.at(-1)).toMatchObject({ channel: 'complete', eventType: undefined });
+      expect(escaped).toEqual([]);
     } finally {
       config.onUnhandledError = previous;
     }
