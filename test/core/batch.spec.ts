@@ -120,20 +120,57 @@ describe('batch handlers', () => {
   });
 
   it("never runs a session's next task while its batch runs", async () => {
+    // One lane with room for several batches at once, and several sessions: only the lane's
+    // exclusion per session (not a lane of one slot) keeps s3 and t4 out of the second batch.
     const gate = deferred();
-    const { pool, calls } = batchPool({ maxSize: 1, maxWaitMs: 0 }, 1, async (items) => {
-      if (items[0].payload === 1) await gate.promise;
-      return items.map(() => 'ok');
-    });
-    const pool2 = pool;
-    pool2.start();
-    const a = pool.submit('write', 1, { sessionId: 's' });
-    const b = pool.submit('write', 2, { sessionId: 's' });
+    const pool = new Dispatcher({ lanes: 1, laneConcurrency: 4 });
+    const calls: Array<Array<[string | undefined, number]>> = [];
+    pool.registerHandler(
+      'write',
+      async (items: BatchItem<number>[]) => {
+        calls.push(items.map((i) => [i.ctx.sessionId, i.payload]));
+        if (items.some((i) => i.payload === 1)) await gate.promise;
+        return items.map(() => 'ok');
+      },
+      { batch: { maxSize: 2, maxWaitMs: 1_000 } },
+    );
+    pool.start();
+    const first = [
+      pool.submit('write', 1, { sessionId: 's' }),
+      pool.submit('write', 2, { sessionId: 't' }),
+    ];
     await flush(20);
-    expect(calls.map((c) => c.payloads)).toEqual([[1]]);
+    expect(calls).toEqual([
+      [
+        ['s', 1],
+        ['t', 2],
+      ],
+    ]);
+    const rest = [
+      pool.submit('write', 3, { sessionId: 's' }),
+      pool.submit('write', 4, { sessionId: 't' }),
+      pool.submit('write', 5, { sessionId: 'u' }),
+      pool.submit('write', 6, { sessionId: 'v' }),
+    ];
+    await flush(20);
+    // u and v fill a second batch beside the first; s and t wait for theirs to settle.
+    expect(calls).toEqual([
+      [
+        ['s', 1],
+        ['t', 2],
+      ],
+      [
+        ['u', 5],
+        ['v', 6],
+      ],
+    ]);
+    expect(pool.stats()).toMatchObject({ running: 2, queued: 2 });
     gate.resolve();
-    expect(await Promise.all([a, b])).toEqual(['ok', 'ok']);
-    expect(calls.map((c) => c.payloads)).toEqual([[1], [2]]);
+    expect(await Promise.all([...first, ...rest])).toEqual(Array(6).fill('ok'));
+    expect(calls[2]).toEqual([
+      ['s', 3],
+      ['t', 4],
+    ]);
   });
 
   it('batches unkeyed tasks freely', async () => {
