@@ -1,5 +1,6 @@
 import { Dispatcher } from '../../lib/core/index.js';
 import { deferred, flush } from '../support/deferred.js';
+import { sessionsOn } from '../support/threads.js';
 
 function setup(stealUnkeyed: boolean | undefined) {
   const pool = new Dispatcher({ lanes: 2, stealUnkeyed });
@@ -74,20 +75,41 @@ describe('unkeyed placement', () => {
     await Promise.all([held, ...rest]);
   });
 
-  it('never steals keyed work', async () => {
-    const pool = new Dispatcher({ lanes: 2, stealUnkeyed: true });
-    const hold = deferred();
-    const lanes: number[] = [];
-    pool.registerHandler('t', async (p: number, ctx) => {
-      lanes.push(ctx.laneId);
-      if (p === 0) await hold.promise;
+  it('never steals keyed work: a lane that runs dry takes an unkeyed task from a busy lane, not a waiting session', async () => {
+    const pool = new Dispatcher({ lanes: 2, stealUnkeyed: true, unkeyedPlacement: 'round-robin' });
+    const [k1, k2] = sessionsOn(0, [0, 1], 2, 'a');
+    const [b] = sessionsOn(1, [0, 1], 1, 'b');
+    const gateA = deferred();
+    const gateB = deferred();
+    const ran: Array<[string, number]> = [];
+    pool.registerHandler('t', async (p: string, ctx) => {
+      ran.push([p, ctx.laneId]);
+      if (p === 'k1') await gateA.promise;
+      if (p === 'b') await gateB.promise;
     });
     pool.start();
-    const work = [0, 1, 2].map((p) => pool.submit('t', p, { sessionId: 'k' }));
+    const work = [
+      pool.submit('t', 'b', { sessionId: b }), // lane 1, held
+      pool.submit('t', 'k1', { sessionId: k1 }), // lane 0, held
+      pool.submit('t', 'k2', { sessionId: k2 }), // lane 0: its session is free, its lane busy
+      pool.submit('t', 'u1'), // one unkeyed task per lane, behind the held ones
+      pool.submit('t', 'u2'),
+    ];
     await flush(20);
-    hold.resolve();
+    expect(ran).toEqual([
+      ['b', 1],
+      ['k1', 0],
+    ]);
+    gateB.resolve(); // lane 1 runs dry: it takes lane 0's unkeyed task, never k2
+    await flush(20);
+    expect(ran.slice(2).sort()).toEqual([
+      ['u1', 1],
+      ['u2', 1],
+    ]);
+    expect(pool.stats()).toMatchObject({ running: 1, queued: 1 });
+    gateA.resolve();
     await Promise.all(work);
-    expect(new Set(lanes).size).toBe(1);
+    expect(ran.at(-1)).toEqual(['k2', 0]);
   });
 
   it('names bad placement options', () => {
