@@ -23,13 +23,21 @@ export function laneOf(sessionId: string, lanes: number[]): number {
   return ring.lookup(sessionId);
 }
 
-/** A flag a fixture handler waits on (Atomics.wait) until `release()`. */
+/**
+ * A flag a fixture handler waits on (Atomics.wait on `flag[0]`) until `release()`; the
+ * handler sets `flag[1]` as it starts waiting, which `entered()` awaits.
+ */
 export function gate() {
-  const flag = new SharedArrayBuffer(4);
+  const flag = new SharedArrayBuffer(8);
+  const view = new Int32Array(flag);
   return {
     flag,
+    async entered(): Promise<void> {
+      const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+      const w = waitAsync(view, 1, 0);
+      if (w.async) await w.value;
+    },
     release() {
-      const view = new Int32Array(flag);
       Atomics.store(view, 0, 1);
       Atomics.notify(view, 0);
     },
@@ -41,3 +49,10 @@ export const TRACED_MODULE = new URL(
   '../../dist/test/fixtures/threads/traced.module.js',
   import.meta.url,
 );
+
+// Atomics.waitAsync is in Node 20; the project's TypeScript lib predates its types.
+type WaitAsync = (
+  view: Int32Array,
+  index: number,
+  value: number,
+) => { async: boolean; value: Promise<string> | string };

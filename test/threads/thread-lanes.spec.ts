@@ -11,7 +11,7 @@ import {
   transfer,
 } from '../../lib/index.js';
 import { failure } from '../support/errors.js';
-import { COUNTER_MODULE, gate, sessionsOn } from '../support/threads.js';
+import { COUNTER_MODULE, gate, laneOf, sessionsOn } from '../support/threads.js';
 
 // The engine in thread mode, without Nest in the main thread: real worker threads that
 // boot the fixture module from dist.
@@ -153,11 +153,19 @@ describe('ThreadLanes', () => {
     );
   });
 
-  it('holds a task with an explicit gate (sanity check of the fixture)', async () => {
+  it('holds a task with an explicit gate until released (sanity check of the fixture)', async () => {
     const g = gate();
+    let settled = false;
     const run = pool.submit<number>('block', { flag: g.flag }, { sessionId: 'gate' });
+    void run.finally(() => (settled = true));
+    await g.entered(); // the handler runs, in its thread, and waits on the gate
+    // A round trip through the other lane's thread: time in which a gate that did not hold would have let it finish.
+    const [other] = sessionsOn(1 - laneOf('gate', [0, 1]), [0, 1], 1, 'gate-other');
+    await pool.submit('echo', null, { sessionId: other });
+    expect(settled).toBe(false);
+    expect(pool.stats().running).toBe(1);
     g.release();
-    expect(typeof (await run)).toBe('number');
+    expect(await run).toBe(threads.threadIds().get(laneOf('gate', [0, 1])));
   });
 });
 
