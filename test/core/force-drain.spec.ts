@@ -139,8 +139,31 @@ describe('forced drain', () => {
     expect(pool.stats().lanes.find((l) => l.id === laneOfHung)).toBeUndefined();
   });
 
-  it('waits forever with graceMs: Infinity, and names a bad grace', () => {
-    const pool = new Dispatcher();
-    expect(() => pool.drain(10, { graceMs: -1 })).toThrow(/"graceMs": got -1/);
+  it('waits forever with graceMs: Infinity, and names a bad grace', async () => {
+    jest.useFakeTimers();
+    const pool = new Dispatcher({ lanes: 1 });
+    let finish: ((v: string) => void) | undefined;
+    let signal: AbortSignal | undefined;
+    pool.registerHandler('hung', (_: unknown, ctx) => {
+      signal = ctx.signal;
+      return new Promise<string>((resolve) => (finish = resolve)); // ignores its signal
+    });
+    pool.start();
+    const hung = pool.submit('hung', null, { sessionId: 's' });
+    await flush();
+    let report: Awaited<ReturnType<Dispatcher['drain']>> | undefined;
+    void pool.drain(1_000, { graceMs: Infinity }).then((r) => (report = r));
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(signal?.aborted).toBe(true);
+    // Far past any grace a timer could hold (2^31 - 1 ms, about 24.8 days): still waiting.
+    await jest.advanceTimersByTimeAsync(2 ** 31 + 1_000);
+    expect(report).toBeUndefined();
+    expect(pool.stats()).toMatchObject({ state: 'draining', running: 1, abandoned: 0 });
+    finish!('at last');
+    expect(await hung).toBe('at last');
+    await flush();
+    expect(report).toMatchObject({ deadlineReached: true, abandonedTasks: [] });
+    expect(pool.stats()).toMatchObject({ state: 'stopped', completed: 1, abandoned: 0 });
+    expect(() => new Dispatcher().drain(10, { graceMs: -1 })).toThrow(/"graceMs": got -1/);
   });
 });
