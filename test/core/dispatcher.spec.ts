@@ -8,6 +8,7 @@ import {
   UnknownLaneError,
   UnknownTaskTypeError,
 } from '../../lib/core/index.js';
+import { IDLE_SESSIONS_KEPT, type Scheduler } from '../../lib/core/scheduler.js';
 import { type Deferred, deferred, flush } from '../support/deferred.js';
 
 describe('Dispatcher basics', () => {
@@ -197,6 +198,8 @@ describe('Dispatcher ordering and fairness', () => {
 
   it('leaves no state behind for idle sessions', async () => {
     const pool = new Dispatcher({ lanes: 4, maxQueued: Infinity });
+    // activeSessions leaves out the idle sessions kept for reuse: count every session held.
+    const { sessions } = (pool as unknown as { scheduler: Scheduler }).scheduler;
     pool.registerHandler('t', () => undefined);
     pool.start();
     for (let batch = 0; batch < 20; batch++) {
@@ -208,6 +211,10 @@ describe('Dispatcher ordering and fairness', () => {
     }
     while (pool.stats().queued + pool.stats().running > 0) await flush();
     expect(pool.stats()).toMatchObject({ activeSessions: 0, completed: 100_000, queued: 0 });
+    // Of 100,000 sessions, only the bounded cache of idle ones is held, and none after a drain.
+    expect(sessions.size).toBe(IDLE_SESSIONS_KEPT);
+    await pool.drain();
+    expect(sessions.size).toBe(0);
   });
 });
 
