@@ -869,11 +869,11 @@ describe('an unknown task type', () => {
 });
 
 describe('engine defects found by this suite (fixed; kept as regressions)', () => {
-  // FIXED (found by this suite): drain(deadlineMs) arms setTimeout(deadlineMs) unchecked. Node (and the fake
+  // FIXED (found by this suite): drain(deadlineMs) armed setTimeout(deadlineMs) unchecked. Node (and the fake
   // clock) turn any delay above 2^31 - 1 ms (~24.8 days) into 1 ms, so a long deadline
-  // cancels every queued task at once. Fix: reject such deadlines in drain() with
-  // InvalidOptionError (as resolveTaskPolicy does for timeoutMs), or treat them as Infinity.
-  it('a drain deadline above 2^31 - 1 ms does not cancel queued tasks after 1 ms', async () => {
+  // cancelled every queued task at once. Fixed: drain() refuses such deadlines with
+  // InvalidOptionError before it changes anything.
+  it('a drain deadline above 2^31 - 1 ms is refused by name, and the refused drain cancels nothing', async () => {
     jest.useFakeTimers();
     const pool = new Dispatcher({ lanes: 1 });
     const gate = deferred();
@@ -882,49 +882,44 @@ describe('engine defects found by this suite (fixed; kept as regressions)', () =
     const running = pool.submit('hold', null, { sessionId: 's' });
     const queued = watch(pool.submit('hold', null, { sessionId: 's' }));
     await flush();
-    let drained: Promise<unknown> | undefined;
-    try {
-      drained = pool.drain(2 ** 31);
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidOptionError);
-      expect((error as Error).message).toMatch(/"deadlineMs"/);
-      return;
-    }
+    expect(() => pool.drain(2 ** 31)).toThrow(InvalidOptionError);
+    expect(() => pool.drain(2 ** 31)).toThrow(/"deadlineMs"/);
     await jest.advanceTimersByTimeAsync(10);
     expect(queued.settled).toBe(false);
+    expect(pool.stats().state).toBe('running');
     gate.resolve();
-    await Promise.all([running, drained]);
+    await running;
+    await flush();
     expect(queued.ok).toBe(true);
+    await expect(pool.drain()).resolves.toMatchObject({ cancelled: 0 });
   });
 
-  // FIXED (found by this suite): resolveTaskPolicy bounds timeoutMs below 2^31 but lets delayMs / maxDelayMs be
-  // any finite number; scheduler.postpone() passes the backoff to setTimeout, which fires
-  // after 1 ms when the delay exceeds 2^31 - 1. Fix: require delayMs and maxDelayMs below
-  // 2^31 in resolveTaskPolicy (InvalidOptionError naming retry.delayMs / retry.maxDelayMs).
-  it('a retry backoff above 2^31 - 1 ms does not retry after 1 ms', async () => {
+  // FIXED (found by this suite): resolveTaskPolicy bounds timeoutMs below 2^31 but let delayMs / maxDelayMs be
+  // any finite number; scheduler.postpone() passed the backoff to setTimeout, which fires
+  // after 1 ms when the delay exceeds 2^31 - 1. Fixed: delayMs and maxDelayMs are refused
+  // from 2^31 up (InvalidOptionError naming retry.delayMs / retry.maxDelayMs).
+  it('a retry backoff above 2^31 - 1 ms is refused by name, for a handler and per submit, leaving nothing registered or queued', async () => {
     jest.useFakeTimers();
     const pool = new Dispatcher();
     const attempts: number[] = [];
-    try {
-      pool.registerHandler(
-        't',
-        (_: unknown, ctx) => {
-          attempts.push(ctx.attempt);
-          throw new Error('fail');
-        },
-        { retry: { attempts: 2, delayMs: 2 ** 31, maxDelayMs: 2 ** 31, jitter: false } },
-      );
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidOptionError);
-      expect((error as Error).message).toMatch(/retry.*\.(delayMs|maxDelayMs)/);
-      return;
-    }
+    const long = { attempts: 2, delayMs: 2 ** 31, maxDelayMs: 2 ** 31, jitter: false };
+    const fn = (_: unknown, ctx: { attempt: number }) => {
+      attempts.push(ctx.attempt);
+      throw new Error('fail');
+    };
+    expect(() => pool.registerHandler('t', fn, { retry: long })).toThrow(
+      /retry.*\.(delayMs|maxDelayMs)/,
+    );
+    expect(pool.handlerTypes()).not.toContain('t');
+    pool.registerHandler('t', fn);
     pool.start();
-    void pool.submit('t', null, { sessionId: 's' }).catch(() => undefined);
+    const error = await failure(() => pool.submit('t', null, { sessionId: 's', retry: long }));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(/retry.*\.(delayMs|maxDelayMs)/);
     await flush();
     await jest.advanceTimersByTimeAsync(10);
-    expect(attempts).toEqual([1]);
-    expect(pool.stats().retrying).toBe(1);
+    expect(attempts).toEqual([]);
+    expect(pool.stats()).toMatchObject({ accepted: 0, retrying: 0, queued: 0 });
   });
 
   // FIXED (found by this suite): accept() only checks `signal?.aborted`; push() first creates the session state
