@@ -26,8 +26,9 @@ import {
   TaskCancelledError,
 } from '../../lib/core/index.js';
 import { type Deferred, deferred, flush } from '../support/deferred.js';
+import { propertyRuns } from './runs.js';
 
-const RUNS = Number(process.env.FC_NUM_RUNS ?? 300);
+const RUNS = propertyRuns(300);
 // A run takes a few ms; leave room for slow CI machines and soak runs (as the other suites do).
 const TIMEOUT_MS = Math.max(60_000, RUNS * 25);
 

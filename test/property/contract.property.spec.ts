@@ -13,8 +13,9 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { commandsArb, configArb, PoolHarness, type Profile } from './pool-model.js';
+import { propertyRuns } from './runs.js';
 
-const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 500);
+const NUM_RUNS = propertyRuns(500);
 // A run takes a few ms; leave room for slow CI machines and soak runs.
 const TIMEOUT_MS = Math.max(60_000, NUM_RUNS * 25);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);

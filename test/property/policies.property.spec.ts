@@ -12,8 +12,9 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { coverage, PolicyHarness, policyCommandsArb, policyConfigArb } from './policy-model.js';
+import { propertyRuns } from './runs.js';
 
-const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 500);
+const NUM_RUNS = propertyRuns(500);
 const TIMEOUT_MS = Math.max(60_000, NUM_RUNS * 40);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const PATH = process.env.FC_PATH;
