@@ -1,6 +1,24 @@
 /** Timing, statistics and printing shared by the scenarios. */
+import { rng } from './rng.js';
 
 export const QUICK = process.env.BENCH_QUICK === '1';
+
+/** Seed of the order contenders run in each round: BENCH_SEED replays a run's order. */
+export const SEED =
+  process.env.BENCH_SEED === undefined
+    ? Math.floor(Math.random() * 2 ** 31)
+    : Number(process.env.BENCH_SEED);
+const orderRandom = rng(SEED);
+
+/** A fresh order of `0..n-1` (Fisher-Yates on the seeded generator). */
+export function shuffledOrder(n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(orderRandom() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
 
 const gcFn = (globalThis as { gc?: () => void }).gc;
 
@@ -85,9 +103,10 @@ export interface CompareOptions {
 }
 
 /**
- * Runs every contender once per round, rotating the order each round so a noisy
- * neighbour or a carried-over GC hurts all alike; a round of one contender repeats
- * batches for `minMs`, so slow peers cost time, not precision. Reports the median.
+ * Runs every contender once per round, in an order shuffled each round (seeded, see SEED)
+ * so a noisy neighbour or a GC carried over from the contender before hurts all alike, and
+ * no contender always follows the same one; a round of one contender repeats batches for
+ * `minMs`, so slow peers cost time, not precision. Reports the median.
  */
 export async function compare(
   contenders: readonly Contender[],
@@ -96,8 +115,7 @@ export async function compare(
   const samples = contenders.map(() => [] as number[]);
   const warmup = o.warmup ?? 1;
   for (let r = 0; r < warmup + o.rounds; r++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const i = (k + r) % contenders.length;
+    for (const i of shuffledOrder(contenders.length)) {
       // No forced GC here: V8 drops optimized code on it, and re-warming would be measured.
       await tick();
       const settle = now();

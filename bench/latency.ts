@@ -9,11 +9,15 @@
  * ones have started. Each task carries the time it was submitted; the handler records
  * `start - submitted` as its first statement. We also record `start - planned`, which
  * adds the generator's own lateness (timer granularity, ~1 ms) to the wait.
+ *
+ * Each load runs in rounds: every contender once per round, in a seeded shuffled order, and
+ * a row reports the median of each figure over the rounds (with the range of p99), so a
+ * noisy moment hurts all contenders alike instead of whichever ran then.
  */
 import PQueue from 'p-queue';
 import { hash32 } from '../lib/core/hash.js';
 import { Dispatcher } from '../lib/core/index.js';
-import { compare, gc, now, percentile, sleep, tick } from './harness.js';
+import { compare, gc, median, now, percentile, shuffledOrder, sleep, tick } from './harness.js';
 import { rng } from './rng.js';
 import { CONCURRENCY, latch } from './peers.js';
 
@@ -162,7 +166,10 @@ export interface LatencyRow {
   name: string;
   load: number;
   offeredRate: number;
+  /** Every figure below is the median over `rounds` runs of the schedule. */
   achievedRate: number;
+  rounds: number;
+  /** Samples per round (median). */
   samples: number;
   p50: number;
   p90: number;
@@ -173,18 +180,40 @@ export interface LatencyRow {
   /** start - planned arrival: includes the generator's timer lateness. */
   p50FromPlanned: number;
   p99FromPlanned: number;
+  /** p99 of each round, in the order the rounds ran. */
+  p99Rounds: number[];
 }
 
 export interface LatencyResult {
   capacityPerSec: number;
   warmupMs: number;
   measureMs: number;
+  rounds: number;
   rows: LatencyRow[];
+}
+
+type RoundFigures = Omit<LatencyRow, 'name' | 'load' | 'offeredRate' | 'rounds' | 'p99Rounds'>;
+
+function figures(achievedRate: number): RoundFigures {
+  const waits = recorder.waits.slice(0, recorder.n).sort();
+  const late = recorder.lateness.slice(0, recorder.n).sort();
+  return {
+    achievedRate,
+    samples: recorder.n,
+    p50: percentile(waits, 50),
+    p90: percentile(waits, 90),
+    p99: percentile(waits, 99),
+    max: waits[waits.length - 1],
+    over1ms: waits.filter((w) => w >= 1).length / waits.length,
+    p50FromPlanned: percentile(late, 50),
+    p99FromPlanned: percentile(late, 99),
+  };
 }
 
 export async function runLatency(cfg: {
   measureMs: number;
   warmupMs: number;
+  rounds: number;
 }): Promise<LatencyResult> {
   const cap = await capacity(800, 200);
   const keys = Array.from({ length: 1_000 }, (_, i) => `session-${i}`);
@@ -192,28 +221,41 @@ export async function runLatency(cfg: {
   const rows: LatencyRow[] = [];
   for (const load of [0.5, 0.9]) {
     const rate = cap * load;
-    for (const c of cs) {
-      gc();
-      await tick();
-      const { achievedRate } = await openLoop(c, rate, cfg.warmupMs, cfg.measureMs, keys);
-      const waits = recorder.waits.slice(0, recorder.n).sort();
-      const late = recorder.lateness.slice(0, recorder.n).sort();
+    const rounds: RoundFigures[][] = cs.map(() => []);
+    for (let r = 0; r < cfg.rounds; r++) {
+      for (const i of shuffledOrder(cs.length)) {
+        gc();
+        await tick();
+        const { achievedRate } = await openLoop(cs[i], rate, cfg.warmupMs, cfg.measureMs, keys);
+        rounds[i].push(figures(achievedRate));
+        await sleep(20);
+      }
+    }
+    cs.forEach((c, i) => {
+      const m = (key: keyof RoundFigures) => median(rounds[i].map((f) => f[key]));
       rows.push({
         name: c.name,
         load,
         offeredRate: rate,
-        achievedRate,
-        samples: recorder.n,
-        p50: percentile(waits, 50),
-        p90: percentile(waits, 90),
-        p99: percentile(waits, 99),
-        max: waits[waits.length - 1],
-        over1ms: waits.filter((w) => w >= 1).length / waits.length,
-        p50FromPlanned: percentile(late, 50),
-        p99FromPlanned: percentile(late, 99),
+        achievedRate: m('achievedRate'),
+        rounds: cfg.rounds,
+        samples: Math.round(m('samples')),
+        p50: m('p50'),
+        p90: m('p90'),
+        p99: m('p99'),
+        max: m('max'),
+        over1ms: m('over1ms'),
+        p50FromPlanned: m('p50FromPlanned'),
+        p99FromPlanned: m('p99FromPlanned'),
+        p99Rounds: rounds[i].map((f) => f.p99),
       });
-      await sleep(20);
-    }
+    });
   }
-  return { capacityPerSec: cap, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, rows };
+  return {
+    capacityPerSec: cap,
+    warmupMs: cfg.warmupMs,
+    measureMs: cfg.measureMs,
+    rounds: cfg.rounds,
+    rows,
+  };
 }

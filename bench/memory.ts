@@ -85,7 +85,8 @@ export async function runMemory(cfg: { tasks: number; sessions: number }): Promi
       for (let i = 0; i < n; i++) void p.submit('t', i, { sessionId: keys[i % 1000] });
     }),
     perTask(
-      'p-queue add (autoStart: false)',
+      // add() returns a promise per task: a peer of pool.submit, not of enqueue.
+      'p-queue add (autoStart: false; a promise per task)',
       n,
       () => new PQueue({ concurrency: CONCURRENCY, autoStart: false }),
       (q, n) => {

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmtBytes, fmtMs, fmtRate, fmtRatio, hasGc, QUICK, table } from './harness.js';
+import { fmtBytes, fmtMs, fmtRate, fmtRatio, hasGc, QUICK, SEED, table } from './harness.js';
 import { type BatchBenchResult, runBatch } from './batch.js';
 import { CONTEXT_CONFIG, printContext, runContext } from './context.js';
 import { type LatencyResult, runLatency } from './latency.js';
@@ -25,7 +25,7 @@ const config = QUICK
         timerMinMs: 100,
         timerRounds: 2,
       },
-      latency: { measureMs: 500, warmupMs: 100 },
+      latency: { measureMs: 500, warmupMs: 100, rounds: 2 },
       memory: { tasks: 200_000, sessions: 200_000 },
       resize: {
         sessions: 1_000,
@@ -50,7 +50,7 @@ const config = QUICK
         timerMinMs: 250,
         timerRounds: 4,
       },
-      latency: { measureMs: 2_000, warmupMs: 300 },
+      latency: { measureMs: 2_000, warmupMs: 300, rounds: 3 },
       memory: { tasks: 1_000_000, sessions: 1_000_000 },
       resize: {
         sessions: 2_000,
@@ -101,7 +101,8 @@ function printGroup(g: GroupResult): void {
 function printLatency(l: LatencyResult): void {
   out(
     `\ncapacity (closed loop, pool, 1 ms timer handler): ${fmtRate(l.capacityPerSec)}; ` +
-      `${l.measureMs} ms measured after ${l.warmupMs} ms warm-up per row`,
+      `${l.rounds} rounds of ${l.measureMs} ms measured after ${l.warmupMs} ms warm-up, ` +
+      `contenders shuffled each round; medians over rounds`,
   );
   out(
     table(
@@ -114,6 +115,7 @@ function printLatency(l: LatencyResult): void {
         'p50',
         'p90',
         'p99',
+        'p99 range',
         'max',
         '>= 1 ms',
         'p50 planned',
@@ -128,6 +130,7 @@ function printLatency(l: LatencyResult): void {
         fmtMs(r.p50),
         fmtMs(r.p90),
         fmtMs(r.p99),
+        `${fmtMs(Math.min(...r.p99Rounds))}..${fmtMs(Math.max(...r.p99Rounds))}`,
         fmtMs(r.max),
         `${(r.over1ms * 100).toFixed(1)}%`,
         fmtMs(r.p50FromPlanned),
@@ -136,7 +139,7 @@ function printLatency(l: LatencyResult): void {
     ),
   );
   out(
-    'p50..max and ">= 1 ms" (share of tasks): submit -> handler start. ' +
+    'p50..max and ">= 1 ms" (share of tasks): submit -> handler start; "p99 range": over rounds. ' +
       '"planned": from the planned arrival time.',
   );
 }
@@ -361,6 +364,8 @@ async function main(): Promise<void> {
     cpus: os.availableParallelism(),
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     quick: QUICK,
+    /** Seed of the contenders' order in each round (BENCH_SEED=<it> replays the order). */
+    seed: SEED,
     loadavgAtStart: os.loadavg(),
   };
   out(
@@ -368,6 +373,9 @@ async function main(): Promise<void> {
       `${meta.cpus} cpus (${meta.cpuModel}), load average ${meta.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}`,
   );
   out('Concurrency 8 everywhere: the pool has 8 lanes of concurrency 1.');
+  out(
+    `Contenders run in a shuffled order each round; seed ${SEED} (BENCH_SEED=${SEED} replays it).`,
+  );
 
   section('1-3. Throughput');
   const groups = await runThroughput(config.throughput, printGroup);
@@ -406,28 +414,33 @@ async function main(): Promise<void> {
   );
 
   const seconds = (Date.now() - began) / 1000;
-  const file = join(dirname(fileURLToPath(import.meta.url)), '../../bench/results/latest.json');
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        meta: { ...meta, loadavgAtEnd: os.loadavg(), seconds },
-        config,
-        throughput: groups,
-        latency,
-        memory,
-        resize,
-        batch,
-        threads,
-        context,
-        targets: list,
-      },
-      null,
-      2,
-    ),
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '../../bench/results');
+  // latest.json is git-ignored; the dated copy is the one to commit beside the figures it backs.
+  const file = join(dir, 'latest.json');
+  const dated = join(
+    dir,
+    `${meta.date.slice(0, 16).replace(':', '-')}${QUICK ? '-quick' : ''}.json`,
   );
-  out(`\nwrote ${file} (${seconds.toFixed(0)} s)`);
+  mkdirSync(dir, { recursive: true });
+  const json = JSON.stringify(
+    {
+      meta: { ...meta, loadavgAtEnd: os.loadavg(), seconds },
+      config,
+      throughput: groups,
+      latency,
+      memory,
+      resize,
+      batch,
+      threads,
+      context,
+      targets: list,
+    },
+    null,
+    2,
+  );
+  writeFileSync(file, json);
+  writeFileSync(dated, json);
+  out(`\nwrote ${file} and ${dated} (${seconds.toFixed(0)} s)`);
 }
 
 await main();

@@ -86,6 +86,12 @@ export async function runThreads(c: ThreadsConfig): Promise<ThreadsResult> {
       [
         poolContender(`pool.submit threads (keyed, ${SESSIONS} sessions)`, pool, 'hash', true),
         piscinaContender('piscina.run (defaults)', piscina, 'hash'),
+        // As many tasks in flight per thread as a lane keeps: the lead is not only that.
+        piscinaContender(
+          `piscina.run (concurrentTasksPerWorker ${c.laneConcurrency})`,
+          piscina16,
+          'hash',
+        ),
       ],
       c.cpu,
     );
