@@ -32,6 +32,25 @@ import { type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
 
 const ACCEPTED: Promise<void> = Promise.resolve();
 
+/** See `Dispatcher.sessionInfo`. */
+export interface SessionInfo {
+  sessionId: string;
+  /** The lane of its work while active; else the lane the ring gives its next task. */
+  laneId: number;
+  /** It has work in the pool (queued, running, or waiting to retry). */
+  active: boolean;
+  /** Its tasks waiting behind the running one (or waiting for a lane slot). */
+  queued: number;
+  /** One of its tasks runs now (or waits out a retry backoff, which holds the session). */
+  running: boolean;
+}
+
+function checkSessionId(sessionId: unknown): string {
+  if (typeof sessionId !== 'string' || sessionId.length === 0)
+    throw new InvalidOptionError('sessionId', sessionId, 'a non-empty string');
+  return sessionId;
+}
+
 // One shared executor hands submit() its resolvers: no closure allocated per task.
 const captured = {
   resolve: undefined as unknown as (value: unknown) => void,
@@ -264,7 +283,7 @@ export class Dispatcher {
     this.staging.end();
     this.state = 'draining';
     this.refusing = true;
-    if (this.outcomes.observed) this.outcomes.publish({ type: 'drain-started', deadlineMs });
+    if (this.outcomes.watched) this.outcomes.publish({ type: 'drain-started', deadlineMs });
     this.admission.refuseAll(new PoolClosedError('draining'));
     this.scheduler.start();
     this.drainer = new Drain(this.scheduler, this.outcomes);
@@ -283,6 +302,25 @@ export class Dispatcher {
       autoscale: this.autoscaleReport,
       threads: this.threadsReport,
     });
+  }
+
+  /**
+   * The lane an active session's tasks are on (queued, running or waiting to retry), or
+   * undefined when the pool holds no work of it: its next task then goes where
+   * `sessionInfo(sessionId).laneId` says.
+   */
+  laneOf(sessionId: string): number | undefined {
+    const place = this.scheduler.placeOf(checkSessionId(sessionId));
+    return place.active ? place.laneId : undefined;
+  }
+
+  /**
+   * One session as the pool sees it now: its lane (where its work is, or where its next task
+   * would go when it has none), its tasks waiting, and whether one runs. Creates no state.
+   */
+  sessionInfo(sessionId: string): SessionInfo {
+    const place = this.scheduler.placeOf(checkSessionId(sessionId));
+    return { sessionId, ...place };
   }
 
   // Returns a promise only when the caller has to wait for queue room.
@@ -371,6 +409,15 @@ export class Dispatcher {
    */
   get events$(): Observable<PoolEvent> {
     return this.outcomes.events$;
+  }
+
+  /**
+   * Only the events about the pool itself: lanes added, retiring and removed, resizes,
+   * scaling decisions, drain. Unlike `events$`, watching it builds no per-task event, so a
+   * dashboard can follow a pool under load for free. Completes when a drain finishes.
+   */
+  get poolEvents$(): Observable<PoolEvent> {
+    return this.outcomes.poolEvents$;
   }
 
   /** Lets an autoscaler show its state and decisions in `stats().autoscale`. */

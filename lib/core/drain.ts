@@ -75,7 +75,7 @@ export class Drain {
     report.failed = counts.failed - before.failed + (counts.timedOut - before.timedOut);
     report.cancelled = report.cancelledTasks.length;
     report.durationMs = Date.now() - began;
-    if (this.outcomes.observed) {
+    if (this.outcomes.watched) {
       this.outcomes.publish({
         type: 'drained',
         completed: report.completed,

@@ -1,4 +1,4 @@
-export { Dispatcher } from './dispatcher.js';
+export { Dispatcher, type SessionInfo } from './dispatcher.js';
 export type {
   BatchTask,
   DrainOptions,

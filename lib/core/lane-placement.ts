@@ -119,6 +119,23 @@ export abstract class LanePlacement {
     return this.sessions.get(id) ?? this.open(id);
   }
 
+  /**
+   * Where a session is: the lane holding its work while it is active, else the lane the ring
+   * gives its next task. A read: creates no state.
+   */
+  placeOf(id: string): { laneId: number; active: boolean; queued: number; running: boolean } {
+    const s = this.sessions.get(id);
+    if (s === undefined || s.cached) {
+      return {
+        laneId: s?.lane.id ?? this.ring.lookup(id),
+        active: false,
+        queued: 0,
+        running: false,
+      };
+    }
+    return { laneId: s.lane.id, active: true, queued: s.size, running: s.running };
+  }
+
   /** Creates the state of a session known to have none. */
   open(id: string): Session {
     const s = new Session(id, this.lanes.get(this.ring.lookup(id))!);

@@ -56,7 +56,7 @@ export class LaneSizing {
     // Highest ids first, sorted once: shrinking by N lanes is not N scans of the lanes.
     const ids = [...this.scheduler.lanes.keys()].sort((a, b) => b - a);
     for (let i = 0; this.scheduler.lanes.size > lanes; i++) removals.push(this.shrink(ids[i]));
-    if (from !== lanes && this.outcomes.observed)
+    if (from !== lanes && this.outcomes.watched)
       this.outcomes.publish({ type: 'resized', from, to: lanes });
     return Promise.all(removals).then(() => undefined);
   }
@@ -72,13 +72,13 @@ export class LaneSizing {
   /** Adds a lane without the maxLanes check (staged start adds up to the configured size). */
   grow(): number {
     const id = this.scheduler.addLane().id;
-    if (this.outcomes.observed) this.outcomes.publish({ type: 'lane-added', laneId: id });
+    if (this.outcomes.watched) this.outcomes.publish({ type: 'lane-added', laneId: id });
     return id;
   }
 
   private shrink(laneId: number): Promise<void> {
     const gone = this.scheduler.removeLane(laneId);
-    if (!this.outcomes.observed) return gone;
+    if (!this.outcomes.watched) return gone;
     this.outcomes.publish({ type: 'lane-retiring', laneId });
     return gone.then(() => this.outcomes.publish({ type: 'lane-removed', laneId }));
   }

@@ -10,7 +10,7 @@ import {
   WorkerPoolError,
 } from './errors.js';
 import { EventStream } from './event-stream.js';
-import type { PoolEvent } from './events.js';
+import type { PoolEvent, PoolEventType } from './events.js';
 import { endAttempt } from './instrument.js';
 import { LatencyRecorder } from './latency.js';
 import { now } from './load-meter.js';
@@ -23,6 +23,17 @@ import { backoffDelay } from './task-policy.js';
  * these, once: its caller (or onUnhandledFailure), its onSettled callback, the counters,
  * the latency histograms when it was timed, and events$ when anyone listens.
  */
+/** Events about the pool rather than one task: rare, so cheap to watch under any load. */
+const POOL_LEVEL: ReadonlySet<PoolEventType> = new Set<PoolEventType>([
+  'lane-added',
+  'lane-retiring',
+  'lane-removed',
+  'resized',
+  'scaling-decision',
+  'drain-started',
+  'drained',
+]);
+
 export class Outcomes {
   readonly counts = {
     accepted: 0,
@@ -45,44 +56,56 @@ export class Outcomes {
   report: DrainReport | undefined;
   private readonly events = new Subject<PoolEvent>();
   private readonly stream: EventStream<PoolEvent>;
+  /** Only the events about the pool itself (see POOL_LEVEL): task events are not built for it. */
+  private readonly poolEvents = new Subject<PoolEvent>();
+  private readonly poolStream: EventStream<PoolEvent>;
   /** Tasks accepted since the last one timed (see latencySampleEvery). */
   private sinceSample = 0;
 
   constructor(private readonly options: ResolvedPoolOptions) {
-    this.stream = new EventStream<PoolEvent>(
-      (cause, value, channel) =>
-        options.onSubscriberError(new EventSubscriberError(eventType(value), channel, cause)),
-      (subscriber) => this.events.subscribe(subscriber),
+    const report = (cause: unknown, value: unknown, channel: 'next' | 'error' | 'complete') =>
+      options.onSubscriberError(new EventSubscriberError(eventType(value), channel, cause));
+    this.stream = new EventStream<PoolEvent>(report, (subscriber) =>
+      this.events.subscribe(subscriber),
+    );
+    this.poolStream = new EventStream<PoolEvent>(report, (subscriber) =>
+      this.poolEvents.subscribe(subscriber),
     );
   }
 
-  /** True while someone listens to events$: events are built only then. */
-  get observed(): boolean {
-    return this.events.observed;
+  /** True while someone listens to events$ or poolEvents$: pool-level events are built then. */
+  get watched(): boolean {
+    return this.events.observed || this.poolEvents.observed;
   }
 
   get events$(): Observable<PoolEvent> {
     return this.stream;
   }
 
+  get poolEvents$(): Observable<PoolEvent> {
+    return this.poolStream;
+  }
+
   publish(event: PoolEvent): void {
-    if (!this.events.observed) return;
+    if (!this.events.observed && !this.poolEvents.observed) return;
     // Subscribers are the pool's observers, not any caller's: they never see a caller's context.
     runInPool(this, this.emit, event);
   }
 
   private emit(event: PoolEvent): void {
     try {
-      this.events.next(event);
+      if (this.events.observed) this.events.next(event);
+      if (this.poolEvents.observed && POOL_LEVEL.has(event.type)) this.poolEvents.next(event);
     } catch {
       // Only reachable with rxjs's deprecated synchronous error handling, or a throwing
       // onSubscriberError: keep the pool going.
     }
   }
 
-  /** The stream ends with the pool. */
+  /** The streams end with the pool. */
   complete(): void {
     this.events.complete();
+    this.poolEvents.complete();
   }
 
   /** Whether the next accepted task is one to time: one in latencySampleEvery, by a counter. */

@@ -1,1 +1,2 @@
 export { type WorkerPoolHealthOptions, WorkerPoolHealthIndicator } from './worker-pool.health.js';
+export { type PoolHealth, type PoolHealthThresholds, poolHealth } from './pool-health.js';

@@ -3,17 +3,14 @@ import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { type Dispatcher, InvalidOptionError } from '../core/index.js';
 import { checkKeys } from '../core/options.js';
+import { type PoolHealthThresholds, poolHealth } from './pool-health.js';
 import { DEFAULT_POOL_NAME } from '../worker-pool.constants.js';
 import { HealthSetupError, UnknownPoolError } from '../worker-pool.errors.js';
 import { getDispatcherToken } from '../worker-pool.tokens.js';
 
-export interface WorkerPoolHealthOptions {
+export interface WorkerPoolHealthOptions extends PoolHealthThresholds {
   /** Which pool to check. Default: the default pool. */
   pool?: string;
-  /** Degraded when more tasks than this wait per live lane. Default: 100. */
-  maxQueuedPerLane?: number;
-  /** Degraded when the oldest waiting task is older than this. Default: 5_000 ms. */
-  maxOldestWaitMs?: number;
 }
 
 /**
@@ -63,45 +60,13 @@ export class WorkerPoolHealthIndicator {
         options.pool ?? DEFAULT_POOL_NAME,
       );
     }
-    const s = pool.stats();
-    const lanes = s.lanes.filter((l) => !l.retiring).length;
-    const data = {
-      state: s.state,
-      lanes,
-      queued: s.queued,
-      running: s.running,
-      activeSessions: s.activeSessions,
-      oldestWaitMs: Math.round(s.oldestWaitMs),
-      lateTasks: s.lateTasks,
-    };
+    const { status, reason, data } = poolHealth(pool.stats(), {
+      maxQueuedPerLane,
+      maxOldestWaitMs,
+    });
     const indicator = this.indicators.check(key);
-    if (!pool.accepting) {
-      return indicator.down({ ...data, reason: `the pool is ${s.state} and accepts no work` });
-    }
-    if (s.overdueTasks > 0) {
-      return indicator.down({
-        ...data,
-        reason: `${s.overdueTasks} handler(s) still running at over twice their timeout: a lane is stuck`,
-      });
-    }
-    if (s.state === 'starting') {
-      return indicator.degraded({
-        ...data,
-        reason: 'starting: lanes are still being added in steps',
-      });
-    }
-    if (s.queued / Math.max(1, lanes) > maxQueuedPerLane) {
-      return indicator.degraded({
-        ...data,
-        reason: `backlog above ${maxQueuedPerLane} queued per lane`,
-      });
-    }
-    if (s.oldestWaitMs > maxOldestWaitMs) {
-      return indicator.degraded({
-        ...data,
-        reason: `oldest waiting task older than ${maxOldestWaitMs} ms`,
-      });
-    }
-    return indicator.up(data);
+    if (status === 'up') return indicator.up(data);
+    if (status === 'degraded') return indicator.degraded({ ...data, reason });
+    return indicator.down({ ...data, reason });
   }
 }
