@@ -35,6 +35,7 @@ export {
 } from './threads/index.js';
 export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
 export {
+  DashboardSetupError,
   HealthSetupError,
   RequestScopedHandlerError,
   UnknownPoolError,

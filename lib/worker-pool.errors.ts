@@ -21,3 +21,8 @@ export class HealthSetupError extends WorkerPoolError {
     super(terminusMissing());
   }
 }
+
+/** The dashboard cannot serve its page (a missing peer such as uplot). */
+export class DashboardSetupError extends WorkerPoolError {
+  override readonly code = 'DASHBOARD_SETUP';
+}
