@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
+import { WorkerPoolDashboardModule } from '../lib/dashboard/index.js';
 import { WorkerPoolHealthIndicator } from '../lib/health/index.js';
 import { WorkerPoolModule } from '../lib/index.js';
 import { AssistantHandlers } from './chat/assistant.handlers.js';
@@ -45,6 +46,9 @@ const CPU_MODULE = new URL(
       maxLanes: 4,
       threads: { module: CPU_MODULE },
     }),
+    // The live page of both pools at /pool: read-only, as a sample on localhost may be.
+    // In production give it a guard (docs/dashboard.md).
+    WorkerPoolDashboardModule.forRoot({ path: '/pool' }),
   ],
   controllers: [ChatController, HealthController],
   providers: [

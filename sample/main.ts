@@ -25,6 +25,9 @@ await app.listen(0, '127.0.0.1');
 const url = await app.getUrl();
 const pool = app.get(Dispatcher);
 console.log(`\nSample app listening on ${url}`);
+console.log(`Live view of the pools: ${url}/pool (open it now: the load below runs for a while)`);
+// SAMPLE_HOLD_S=60 keeps the app (and the page) up that long after the load, to look around.
+const holdMs = Number(process.env.SAMPLE_HOLD_S ?? 0) * 1000;
 
 for (const text of ['hello', 'how are you?', 'bye']) {
   const res = await fetch(`${url}/conversations/demo/messages`, {
@@ -85,6 +88,10 @@ const cpu = await runCpuDemo(app.get<Dispatcher>(getDispatcherToken('cpu')), 24,
 const stats = (await (await fetch(`${url}/stats`)).json()) as ReturnType<Dispatcher['stats']>;
 const log = app.get(OrderLog);
 const audit = app.get(AuditHandlers);
+if (holdMs > 0) {
+  console.log(`\nHolding ${holdMs / 1000} s for the live view at ${url}/pool ...`);
+  await new Promise((r) => setTimeout(r, holdMs));
+}
 await app.close(); // drains: the last audit rows are written before it returns
 
 const ok =

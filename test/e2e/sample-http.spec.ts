@@ -47,6 +47,32 @@ describe('sample app over HTTP (e2e)', () => {
     expect(audit.writes).toBe(4);
   });
 
+  it('serves the live view of both pools; the thread pool reports each lane thread and its heap', async () => {
+    await app.listen(0, '127.0.0.1');
+    const url = `${await app.getUrl()}/pool`;
+    expect((await fetch(url)).status).toBe(200);
+    const client = new AbortController();
+    const res = await fetch(`${url}/events`, { signal: client.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!/^event: snapshot\n(?:.*\n)*?data: .*\n\n/m.test(text)) {
+      const chunk = await reader.read();
+      expect(chunk.done).toBe(false);
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    client.abort();
+    const data = /^event: snapshot\n(?:.*\n)*?data: (.*)\n\n/m.exec(text)![1];
+    const snapshot = JSON.parse(data) as {
+      pools: { name: string; stats: { threads?: { laneId: number; heapUsed: number }[] } }[];
+    };
+    expect(snapshot.pools.map((p) => p.name)).toEqual(['default', 'cpu']);
+    expect(snapshot.pools[0].stats.threads).toBeUndefined();
+    const threads = snapshot.pools[1].stats.threads!;
+    expect(threads.map((t) => t.laneId)).toEqual([0, 1]);
+    for (const t of threads) expect(t.heapUsed).toBeGreaterThan(0);
+  });
+
   it('reports health through Terminus', async () => {
     const res = await request(app.getHttpServer()).get('/health').expect(200);
     expect(res.body).toMatchObject({
