@@ -8,6 +8,7 @@ import {
   Module,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ScheduleModule } from '@nestjs/schedule';
 import {
   WorkerPoolDashboardModule,
@@ -44,7 +45,9 @@ class AdminGuard implements CanActivate {
   }
 }
 
-async function boot(dashboard: WorkerPoolDashboardOptions) {
+type Adapter = 'express' | 'fastify';
+
+async function boot(adapter: Adapter, dashboard: WorkerPoolDashboardOptions) {
   @Module({
     imports: [
       ScheduleModule.forRoot(),
@@ -58,7 +61,10 @@ async function boot(dashboard: WorkerPoolDashboardOptions) {
     providers: [Work],
   })
   class AppModule {}
-  const app = await NestFactory.create(AppModule, { logger: false });
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create(AppModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(AppModule, { logger: false });
   await app.listen(0, '127.0.0.1');
   return { app, url: `${await app.getUrl()}/ops/pool` };
 }
@@ -79,7 +85,7 @@ async function openStream(url: string, headers: Record<string, string> = {}) {
 
 const json = { 'content-type': 'application/json' };
 
-describe('dashboard access (e2e)', () => {
+describe.each<Adapter>(['express', 'fastify'])('dashboard access (e2e, %s)', (adapter) => {
   let app: INestApplication | undefined;
   afterEach(async () => {
     await app?.close();
@@ -88,7 +94,7 @@ describe('dashboard access (e2e)', () => {
 
   it('a guard that denies blocks the page, its assets and its event stream (403)', async () => {
     let asked = 0;
-    ({ app } = await boot({
+    ({ app } = await boot(adapter, {
       path: '/ops/pool',
       guard: () => {
         asked++;
@@ -107,7 +113,11 @@ describe('dashboard access (e2e)', () => {
 
   it('a guard class with injected dependencies lets the right request in, page and stream', async () => {
     let url: string;
-    ({ app, url } = await boot({ path: '/ops/pool', guard: AdminGuard, imports: [TokensModule] }));
+    ({ app, url } = await boot(adapter, {
+      path: '/ops/pool',
+      guard: AdminGuard,
+      imports: [TokensModule],
+    }));
     const admin = { 'x-admin': 'let-me-in' };
     expect((await fetch(url)).status).toBe(403);
     expect((await openStream(url)).status).toBe(403);
@@ -115,6 +125,17 @@ describe('dashboard access (e2e)', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await page.text()).toContain('<base href="/ops/pool/">');
+    for (const [file, type, text] of [
+      ['app.js', /text\/javascript/, 'EventSource'],
+      ['uplot.js', /text\/javascript/, 'uPlot'],
+      ['style.css', /text\/css/, '.card'],
+    ] as const) {
+      const asset = await fetch(`${url}/assets/${file}`, { headers: admin });
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toMatch(type);
+      expect(await asset.text()).toContain(text);
+    }
+    expect((await fetch(`${url}/assets/nope.js`, { headers: admin })).status).toBe(404);
     const stream = await openStream(url, admin);
     expect(stream).toMatchObject({
       status: 200,
@@ -126,7 +147,7 @@ describe('dashboard access (e2e)', () => {
 
   it('actions: refused (403) by default; with actions: true, pause, resume and resize work, as JSON only', async () => {
     let url: string;
-    ({ app, url } = await boot({ path: '/ops/pool' }));
+    ({ app, url } = await boot(adapter, { path: '/ops/pool' }));
     const refused = await fetch(`${url}/pools/default/resize`, {
       method: 'POST',
       headers: json,
@@ -136,7 +157,7 @@ describe('dashboard access (e2e)', () => {
     expect(app.get(Dispatcher).stats().lanes).toHaveLength(2);
     await app.close();
 
-    ({ app, url } = await boot({ path: '/ops/pool', actions: true }));
+    ({ app, url } = await boot(adapter, { path: '/ops/pool', actions: true }));
     const pool = app.get(Dispatcher);
     const scaler = app.get(Autoscaler);
     const pause = await fetch(`${url}/pools/default/pause`, {
@@ -180,7 +201,7 @@ describe('dashboard access (e2e)', () => {
 
   it('an open event stream does not hold the app when it closes', async () => {
     let url: string;
-    ({ app, url } = await boot({ path: '/ops/pool' }));
+    ({ app, url } = await boot(adapter, { path: '/ops/pool' }));
     const client = new AbortController();
     const res = await fetch(`${url}/events`, { signal: client.signal });
     const reader = res.body!.getReader();
