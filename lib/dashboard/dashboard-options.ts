@@ -1,3 +1,4 @@
+/** The dashboard's options, checked once at forRoot: a bad one fails startup with InvalidOptionError. */
 import type { CanActivate, ExecutionContext, ModuleMetadata, Type } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { InvalidOptionError } from '../core/index.js';
