@@ -22,13 +22,14 @@ function requireFromCommonJs(specifier: string) {
 }
 
 describe('CommonJS consumers', () => {
-  it('lists the five entry points', () => {
+  it('lists the six entry points', () => {
     expect(entryPoints).toEqual([
       'nest-worker-pool',
       'nest-worker-pool/core',
       'nest-worker-pool/health',
       'nest-worker-pool/prometheus',
       'nest-worker-pool/opentelemetry',
+      'nest-worker-pool/dashboard',
     ]);
   });
 
