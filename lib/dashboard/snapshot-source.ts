@@ -35,7 +35,8 @@ export class SnapshotSource {
         type: 'snapshot',
         data: JSON.stringify({ at: scheduler.now(), pools: pools().map(snapshotOf) }),
       })),
-      // A viewer who joins gets the latest snapshot at once, then the shared ticks.
+      // A viewer who joins gets the latest snapshot at once, then the shared ticks; with no
+      // viewer left the timer stops and the last snapshot is dropped (refCount resets).
       shareReplay({ bufferSize: 1, refCount: true }),
     );
     this.events$ = defer(() =>

@@ -59,6 +59,11 @@ describe('dashboard snapshot source: cost per viewer', () => {
     expect(pools[0].stats.mock.calls.length).toBe(calls);
     expect(jest.getTimerCount()).toBe(0);
     for (const p of pools) expect(internals(p.dispatcher).outcomes.watched).toBe(false);
+    // A viewer who comes back later gets a fresh snapshot, not the one left from before.
+    const got: MessageEvent[] = [];
+    source.stream().subscribe((m) => got.push(m));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(got.map((m) => JSON.parse(m.data as string).at)).toEqual([Date.now()]);
   });
 
   it('relays lane events as they happen, and builds no per-task event while watched', async () => {
