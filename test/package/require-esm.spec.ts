@@ -22,7 +22,7 @@ function requireFromCommonJs(specifier: string) {
 }
 
 describe('CommonJS consumers', () => {
-  it('lists the six entry points', () => {
+  it('lists the seven entry points', () => {
     expect(entryPoints).toEqual([
       'nest-worker-pool',
       'nest-worker-pool/core',
@@ -30,6 +30,7 @@ describe('CommonJS consumers', () => {
       'nest-worker-pool/prometheus',
       'nest-worker-pool/opentelemetry',
       'nest-worker-pool/dashboard',
+      'nest-worker-pool/cluster',
     ]);
   });
 

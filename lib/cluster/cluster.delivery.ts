@@ -1,0 +1,88 @@
+/**
+ * A task fetched from the cluster's queues, as the local Dispatcher carries it: the payload
+ * the handler sees is unwrapped by the handler's wrapper (`clusterHandler`), which gives it a
+ * context whose `attempt` counts the job's attempts on every replica, not only this one.
+ */
+import type { TaskContext, TaskHandlerFn } from '../core/task.js';
+
+/** What is stored as a job's data: the task's type, session and payload. */
+export interface Envelope {
+  /** Task type. */
+  t: string;
+  /** Session id, null for an unkeyed task. */
+  s: string | null;
+  /** Payload (absent when undefined). */
+  p?: unknown;
+}
+
+/** Written as a job's output when its handler failed here (so a later attempt knows it is a retry, not a redelivery). */
+export interface FailureOutput {
+  nwp: 'failed';
+  name: string;
+  message: string;
+  code?: string;
+}
+
+/** What a handler of a cluster task receives beside its payload. */
+export interface ClusterTaskContext extends TaskContext {
+  /**
+   * True when an earlier attempt of this task ended without an outcome: the replica running
+   * it died or lost its heartbeat, so that attempt may have done part or all of its work.
+   * Handlers of cluster tasks must be idempotent (see docs/cluster.md).
+   */
+  readonly redelivered: boolean;
+  /** The pg-boss job id; undefined for a task submitted in-process. */
+  readonly jobId: string | undefined;
+}
+
+export class Delivery {
+  constructor(
+    readonly jobId: string,
+    readonly envelope: Envelope,
+    /** 0 on the first attempt. */
+    readonly retryCount: number,
+    readonly redelivered: boolean,
+  ) {}
+}
+
+class DeliveryContext implements ClusterTaskContext {
+  constructor(
+    private readonly ctx: TaskContext,
+    private readonly delivery: Delivery,
+  ) {}
+  get taskId(): number {
+    return this.ctx.taskId;
+  }
+  get type(): string {
+    return this.ctx.type;
+  }
+  get sessionId(): string | undefined {
+    return this.ctx.sessionId;
+  }
+  get attempt(): number {
+    return this.delivery.retryCount + 1;
+  }
+  get laneId(): number {
+    return this.ctx.laneId;
+  }
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+  get redelivered(): boolean {
+    return this.delivery.redelivered;
+  }
+  get jobId(): string | undefined {
+    return this.delivery.jobId;
+  }
+}
+
+/**
+ * The handler the Dispatcher runs for `handler` in cluster mode: a cluster task gets its own
+ * payload and a ClusterTaskContext; a task submitted in-process passes through unchanged.
+ */
+export function clusterHandler<P, R>(handler: TaskHandlerFn<P, R>): TaskHandlerFn<unknown, R> {
+  return (payload, ctx) =>
+    payload instanceof Delivery
+      ? handler(payload.envelope.p as P, new DeliveryContext(ctx, payload))
+      : handler(payload as P, ctx);
+}

@@ -1,0 +1,82 @@
+/**
+ * Named errors of cluster mode, in the style of core/errors.ts: a stable `code`, and a message
+ * that says what was wrong and what to do, naming the option or the call.
+ */
+import { WorkerPoolError } from '../core/errors.js';
+
+/** A payload (or result) that would not survive a trip through PostgreSQL as JSON. */
+export class NotJsonError extends WorkerPoolError {
+  override readonly code = 'NOT_JSON';
+  constructor(
+    /** What was checked: 'payload' or 'result'. */
+    readonly what: 'payload' | 'result',
+    readonly type: string,
+    /** Where in it, e.g. `payload.items[2].at`. */
+    readonly path: string,
+    /** What was found there, e.g. "a Date". */
+    readonly found: string,
+  ) {
+    super(
+      `The ${what} of task "${type}" is not JSON: ${path} is ${found}. Cluster mode stores tasks ` +
+        `in PostgreSQL as JSON, so a ${what} may hold only plain objects, arrays, strings, finite ` +
+        `numbers, booleans and null: convert it first (a Date with toISOString(), a Map with ` +
+        `Object.fromEntries(), a bigint with String()).`,
+    );
+  }
+}
+
+/** The database could not be reached, or refused the connection, when cluster mode started. */
+export class ClusterConnectionError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_CONNECTION';
+  constructor(
+    /** The connection string with any password removed, or "the PgBoss instance given". */
+    readonly target: string,
+    cause: unknown,
+  ) {
+    super(
+      `Cluster mode could not start on ${target}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        `Check cluster.connectionString (postgres://user:password@host:5432/database), that ` +
+        `PostgreSQL is running there and that the database exists.`,
+      { cause },
+    );
+  }
+}
+
+/** pg-boss is missing, or this Node is older than the one it needs. */
+export class ClusterDependencyError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_DEPENDENCY';
+  constructor(reason: string, cause?: unknown) {
+    super(
+      `Cluster mode needs pg-boss 12 (npm install pg-boss@12) on Node >= 22.12: ${reason}. ` +
+        `Without the cluster option the pool runs in-process and needs neither.`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/** A queue of the cluster exists with another policy than key_strict_fifo. */
+export class ClusterQueuePolicyError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_QUEUE_POLICY';
+  constructor(
+    readonly queue: string,
+    readonly policy: string,
+  ) {
+    super(
+      `The pg-boss queue "${queue}" exists with policy "${policy}"; cluster mode needs ` +
+        `"key_strict_fifo" for per-session order. Choose another cluster.queuePrefix, or delete ` +
+        `that queue if nothing else uses it.`,
+    );
+  }
+}
+
+/** enqueue() before start() resolved, or after stop() began. */
+export class ClusterNotRunningError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_NOT_RUNNING';
+  constructor(readonly state: string) {
+    super(
+      state === 'created' || state === 'starting'
+        ? `Cluster mode is ${state === 'created' ? 'not started' : 'still starting'}: await start() before enqueue().`
+        : `Cluster mode is ${state}: it takes no new tasks once stop() began.`,
+    );
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * One shard queue's fetch loop on this replica. Invariant: every job it fetched is held (in
+ * `held`) until its outcome is written to the queue (complete, or fail so the queue retries
+ * it) or the write failed (then the queue's heartbeat check gives it to another replica).
+ * The queue's key_strict_fifo policy hands out one job per session at a time, so a job held
+ * here holds its session on every replica.
+ */
+import type { JobAttempt, JobWithMetadata, PgBoss } from 'pg-boss';
+import { type Envelope, type FailureOutput, Delivery } from './cluster.delivery.js';
+import type { ResolvedClusterOptions } from './cluster.options.js';
+
+/** Room shared by a replica's fetchers: at most `maxHeld` jobs in hand. */
+export class HeldCount {
+  count = 0;
+  constructor(readonly max: number) {}
+  get free(): number {
+    return this.max - this.count;
+  }
+}
+
+export interface FetcherCounts {
+  fetches: number;
+  fetched: number;
+  completed: number;
+  failed: number;
+  writeErrors: number;
+}
+
+export class ShardFetcher {
+  private readonly held = new Map<string, JobAttempt>();
+  private completions: JobAttempt[] = [];
+  private flushScheduled = false;
+  private stopped = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private emptied: (() => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  readonly counts: FetcherCounts = {
+    fetches: 0,
+    fetched: 0,
+    completed: 0,
+    failed: 0,
+    writeErrors: 0,
+  };
+
+  constructor(
+    private readonly boss: PgBoss,
+    readonly queue: string,
+    private readonly options: ResolvedClusterOptions,
+    private readonly room: HeldCount,
+    /** Runs a job's task locally; settles when the task does. */
+    private readonly run: (delivery: Delivery) => Promise<unknown>,
+    /** Called when room frees up, so that every fetcher may fetch again. */
+    private readonly roomFreed: () => void,
+  ) {}
+
+  get holding(): number {
+    return this.held.size;
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+    const every = (this.options.heartbeatSeconds * 1000) / 2;
+    this.heartbeat = setInterval(() => this.touch(), every);
+    this.heartbeat.unref();
+  }
+
+  /** Stops fetching; resolves once no fetch is under way (jobs it brought are held and running). */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    return this.loopDone;
+  }
+
+  /** Resolves once every held job's outcome is written; then stops the heartbeat. */
+  async whenEmpty(): Promise<void> {
+    if (this.held.size > 0) await new Promise<void>((resolve) => (this.emptied = resolve));
+    clearInterval(this.heartbeat);
+  }
+
+  /** Fetch now rather than at the next poll. */
+  wake(): void {
+    this.woken = true;
+    const wakeUp = this.wakeUp;
+    if (wakeUp === undefined) return;
+    this.wakeUp = undefined;
+    clearTimeout(this.wakeTimer);
+    wakeUp();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      this.woken = false;
+      const want = Math.min(this.options.fetchBatchSize, this.room.free);
+      if (want > 0) {
+        let jobs: JobWithMetadata<Envelope>[] = [];
+        try {
+          this.counts.fetches++;
+          jobs = await this.boss.fetch<Envelope>(this.queue, {
+            batchSize: want,
+            includeMetadata: true,
+          });
+        } catch (error) {
+          this.options.onError(error);
+        }
+        for (const job of jobs) this.take(job);
+        // A full batch says more is waiting: fetch again at once.
+        if (jobs.length === want) continue;
+      }
+      if (this.woken || this.stopped) continue;
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+        this.wakeTimer = setTimeout(() => this.wake(), this.options.pollIntervalMs);
+      });
+    }
+  }
+
+  private take(job: JobWithMetadata<Envelope>): void {
+    const attempt: JobAttempt = { id: job.id, retryCount: job.retryCount };
+    this.held.set(job.id, attempt);
+    this.room.count++;
+    this.counts.fetched++;
+    // An attempt after the first whose predecessor wrote no failure of ours: that one never ended here.
+    const output = job.output as Partial<FailureOutput> | null;
+    const redelivered = job.retryCount > 0 && output?.nwp !== 'failed';
+    this.run(new Delivery(job.id, job.data, job.retryCount, redelivered)).then(
+      () => this.completed(attempt),
+      (error: unknown) => void this.failed(attempt, job.retryCount >= job.retryLimit, error),
+    );
+  }
+
+  private completed(attempt: JobAttempt): void {
+    this.completions.push(attempt);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // One complete() for the tasks that finished in the same turn.
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.completions;
+    this.completions = [];
+    try {
+      await this.boss.complete(this.queue, batch);
+      this.counts.completed += batch.length;
+    } catch (error) {
+      this.counts.writeErrors++;
+      this.options.onError(error);
+    }
+    for (const attempt of batch) this.release(attempt);
+  }
+
+  private async failed(attempt: JobAttempt, last: boolean, error: unknown): Promise<void> {
+    const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
+    const output: FailureOutput = {
+      nwp: 'failed',
+      name: typeof e?.name === 'string' ? e.name : 'Error',
+      message: typeof e?.message === 'string' ? e.message : String(error),
+    };
+    if (typeof e?.code === 'string') output.code = e.code;
+    try {
+      const result = await this.boss.fail(this.queue, attempt, output as unknown as object);
+      this.counts.failed++;
+      // pg-boss has copied it to the dead-letter queue, but the failed job would still hold
+      // the session. By id: a fenced delete leaves failed jobs alone. Only if this fail was
+      // ours (affected), not after the claim lapsed and another replica took the job.
+      if (
+        last &&
+        this.options.onFailure === 'dead-letter' &&
+        (result as { affected?: number }).affected === 1
+      )
+        await this.boss.deleteJob(this.queue, attempt.id);
+    } catch (writeError) {
+      this.counts.writeErrors++;
+      this.options.onError(writeError);
+    }
+    this.release(attempt);
+  }
+
+  private release(attempt: JobAttempt): void {
+    this.held.delete(attempt.id);
+    const wasFull = this.room.free <= 0;
+    this.room.count--;
+    // Its session's next job is likely ready now.
+    this.wake();
+    if (wasFull) this.roomFreed();
+    if (this.held.size === 0 && this.emptied !== undefined) {
+      const emptied = this.emptied;
+      this.emptied = undefined;
+      emptied();
+    }
+  }
+
+  private touch(): void {
+    if (this.held.size === 0) return;
+    this.boss
+      .touch(this.queue, [...this.held.values()])
+      .catch((error: unknown) => this.options.onError(error));
+  }
+}

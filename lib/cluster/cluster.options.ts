@@ -1,0 +1,178 @@
+/**
+ * Cluster mode's options, their defaults, and their checks: every bad option is refused at
+ * construction with InvalidOptionError naming it (as `cluster.<name>`), before any connection.
+ */
+import type { PgBoss } from 'pg-boss';
+import { InvalidOptionError } from '../core/errors.js';
+import { checkKeys } from '../core/options.js';
+
+/** What happens to a session whose task failed on its last attempt. */
+export type ClusterOnFailure = 'block' | 'dead-letter';
+
+export interface ClusterRetryOptions {
+  /** Attempts after the first, on any replica. Default 2 (pg-boss's). A replica that dies holding a task uses one. */
+  limit?: number;
+  /** Seconds between attempts. Default 0. The session waits, held, meanwhile. */
+  delaySeconds?: number;
+  /** Doubles the delay at each attempt (with jitter). Default false. */
+  backoff?: boolean;
+}
+
+export interface ClusterOptions {
+  /** The PostgreSQL database holding the queues, e.g. `postgres://user:pw@127.0.0.1:5432/app`. Or give `boss`. */
+  connectionString?: string;
+  /**
+   * A PgBoss instance the app already has, started; the app stops it after the pool. The
+   * pool then never starts or stops it.
+   */
+  boss?: PgBoss;
+  /**
+   * Queues the sessions are spread over by hash, so a fetch scans only a share of the
+   * waiting sessions. Default 4. Every replica must use the same value, and changing it
+   * while tasks wait moves sessions to other queues: drain the queues first.
+   */
+  shards?: number;
+  /** Prefix of the queue names (`<prefix>.<shard>`, `<prefix>.dead`). Default 'nwp'. */
+  queuePrefix?: string;
+  /** Most tasks one fetch takes from one shard. Default 50. */
+  fetchBatchSize?: number;
+  /** Most tasks this replica holds at once (fetched and not yet settled). Default 200. */
+  maxHeld?: number;
+  /** How often an idle shard is polled, in ms. Default 500. A finished task wakes its shard at once. */
+  pollIntervalMs?: number;
+  /** Queue retries (the in-process `retry` of a handler is not applied to cluster tasks). */
+  retry?: ClusterRetryOptions;
+  /**
+   * A session whose task failed on its last attempt: 'block' (default) holds the session,
+   * its later tasks wait until the failed one is retried or deleted; 'dead-letter' moves the
+   * task to the `<prefix>.dead` queue and lets the session go on.
+   */
+  onFailure?: ClusterOnFailure;
+  /**
+   * The replica refreshes each task it holds every heartbeatSeconds / 2; a task not refreshed
+   * for heartbeatSeconds (its replica died) runs again elsewhere. At least 10. Default 30.
+   */
+  heartbeatSeconds?: number;
+  /** Errors of the background work (a fetch or a completion that failed). Default: console.error. */
+  onError?: (error: unknown) => void;
+}
+
+export interface ResolvedClusterOptions {
+  readonly connectionString: string | undefined;
+  readonly boss: PgBoss | undefined;
+  readonly shards: number;
+  readonly queuePrefix: string;
+  readonly fetchBatchSize: number;
+  readonly maxHeld: number;
+  readonly pollIntervalMs: number;
+  readonly retry: Required<ClusterRetryOptions>;
+  readonly onFailure: ClusterOnFailure;
+  readonly heartbeatSeconds: number;
+  readonly onError: (error: unknown) => void;
+}
+
+const KEYS = [
+  'connectionString',
+  'boss',
+  'shards',
+  'queuePrefix',
+  'fetchBatchSize',
+  'maxHeld',
+  'pollIntervalMs',
+  'retry',
+  'onFailure',
+  'heartbeatSeconds',
+  'onError',
+];
+const RETRY_KEYS = ['limit', 'delaySeconds', 'backoff'];
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)
+    return value;
+  throw new InvalidOptionError(`cluster.${name}`, value, `an integer from ${min} to ${max}`);
+}
+
+export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(
+      'cluster',
+      options,
+      "an object such as { connectionString: 'postgres://127.0.0.1:5432/app' }",
+    );
+  }
+  checkKeys(options, KEYS, 'cluster.');
+  const { connectionString, boss } = options;
+  if ((connectionString === undefined) === (boss === undefined)) {
+    throw new InvalidOptionError(
+      'cluster.connectionString',
+      connectionString,
+      'a postgres:// connection string, or else a started PgBoss instance as cluster.boss (one of the two)',
+    );
+  }
+  if (
+    connectionString !== undefined &&
+    (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString))
+  ) {
+    throw new InvalidOptionError(
+      'cluster.connectionString',
+      connectionString,
+      'a string such as postgres://user:password@127.0.0.1:5432/database',
+    );
+  }
+  if (
+    boss !== undefined &&
+    (boss === null || typeof (boss as { fetch?: unknown }).fetch !== 'function')
+  ) {
+    throw new InvalidOptionError(
+      'cluster.boss',
+      boss,
+      'a started PgBoss instance (new PgBoss(...), then await start())',
+    );
+  }
+  const queuePrefix = options.queuePrefix ?? 'nwp';
+  if (typeof queuePrefix !== 'string' || !/^[\w\-/]+(\.[\w\-/]+)*$/.test(queuePrefix)) {
+    throw new InvalidOptionError(
+      'cluster.queuePrefix',
+      queuePrefix,
+      'a non-empty string of letters, digits, _, -, / and single dots',
+    );
+  }
+  const onFailure = options.onFailure ?? 'block';
+  if (onFailure !== 'block' && onFailure !== 'dead-letter') {
+    throw new InvalidOptionError('cluster.onFailure', onFailure, "'block' or 'dead-letter'");
+  }
+  const retry = options.retry ?? {};
+  if (retry === null || typeof retry !== 'object') {
+    throw new InvalidOptionError(
+      'cluster.retry',
+      retry,
+      'an object such as { limit: 2, delaySeconds: 5 }',
+    );
+  }
+  checkKeys(retry, RETRY_KEYS, 'cluster.retry.');
+  const backoff = retry.backoff ?? false;
+  if (typeof backoff !== 'boolean')
+    throw new InvalidOptionError('cluster.retry.backoff', backoff, 'true or false');
+  const onError =
+    options.onError ?? ((error: unknown) => console.error('[nest-worker-pool cluster]', error));
+  if (typeof onError !== 'function')
+    throw new InvalidOptionError('cluster.onError', onError, 'a function (error) => void');
+  const fetchBatchSize = integer('fetchBatchSize', options.fetchBatchSize ?? 50, 1, 10_000);
+  return {
+    connectionString,
+    boss,
+    shards: integer('shards', options.shards ?? 4, 1, 1024),
+    queuePrefix,
+    fetchBatchSize,
+    maxHeld: integer('maxHeld', options.maxHeld ?? Math.max(200, fetchBatchSize), 1, 1_000_000),
+    pollIntervalMs: integer('pollIntervalMs', options.pollIntervalMs ?? 500, 10, 3_600_000),
+    retry: {
+      limit: integer('retry.limit', retry.limit ?? 2, 0, 1_000_000),
+      delaySeconds: integer('retry.delaySeconds', retry.delaySeconds ?? 0, 0, 86_400 * 365),
+      backoff,
+    },
+    onFailure,
+    heartbeatSeconds: integer('heartbeatSeconds', options.heartbeatSeconds ?? 30, 10, 86_400),
+    onError,
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * Cluster mode of one pool: a durable intake in PostgreSQL (pg-boss) in front of the pool's
+ * in-process Dispatcher. Invariant: a task whose enqueue() resolved is committed to a queue and
+ * runs, on some replica, until one attempt completes or the queue's retries are spent; a
+ * session's tasks run one at a time in enqueue order across all replicas (key_strict_fifo on
+ * the session id), and within this replica through the Dispatcher's own lanes.
+ * pg-boss is loaded only by start(): without cluster mode nothing of it is.
+ */
+import { randomUUID } from 'node:crypto';
+import type { PgBoss } from 'pg-boss';
+import type { Dispatcher } from '../core/dispatcher.js';
+import type { DrainReport } from '../core/drain-report.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { hash32 } from '../core/hash.js';
+import type { DrainOptions, HandlerRegistration } from '../core/submit-options.js';
+import type { TaskHandlerFn } from '../core/task.js';
+import {
+  type ClusterTaskContext,
+  type Envelope,
+  Delivery,
+  clusterHandler,
+} from './cluster.delivery.js';
+import {
+  ClusterConnectionError,
+  ClusterDependencyError,
+  ClusterNotRunningError,
+  ClusterQueuePolicyError,
+  NotJsonError,
+} from './cluster.errors.js';
+import { type FetcherCounts, HeldCount, ShardFetcher } from './cluster.fetcher.js';
+import {
+  type ClusterOptions,
+  type ResolvedClusterOptions,
+  resolveClusterOptions,
+} from './cluster.options.js';
+import { findNotJson } from './json.js';
+
+type ClusterState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface ClusterEnqueueOptions {
+  /** Tasks of one session run one at a time, in enqueue order, on whichever replicas. */
+  sessionId?: string;
+}
+
+export interface ClusterStats extends FetcherCounts {
+  /** Jobs this replica holds now (fetched, outcome not yet written). */
+  held: number;
+}
+
+const MIN_NODE = [22, 12];
+
+export class Cluster {
+  readonly options: ResolvedClusterOptions;
+  private state: ClusterState = 'created';
+  private boss: PgBoss | undefined;
+  private ownsBoss = false;
+  private fetchers: ShardFetcher[] = [];
+  private readonly room: HeldCount;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    options: ClusterOptions,
+  ) {
+    this.options = resolveClusterOptions(options);
+    this.room = new HeldCount(this.options.maxHeld);
+  }
+
+  /** The name of shard `i`'s queue. */
+  queueName(shard: number): string {
+    return `${this.options.queuePrefix}.${shard}`;
+  }
+
+  get deadLetterQueue(): string {
+    return `${this.options.queuePrefix}.dead`;
+  }
+
+  /**
+   * Registers a handler on the pool for cluster tasks and in-process ones alike; a cluster
+   * task's ctx is a ClusterTaskContext (its attempt counted on every replica, `redelivered`).
+   */
+  registerHandler<P, R>(
+    type: string,
+    handler: (payload: P, ctx: ClusterTaskContext) => R | Promise<R>,
+    options?: string | HandlerRegistration,
+  ): void {
+    if (typeof options === 'object' && options?.batch !== undefined) {
+      throw new InvalidOptionError(
+        'batch',
+        options.batch,
+        'no batch option: cluster mode runs handlers one task at a time (batch handlers come later)',
+      );
+    }
+    this.dispatcher.registerHandler(type, clusterHandler(handler as TaskHandlerFn<P, R>), options);
+  }
+
+  /** Connects, makes the queues, and starts fetching. Register handlers first. */
+  async start(): Promise<void> {
+    if (this.state !== 'created') return;
+    this.state = 'starting';
+    try {
+      this.boss = this.options.boss ?? (await this.connect());
+      await this.makeQueues(this.boss);
+    } catch (error) {
+      this.state = 'stopped';
+      if (this.ownsBoss) await this.boss?.stop({ graceful: false }).catch(() => {});
+      throw error;
+    }
+    const boss = this.boss;
+    for (let shard = 0; shard < this.options.shards; shard++) {
+      this.fetchers.push(
+        new ShardFetcher(
+          boss,
+          this.queueName(shard),
+          this.options,
+          this.room,
+          (delivery) => this.runLocally(delivery),
+          () => this.fetchers.forEach((f) => f.wake()),
+        ),
+      );
+    }
+    this.dispatcher.start();
+    this.state = 'running';
+    for (const fetcher of this.fetchers) fetcher.start();
+  }
+
+  /**
+   * Stores a task in its session's queue; resolves with the job id once it is committed.
+   * The payload must be JSON (NotJsonError otherwise, before anything is stored).
+   */
+  async enqueue<P = unknown>(
+    type: string,
+    payload: P,
+    options: ClusterEnqueueOptions = {},
+  ): Promise<string> {
+    if (this.state !== 'running') throw new ClusterNotRunningError(this.state);
+    if (typeof type !== 'string' || type.length === 0) {
+      throw new InvalidOptionError(
+        'type',
+        type,
+        'a non-empty string, the task type of a registered handler',
+      );
+    }
+    const sessionId = options?.sessionId;
+    if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
+      throw new InvalidOptionError(
+        'sessionId',
+        sessionId,
+        'a non-empty string (convert numeric ids with String(id)), or undefined',
+      );
+    }
+    const bad = findNotJson(payload, 'payload');
+    if (bad !== undefined) throw new NotJsonError('payload', type, bad.path, bad.found);
+    // Session keys and unkeyed keys cannot collide: 's:' and 'u:'.
+    const key = sessionId === undefined ? `u:${randomUUID()}` : `s:${sessionId}`;
+    const queue = this.queueName(hash32(key) % this.options.shards);
+    const data: Envelope = { t: type, s: sessionId ?? null, p: payload };
+    const id = await this.boss!.send(queue, data as object, { singletonKey: key });
+    if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in queue ${queue}`);
+    return id;
+  }
+
+  /**
+   * Stops fetching, then drains the pool (see Dispatcher.drain: what it holds gets until
+   * `deadlineMs`; tasks cancelled at the deadline go back to the queue as failed attempts),
+   * writes every outcome, and closes the connection if the pool opened it.
+   */
+  async stop(deadlineMs = Infinity, drain?: DrainOptions): Promise<DrainReport> {
+    if (this.state === 'created' || this.state === 'starting') this.state = 'stopped';
+    if (this.state === 'stopped') return this.dispatcher.drain(deadlineMs, drain);
+    this.state = 'stopping';
+    await Promise.all(this.fetchers.map((f) => f.stop()));
+    const report = await this.dispatcher.drain(deadlineMs, drain);
+    await Promise.all(this.fetchers.map((f) => f.whenEmpty()));
+    if (this.ownsBoss) await this.boss!.stop({ graceful: true, close: true });
+    this.state = 'stopped';
+    return report;
+  }
+
+  stats(): ClusterStats {
+    const stats: ClusterStats = {
+      held: this.room.count,
+      fetches: 0,
+      fetched: 0,
+      completed: 0,
+      failed: 0,
+      writeErrors: 0,
+    };
+    for (const f of this.fetchers) {
+      stats.fetches += f.counts.fetches;
+      stats.fetched += f.counts.fetched;
+      stats.completed += f.counts.completed;
+      stats.failed += f.counts.failed;
+      stats.writeErrors += f.counts.writeErrors;
+    }
+    return stats;
+  }
+
+  private runLocally(delivery: Delivery): Promise<unknown> {
+    const { t, s } = delivery.envelope;
+    // One attempt here; the queue's retries take over from there (on any replica, in order).
+    return this.dispatcher.submit(
+      t,
+      delivery,
+      s === null ? { retry: 1 } : { sessionId: s, retry: 1 },
+    );
+  }
+
+  private async connect(): Promise<PgBoss> {
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    if (major < MIN_NODE[0]! || (major === MIN_NODE[0] && minor < MIN_NODE[1]!)) {
+      throw new ClusterDependencyError(`this is Node ${process.versions.node}`);
+    }
+    let PgBossClass: typeof PgBoss;
+    try {
+      ({ PgBoss: PgBossClass } = await import('pg-boss'));
+    } catch (error) {
+      throw new ClusterDependencyError('pg-boss could not be loaded', error);
+    }
+    const url = this.options.connectionString!;
+    const boss = new PgBossClass({
+      connectionString: url,
+      schedule: false,
+      connectionTimeoutMillis: 10_000,
+    });
+    boss.on('error', (error) => this.options.onError(error));
+    this.ownsBoss = true;
+    try {
+      await boss.start();
+    } catch (error) {
+      await boss.stop({ graceful: false }).catch(() => {});
+      this.ownsBoss = false;
+      throw new ClusterConnectionError(redact(url), error);
+    }
+    return boss;
+  }
+
+  private async makeQueues(boss: PgBoss): Promise<void> {
+    const { retry, onFailure, heartbeatSeconds } = this.options;
+    const deadLetter = onFailure === 'dead-letter' ? this.deadLetterQueue : undefined;
+    if (deadLetter !== undefined) await boss.createQueue(deadLetter, { policy: 'standard' });
+    const settings = {
+      retryLimit: retry.limit,
+      retryDelay: retry.delaySeconds,
+      retryBackoff: retry.backoff,
+      heartbeatSeconds,
+    };
+    for (let shard = 0; shard < this.options.shards; shard++) {
+      const name = this.queueName(shard);
+      // createQueue leaves an existing queue as it is: check its policy, then apply the settings.
+      await boss.createQueue(name, {
+        policy: 'key_strict_fifo',
+        ...settings,
+        ...(deadLetter === undefined ? {} : { deadLetter }),
+      });
+      const queue = await boss.getQueue(name);
+      if (queue !== null && queue.policy !== 'key_strict_fifo')
+        throw new ClusterQueuePolicyError(name, String(queue.policy));
+      await boss.updateQueue(name, { ...settings, deadLetter: deadLetter ?? null });
+    }
+  }
+}
+
+/** The connection string without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the connection string given (it is not a valid URL)';
+  }
+}

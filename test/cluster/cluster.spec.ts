@@ -1,0 +1,164 @@
+// Cluster mode in one process on the real PostgreSQL: a task enqueued is committed, fetched and
+// run by the pool's handler; attempts count across the queue's retries; a session whose last
+// attempt failed blocks (or its task goes to the dead-letter queue); bad input is refused by
+// name before anything is stored or connected.
+import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
+import type { PgBoss } from 'pg-boss';
+import { Dispatcher } from '../../lib/core/index.js';
+import {
+  Cluster,
+  type ClusterOptions,
+  type ClusterTaskContext,
+  ClusterConnectionError,
+  NotJsonError,
+} from '../../lib/cluster/index.js';
+import { type Deferred, deferred } from '../support/deferred.js';
+import { describeCluster, freshDatabase } from '../support/cluster.js';
+
+describeCluster('cluster mode on one replica', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let admin: PgBoss;
+  const running: Cluster[] = [];
+  let prefixes = 0;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    const { PgBoss } = await import('pg-boss');
+    admin = new PgBoss({ connectionString: db.url, supervise: false, schedule: false });
+    admin.on('error', () => {});
+    await admin.start();
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((c) => c.stop(1_000)));
+  });
+
+  afterAll(async () => {
+    await admin?.stop({ graceful: false });
+    await db?.drop();
+  });
+
+  /** A cluster on its own queues (a fresh prefix per test), not yet started. */
+  function cluster(options: Partial<ClusterOptions> = {}): { pool: Dispatcher; cluster: Cluster } {
+    const pool = new Dispatcher({ lanes: 4 });
+    const c = new Cluster(pool, {
+      connectionString: db.url,
+      queuePrefix: `t${++prefixes}`,
+      shards: 2,
+      pollIntervalMs: 50,
+      ...options,
+    });
+    running.push(c);
+    return { pool, cluster: c };
+  }
+
+  it('enqueue resolves with the job id once stored; the handler runs it with its payload, session and ctx', async () => {
+    const { cluster: c } = cluster();
+    const seen: Deferred<[unknown, ClusterTaskContext]> = deferred();
+    c.registerHandler('echo', (payload, ctx: ClusterTaskContext) => seen.resolve([payload, ctx]));
+    await c.start();
+    const id = await c.enqueue('echo', { text: 'hi', n: [1, 2] }, { sessionId: 'conv-1' });
+    const [payload, ctx] = await seen.promise;
+    expect(payload).toEqual({ text: 'hi', n: [1, 2] });
+    expect(ctx.sessionId).toBe('conv-1');
+    expect(ctx.attempt).toBe(1);
+    expect(ctx.redelivered).toBe(false);
+    expect(ctx.jobId).toBe(id);
+  });
+
+  it('a failed attempt is retried by the queue: ctx.attempt counts on, redelivered stays false, and the session waits for it', async () => {
+    const { cluster: c } = cluster({ retry: { limit: 2 } });
+    const runs: string[] = [];
+    const done = deferred();
+    c.registerHandler('step', (seq: number, ctx: ClusterTaskContext) => {
+      runs.push(`${seq}#${ctx.attempt}${ctx.redelivered ? 'r' : ''}`);
+      if (seq === 0 && ctx.attempt < 3) throw new Error('flaky');
+      if (seq === 2) done.resolve();
+    });
+    await c.start();
+    for (let seq = 0; seq < 3; seq++) await c.enqueue('step', seq, { sessionId: 's' });
+    await done.promise;
+    expect(runs).toEqual(['0#1', '0#2', '0#3', '1#1', '2#1']);
+  });
+
+  it("onFailure 'block': a task failed for good holds its session (getBlockedKeys), other sessions go on", async () => {
+    const { cluster: c } = cluster({ retry: { limit: 0 }, onFailure: 'block', shards: 1 });
+    const ran: string[] = [];
+    const other = deferred();
+    c.registerHandler('t', (name: string) => {
+      ran.push(name);
+      if (name === 'poison') throw new Error('poison');
+      if (name === 'other') other.resolve();
+    });
+    await c.start();
+    await c.enqueue('t', 'poison', { sessionId: 'a' });
+    await c.enqueue('t', 'after-poison', { sessionId: 'a' });
+    await c.enqueue('t', 'other', { sessionId: 'b' });
+    await other.promise;
+    await c.stop(); // every outcome written
+    expect(ran).toEqual(['poison', 'other']);
+    expect(await admin.getBlockedKeys(c.queueName(0))).toEqual(['s:a']);
+    // The session's next task is still there, and no fetch hands it out.
+    expect(await admin.fetch(c.queueName(0), { batchSize: 10 })).toEqual([]);
+    const waiting = await admin.findJobs<{ p: string }>(c.queueName(0), { key: 's:a' });
+    expect(waiting.map((j) => [j.data.p, j.state]).sort()).toEqual([
+      ['after-poison', 'created'],
+      ['poison', 'failed'],
+    ]);
+  });
+
+  it("onFailure 'dead-letter': a task failed for good goes to <prefix>.dead and its session goes on", async () => {
+    const { cluster: c } = cluster({ retry: { limit: 1 }, onFailure: 'dead-letter', shards: 1 });
+    const ran: string[] = [];
+    const next = deferred();
+    c.registerHandler('t', (name: string, ctx: ClusterTaskContext) => {
+      ran.push(`${name}#${ctx.attempt}`);
+      if (name === 'poison') throw new Error('poison');
+      next.resolve();
+    });
+    await c.start();
+    await c.enqueue('t', 'poison', { sessionId: 'a' });
+    await c.enqueue('t', 'next', { sessionId: 'a' });
+    await next.promise;
+    expect(ran).toEqual(['poison#1', 'poison#2', 'next#1']);
+    const dead = await admin.fetch<{ t: string; p: unknown }>(c.deadLetterQueue, { batchSize: 5 });
+    expect(dead.map((j) => j.data.p)).toEqual(['poison']);
+  });
+
+  it('a payload that is not JSON is refused at enqueue with NotJsonError naming where, and nothing is stored', async () => {
+    const { cluster: c } = cluster({ shards: 1 });
+    c.registerHandler('t', () => {});
+    await c.start();
+    const error = await c
+      .enqueue('t', { user: { at: new Date(0) } }, { sessionId: 's' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotJsonError);
+    expect((error as NotJsonError).code).toBe('NOT_JSON');
+    expect((error as NotJsonError).path).toBe('payload.user.at');
+    expect((error as Error).message).toMatch(/payload\.user\.at is a Date.*toISOString/);
+    await expect(c.enqueue('t', [1, undefined])).rejects.toThrow(/payload\[1\] is undefined/);
+    await expect(c.enqueue('t', { n: 10n })).rejects.toThrow(/payload\.n is the bigint 10n/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(c.enqueue('t', cyclic)).rejects.toThrow(/payload\.self is a circular reference/);
+    expect((await admin.getQueue(c.queueName(0)))?.totalCount ?? 0).toBe(0);
+  });
+
+  it('a wrong connection string fails start() with ClusterConnectionError naming the server and the option, password hidden', async () => {
+    const { cluster: c } = cluster({
+      connectionString: 'postgres://postgres:secret@127.0.0.1:5432/nwp_no_such_database',
+    });
+    const error = await c.start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterConnectionError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/nwp_no_such_database/);
+    expect(message).toMatch(/does not exist/);
+    expect(message).toMatch(/cluster\.connectionString/);
+    expect(message).not.toMatch(/secret/);
+    // Nothing listens on port 1.
+    const { cluster: c2 } = cluster({ connectionString: 'postgres://postgres@127.0.0.1:1/x' });
+    await expect(c2.start()).rejects.toThrow(
+      /Cluster mode could not start on postgres:\/\/postgres@127\.0\.0\.1:1\/x: .*ECONNREFUSED/,
+    );
+  });
+});
