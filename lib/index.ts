@@ -11,6 +11,8 @@ export {
 export { AutoscaleSetupError } from './autoscaler/autoscale.job.js';
 export { type AutoscaleRecord, Autoscaler } from './autoscaler/autoscaler.js';
 export * from './core/index.js';
+export * from './cluster/index.js';
+export { InjectCluster } from './decorators/inject-cluster.decorator.js';
 export { InjectAutoscaler } from './decorators/inject-autoscaler.decorator.js';
 export { InjectDispatcher } from './decorators/inject-dispatcher.decorator.js';
 export { TaskHandler } from './decorators/task-handler.decorator.js';
@@ -43,6 +45,7 @@ export {
 export { WorkerPoolModule } from './worker-pool.module.js';
 export {
   getAutoscalerToken,
+  getClusterToken,
   getDispatcherToken,
   getThreadLanesToken,
   getWorkerPoolOptionsToken,

@@ -38,7 +38,9 @@ export class WorkerPoolExplorer {
       if (meta.pool !== this.pool.name) continue;
       if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
       const { type, pool: _pool, ...registration } = meta;
-      this.pool.dispatcher.registerHandler(type, fn, { ...registration, origin });
+      // In cluster mode the handler is wrapped to read cluster tasks (ctx.attempt, redelivered).
+      const target = this.pool.cluster ?? this.pool.dispatcher;
+      target.registerHandler(type, fn, { ...registration, origin });
     }
   }
 }

@@ -23,17 +23,21 @@ export class WorkerPoolLifecycle implements OnModuleInit, BeforeApplicationShutd
     private readonly explorer: WorkerPoolExplorer,
   ) {}
 
-  // In thread mode the pool is ready only once the threads have booted and reported their types.
+  // In thread mode the pool is ready only once the threads have booted and reported their types;
+  // in cluster mode once connected to its queues (then it starts the pool and fetching).
   async onModuleInit(): Promise<void> {
     this.explorer.registerHandlers();
     await this.pool.threads?.start();
-    this.pool.dispatcher.start();
+    if (this.pool.cluster !== null) await this.pool.cluster.start();
+    else this.pool.dispatcher.start();
   }
 
+  // Cluster mode stops fetching first, then drains the pool and writes every outcome.
   async beforeApplicationShutdown(): Promise<void> {
-    const report = await this.pool.dispatcher.drain(this.pool.drainTimeoutMs, {
-      graceMs: this.pool.drainGraceMs,
-    });
+    const { drainTimeoutMs: deadline, drainGraceMs: graceMs } = this.pool;
+    const report = await (this.pool.cluster !== null
+      ? this.pool.cluster.stop(deadline, { graceMs })
+      : this.pool.dispatcher.drain(deadline, { graceMs }));
     await this.pool.threads?.close();
     const { logger, name, drainTimeoutMs, drainGraceMs } = this.pool;
     // One line above debug however large the backlog; each task once, at debug.

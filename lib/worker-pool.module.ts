@@ -22,6 +22,7 @@ import { WorkerPoolLifecycle } from './worker-pool.lifecycle.js';
 import { WorkerPoolRef } from './worker-pool.ref.js';
 import {
   getAutoscalerToken,
+  getClusterToken,
   getDispatcherToken,
   getPoolRefToken,
   getThreadLanesToken,
@@ -140,7 +141,7 @@ function build(
 }
 
 /**
- * The tokens users inject (dispatcher, autoscaler, thread lanes), read from the pool's own
+ * The tokens users inject (dispatcher, autoscaler, thread lanes, cluster), read from the pool's own
  * module. With an `origin` (forFeature) a pool that is not registered is named in the error.
  */
 function publicProviders(name: string, origin?: string): FactoryProvider[] {
@@ -154,6 +155,7 @@ function publicProviders(name: string, origin?: string): FactoryProvider[] {
     { provide: getDispatcherToken(name), useFactory: from((p) => p.dispatcher), inject },
     { provide: getAutoscalerToken(name), useFactory: from((p) => p.autoscaler), inject },
     { provide: getThreadLanesToken(name), useFactory: from((p) => p.threads), inject },
+    { provide: getClusterToken(name), useFactory: from((p) => p.cluster), inject },
   ];
 }
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Autoscaler } from './autoscaler/autoscaler.js';
+import { Cluster } from './cluster/cluster.js';
 import {
   Dispatcher,
   InvalidOptionError,
@@ -21,6 +22,8 @@ export class WorkerPoolRef {
   readonly autoscaler: Autoscaler | null = null;
   /** Present in thread mode (the `threads` option). */
   readonly threads: ThreadLanes | null = null;
+  /** Present in cluster mode (the `cluster` option). */
+  readonly cluster: Cluster | null = null;
 
   constructor(
     readonly name: string,
@@ -36,12 +39,20 @@ export class WorkerPoolRef {
       drainGraceMs = 5_000,
       autoscale,
       threads,
+      cluster,
       ...poolOptions
     } = options;
     checkDelay('drainTimeoutMs', drainTimeoutMs, true);
     checkDelay('drainGraceMs', drainGraceMs, true);
     this.drainTimeoutMs = drainTimeoutMs;
     this.drainGraceMs = drainGraceMs;
+    if (cluster !== undefined && threads !== undefined) {
+      throw new InvalidOptionError(
+        'cluster',
+        '{ ... } beside threads',
+        'cluster mode without the threads option (thread lanes in cluster mode come later)',
+      );
+    }
     this.dispatcher = new Dispatcher({
       onUnhandledFailure: (error, task) => {
         // Cancelled or abandoned by a drain: the drain's report lists it, and the lifecycle
@@ -63,6 +74,9 @@ export class WorkerPoolRef {
       ...poolOptions,
     });
     if (threads !== undefined) this.threads = new ThreadLanes(this.dispatcher, threads, name);
+    if (cluster !== undefined) {
+      this.cluster = new Cluster(this.dispatcher, cluster);
+    }
     if (autoscale !== undefined) {
       if (autoscale === null || typeof autoscale !== 'object') {
         throw new InvalidOptionError(
@@ -87,6 +101,7 @@ const MODULE_OPTION_KEYS = [
   'drainGraceMs',
   'autoscale',
   'threads',
+  'cluster',
 ];
 
 /** Default laneConcurrency in thread mode. */

@@ -1,4 +1,5 @@
 import { Autoscaler } from './autoscaler/autoscaler.js';
+import { Cluster } from './cluster/cluster.js';
 import { Dispatcher } from './core/index.js';
 import { ThreadLanes } from './threads/thread-lanes.js';
 import { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
@@ -21,6 +22,11 @@ export function getAutoscalerToken(name: string = DEFAULT_POOL_NAME): string | t
 /** Injection token of a pool's thread lanes (null when the pool has no `threads` option). */
 export function getThreadLanesToken(name: string = DEFAULT_POOL_NAME): string | typeof ThreadLanes {
   return name === DEFAULT_POOL_NAME ? ThreadLanes : `nest-worker-pool:threads:${name}`;
+}
+
+/** Injection token of a pool's cluster mode (null when the pool has no `cluster` option). */
+export function getClusterToken(name: string = DEFAULT_POOL_NAME): string | typeof Cluster {
+  return name === DEFAULT_POOL_NAME ? Cluster : `nest-worker-pool:cluster:${name}`;
 }
 
 /** Internal: a pool's WorkerPoolRef, exported by the pool's own (global) module for `forFeature`. */

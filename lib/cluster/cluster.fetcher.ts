@@ -8,6 +8,7 @@
 import type { JobAttempt, JobWithMetadata, PgBoss } from 'pg-boss';
 import { type Envelope, type FailureOutput, Delivery } from './cluster.delivery.js';
 import type { ResolvedClusterOptions } from './cluster.options.js';
+import type { FetcherCounts } from './cluster.stats.js';
 
 /** Room shared by a replica's fetchers: at most `maxHeld` jobs in hand. */
 export class HeldCount {
@@ -16,14 +17,6 @@ export class HeldCount {
   get free(): number {
     return this.max - this.count;
   }
-}
-
-export interface FetcherCounts {
-  fetches: number;
-  fetched: number;
-  completed: number;
-  failed: number;
-  writeErrors: number;
 }
 
 export class ShardFetcher {

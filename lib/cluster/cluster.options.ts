@@ -2,7 +2,6 @@
  * Cluster mode's options, their defaults, and their checks: every bad option is refused at
  * construction with InvalidOptionError naming it (as `cluster.<name>`), before any connection.
  */
-import type { PgBoss } from 'pg-boss';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkKeys } from '../core/options.js';
 
@@ -18,6 +17,19 @@ export interface ClusterRetryOptions {
   backoff?: boolean;
 }
 
+/**
+ * A PgBoss instance (pg-boss 12). Typed by the methods cluster mode calls, loosely, so that
+ * this package's types never need pg-boss's: an app without cluster mode need not install it.
+ */
+export interface PgBossInstance {
+  fetch: unknown;
+  send: unknown;
+  complete: unknown;
+  fail: unknown;
+  touch: unknown;
+  createQueue: unknown;
+}
+
 export interface ClusterOptions {
   /** The PostgreSQL database holding the queues, e.g. `postgres://user:pw@127.0.0.1:5432/app`. Or give `boss`. */
   connectionString?: string;
@@ -25,7 +37,7 @@ export interface ClusterOptions {
    * A PgBoss instance the app already has, started; the app stops it after the pool. The
    * pool then never starts or stops it.
    */
-  boss?: PgBoss;
+  boss?: PgBossInstance;
   /**
    * Queues the sessions are spread over by hash, so a fetch scans only a share of the
    * waiting sessions. Default 4. Every replica must use the same value, and changing it
@@ -59,7 +71,7 @@ export interface ClusterOptions {
 
 export interface ResolvedClusterOptions {
   readonly connectionString: string | undefined;
-  readonly boss: PgBoss | undefined;
+  readonly boss: PgBossInstance | undefined;
   readonly shards: number;
   readonly queuePrefix: string;
   readonly fetchBatchSize: number;

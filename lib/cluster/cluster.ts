@@ -27,7 +27,8 @@ import {
   ClusterQueuePolicyError,
   NotJsonError,
 } from './cluster.errors.js';
-import { type FetcherCounts, HeldCount, ShardFetcher } from './cluster.fetcher.js';
+import { HeldCount, ShardFetcher } from './cluster.fetcher.js';
+import type { ClusterStats } from './cluster.stats.js';
 import {
   type ClusterOptions,
   type ResolvedClusterOptions,
@@ -40,11 +41,6 @@ type ClusterState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 export interface ClusterEnqueueOptions {
   /** Tasks of one session run one at a time, in enqueue order, on whichever replicas. */
   sessionId?: string;
-}
-
-export interface ClusterStats extends FetcherCounts {
-  /** Jobs this replica holds now (fetched, outcome not yet written). */
-  held: number;
 }
 
 const MIN_NODE = [22, 12];
@@ -98,7 +94,7 @@ export class Cluster {
     if (this.state !== 'created') return;
     this.state = 'starting';
     try {
-      this.boss = this.options.boss ?? (await this.connect());
+      this.boss = (this.options.boss as PgBoss | undefined) ?? (await this.connect());
       await this.makeQueues(this.boss);
     } catch (error) {
       this.state = 'stopped';

@@ -1,4 +1,10 @@
-export { Cluster, type ClusterEnqueueOptions, type ClusterStats } from './cluster.js';
+export { Cluster, type ClusterEnqueueOptions } from './cluster.js';
+export type { ClusterStats } from './cluster.stats.js';
 export type { ClusterTaskContext } from './cluster.delivery.js';
 export * from './cluster.errors.js';
-export type { ClusterOnFailure, ClusterOptions, ClusterRetryOptions } from './cluster.options.js';
+export type {
+  ClusterOnFailure,
+  ClusterOptions,
+  ClusterRetryOptions,
+  PgBossInstance,
+} from './cluster.options.js';

@@ -1,5 +1,6 @@
 import type { FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
 import type { AutoscaleOptions } from '../autoscaler/autoscale-options.interface.js';
+import type { ClusterOptions } from '../cluster/cluster.options.js';
 import type { PoolOptions } from '../core/index.js';
 import type { ThreadLanesOptions } from '../threads/thread-options.js';
 
@@ -37,6 +38,13 @@ export interface WorkerPoolModuleOptions extends PoolOptions {
    * in thread mode). Default: off (handlers run on the main thread).
    */
   threads?: ThreadLanesOptions;
+  /**
+   * Cluster mode: tasks enqueued with the injected `Cluster` are stored in PostgreSQL
+   * (pg-boss 12, an optional peer; Node >= 22.12) and run by whichever replica fetches them,
+   * through this pool's lanes and `@TaskHandler`s, each session in order and one task at a
+   * time across all replicas. See docs/cluster.md. Default: off (nothing of pg-boss is loaded).
+   */
+  cluster?: ClusterOptions;
 }
 
 /** Options that may come from config: everything but what decides the module's shape. */

@@ -1,0 +1,101 @@
+// Cluster mode through the Nest module on the real PostgreSQL: forRoot / forRootAsync with a
+// `cluster` option run the same @TaskHandler methods for tasks enqueued with the injected
+// Cluster; app.close() stops fetching and finishes what the pool holds.
+import 'reflect-metadata';
+import { Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import {
+  Cluster,
+  type ClusterTaskContext,
+  Dispatcher,
+  InjectCluster,
+  TaskHandler,
+  WorkerPoolModule,
+} from '../../lib/index.js';
+import { deferred } from '../support/deferred.js';
+import { describeCluster, freshDatabase } from '../support/cluster.js';
+
+const seen = new Map<string, ReturnType<typeof deferred<[string, number, string | undefined]>>>();
+
+@Injectable()
+class Greeter {
+  @TaskHandler('greet')
+  greet(name: string, ctx: ClusterTaskContext): void {
+    seen.get(name)?.resolve([name, ctx.attempt, ctx.sessionId]);
+  }
+}
+
+@Injectable()
+class Sender {
+  constructor(@InjectCluster() readonly cluster: Cluster | null) {}
+}
+
+describeCluster('cluster mode through WorkerPoolModule (e2e)', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  async function app(imports: unknown[]) {
+    const moduleRef = await Test.createTestingModule({
+      imports: imports as never[],
+      providers: [Greeter, Sender],
+    }).compile();
+    const nest = moduleRef.createNestApplication({ logger: false });
+    await nest.init();
+    return nest;
+  }
+
+  it('forRoot({ cluster }): an enqueued task runs on the @TaskHandler, the Cluster is injectable, close() stops it', async () => {
+    const nest = await app([
+      WorkerPoolModule.forRoot({
+        lanes: 2,
+        cluster: { connectionString: db.url, queuePrefix: 'e2e1', pollIntervalMs: 50 },
+      }),
+    ]);
+    const cluster = nest.get(Sender).cluster!;
+    expect(cluster).toBe(nest.get(Cluster));
+    const ran = deferred<[string, number, string | undefined]>();
+    seen.set('ada', ran);
+    await cluster.enqueue('greet', 'ada', { sessionId: 'conv-1' });
+    expect(await ran.promise).toEqual(['ada', 1, 'conv-1']);
+    await nest.close();
+    expect(nest.get(Dispatcher).stats().state).toBe('stopped');
+    await expect(cluster.enqueue('greet', 'late')).rejects.toThrow(/stopped/);
+  });
+
+  it('forRootAsync: the cluster options come from a factory', async () => {
+    const nest = await app([
+      WorkerPoolModule.forRootAsync({
+        useFactory: async () => ({
+          cluster: { connectionString: db.url, queuePrefix: 'e2e2', pollIntervalMs: 50 },
+        }),
+      }),
+    ]);
+    const ran = deferred<[string, number, string | undefined]>();
+    seen.set('grace', ran);
+    await nest.get(Cluster).enqueue('greet', 'grace');
+    expect(await ran.promise).toEqual(['grace', 1, undefined]);
+    await nest.close();
+  });
+
+  it('without the cluster option the injected Cluster is null; beside threads it is refused by name', async () => {
+    const nest = await app([WorkerPoolModule.forRoot({ lanes: 1 })]);
+    expect(nest.get(Sender).cluster).toBeNull();
+    await nest.close();
+    await expect(
+      app([
+        WorkerPoolModule.forRoot({
+          cluster: { connectionString: db.url },
+          threads: { module: 'x.js' } as never,
+        }),
+      ]),
+    ).rejects.toThrow(/"cluster".*without the threads option/);
+  });
+});
