@@ -65,6 +65,13 @@ export interface ClusterOptions {
    * for heartbeatSeconds (its replica died) runs again elsewhere. At least 10. Default 30.
    */
   heartbeatSeconds?: number;
+  /**
+   * How often pg-boss's supervisor looks for tasks whose heartbeat lapsed (and refreshes its
+   * queue counts), in seconds, when the pool opened the connection (with `boss`, the app's
+   * instance decides). A dead replica's tasks run again within heartbeatSeconds plus this.
+   * Default 60 (pg-boss's).
+   */
+  monitorIntervalSeconds?: number;
   /** Errors of the background work (a fetch or a completion that failed). Default: console.error. */
   onError?: (error: unknown) => void;
 }
@@ -80,6 +87,7 @@ export interface ResolvedClusterOptions {
   readonly retry: Required<ClusterRetryOptions>;
   readonly onFailure: ClusterOnFailure;
   readonly heartbeatSeconds: number;
+  readonly monitorIntervalSeconds: number;
   readonly onError: (error: unknown) => void;
 }
 
@@ -94,6 +102,7 @@ const KEYS = [
   'retry',
   'onFailure',
   'heartbeatSeconds',
+  'monitorIntervalSeconds',
   'onError',
 ];
 const RETRY_KEYS = ['limit', 'delaySeconds', 'backoff'];
@@ -185,6 +194,12 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     },
     onFailure,
     heartbeatSeconds: integer('heartbeatSeconds', options.heartbeatSeconds ?? 30, 10, 86_400),
+    monitorIntervalSeconds: integer(
+      'monitorIntervalSeconds',
+      options.monitorIntervalSeconds ?? 60,
+      1,
+      3_600,
+    ),
     onError,
   };
 }

@@ -217,6 +217,8 @@ export class Cluster {
       connectionString: url,
       schedule: false,
       connectionTimeoutMillis: 10_000,
+      superviseIntervalSeconds: this.options.monitorIntervalSeconds,
+      monitorIntervalSeconds: this.options.monitorIntervalSeconds,
     });
     boss.on('error', (error) => this.options.onError(error));
     this.ownsBoss = true;

@@ -1,7 +1,8 @@
 // The per-session contract across replica processes (each a Node process with its own pool in
 // cluster mode, on one PostgreSQL): every task runs, each session's tasks in enqueue order and
 // never two at once, whichever replica runs them; a replica stopped with SIGTERM finishes what
-// it holds, so nothing runs twice.
+// it holds, so nothing runs twice; one SIGKILLed mid-run has its tasks run again elsewhere
+// (redelivered), and only those.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
@@ -28,6 +29,7 @@ class Replica {
   readonly ready = deferred();
   enqueued: Deferred<number> = deferred<number>();
   readonly stopped = deferred<{ held: number; completed: number }>();
+  readonly stalled = deferred();
   readonly exited = deferred<number | null>();
   readonly errors: string[] = [];
 
@@ -47,6 +49,7 @@ class Replica {
       else if (m.kind === 'enqueued') this.enqueued.resolve(m.count);
       else if (m.kind === 'ran') onRan(m.s, m.seq);
       else if (m.kind === 'stopped') this.stopped.resolve(m);
+      else if (m.kind === 'stalled') this.stalled.resolve();
       else if (m.kind === 'error') this.errors.push(m.message);
     });
     this.child.on('exit', (code) => {
@@ -93,9 +96,10 @@ describeCluster('cluster mode across replica processes', () => {
     expected: number,
     env: Record<string, string>,
     prefix: string,
+    more: object = {},
   ): Promise<{ allRan: Promise<void>; reached: (n: number) => Promise<void> }> {
     await sql.query('DROP TABLE IF EXISTS runs, running');
-    await sql.query('CREATE TABLE running (s text PRIMARY KEY)');
+    await sql.query('CREATE TABLE running (s text PRIMARY KEY, replica int)');
     await sql.query(
       'CREATE TABLE runs (id bigserial PRIMARY KEY, s text, seq int, replica int, attempt int, redelivered bool, overlap bool)',
     );
@@ -111,7 +115,13 @@ describeCluster('cluster mode across replica processes', () => {
       distinct.add(`${s}/${seq}`);
       for (const w of waiters) if (distinct.size >= w.n) w.reached.resolve();
     };
-    const options = { shards: 3, pollIntervalMs: 50, fetchBatchSize: 20, queuePrefix: prefix };
+    const options = {
+      shards: 3,
+      pollIntervalMs: 50,
+      fetchBatchSize: 20,
+      queuePrefix: prefix,
+      ...more,
+    };
     for (let i = 0; i < count; i++) {
       replicas.push(
         new Replica(i, db.url, onRan, { NWP_CLUSTER: JSON.stringify(options), ...env }),
@@ -212,4 +222,54 @@ describeCluster('cluster mode across replica processes', () => {
     expect(stopped.completed).toBeGreaterThan(0);
     expect(all.every((r) => r.attempt === 1 && !r.redelivered)).toBe(true);
   }, 120_000);
+
+  it('a replica SIGKILLed mid-run: its tasks run again elsewhere (ctx.redelivered, attempt 2) once its heartbeat lapses; only those run twice, order kept, none lost', async () => {
+    const killedAt = deferred<number>();
+    const { allRan } = await start(3, 500, { NWP_WORK_MS: '10' }, 'sigkill', {
+      heartbeatSeconds: 10,
+      monitorIntervalSeconds: 1,
+    });
+    // Replica 0 hangs in its handlers after 20 runs: killed then, it surely holds tasks it started.
+    const victim = replicas[0]!;
+    victim.command({ kind: 'stall-after', runs: 20 });
+    await enqueue(50, 10);
+    await victim.stalled.promise;
+    victim.child.kill('SIGKILL');
+    expect(await replicas[0]!.exited.promise).toBe(null);
+    killedAt.resolve(Date.now());
+    // Its handlers died with it: their claim on their session is void (else the rerun would
+    // count as an overlap). Nothing can refetch those tasks before their heartbeat lapses.
+    await sql.query('DELETE FROM running WHERE replica = 0');
+    await allRan;
+    const recoveredIn = Date.now() - (await killedAt.promise);
+    replicas.slice(1).forEach((r) => r.command({ kind: 'stop' }));
+    await Promise.all(replicas.map((r) => r.exited.promise));
+    const all = await runs();
+    const result = check(all, 50, 10);
+    const firstRun = new Map<string, Run>();
+    const twice: Array<[Run, Run]> = [];
+    for (const r of all) {
+      const key = `${r.s}/${r.seq}`;
+      const first = firstRun.get(key);
+      if (first === undefined) firstRun.set(key, r);
+      else twice.push([first, r]);
+    }
+    const redelivered = all.filter((r) => r.redelivered);
+    process.stderr.write(
+      `sigkill: ${JSON.stringify(result)}; ran twice ${twice.length}, redelivered ${redelivered.length}, all ran ${recoveredIn} ms after the kill\n`,
+    );
+    expect(result).toMatchObject({ orderViolations: 0, overlaps: 0, lost: 0 });
+    // What ran twice had started on the killed replica; its rerun elsewhere is a redelivery.
+    for (const [first, again] of twice) {
+      expect(first.replica).toBe(0);
+      expect(again).toMatchObject({ attempt: 2, redelivered: true });
+      expect(again.replica).not.toBe(0);
+    }
+    // Redeliveries are exactly the killed replica's tasks: never on it, at most what it held.
+    expect(twice.length).toBeGreaterThan(0);
+    expect(redelivered.every((r) => r.replica !== 0 && r.attempt === 2)).toBe(true);
+    expect(redelivered.length).toBeGreaterThanOrEqual(twice.length);
+    expect(redelivered.length).toBeLessThanOrEqual(200);
+    expect(replicas.slice(1).flatMap((r) => r.errors)).toEqual([]);
+  }, 180_000);
 });
