@@ -13,6 +13,8 @@ export interface Envelope {
   s: string | null;
   /** Payload (absent when undefined). */
   p?: unknown;
+  /** submit(): the channel of the replica awaiting the result (absent for enqueue). */
+  c?: string;
 }
 
 /** Written as a job's output when its handler failed here (so a later attempt knows it is a retry, not a redelivery). */

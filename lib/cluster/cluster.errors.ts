@@ -80,3 +80,40 @@ export class ClusterNotRunningError extends WorkerPoolError {
     );
   }
 }
+
+/** submit(): no outcome came back in time, or the pool stopped first. The task may still run. */
+export class ClusterSubmitTimeoutError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_SUBMIT_TIMEOUT';
+  constructor(
+    readonly type: string,
+    readonly jobId: string,
+    /** undefined: the pool stopped before the outcome came. */
+    readonly timeoutMs: number | undefined,
+  ) {
+    super(
+      (timeoutMs === undefined
+        ? `The pool stopped before the result of task "${type}" (job ${jobId}) came back. `
+        : `No result for task "${type}" (job ${jobId}) within ${timeoutMs} ms (cluster.submitTimeoutMs, or submit's timeoutMs). `) +
+        `The task is stored and may still run, or have run: submit it again only if its handler is idempotent, or use enqueue() for work whose result nobody awaits.`,
+    );
+  }
+}
+
+/** submit(): the task failed on its last attempt, on whichever replica ran it. */
+export class ClusterTaskFailedError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_TASK_FAILED';
+  constructor(
+    readonly type: string,
+    readonly jobId: string,
+    /** The handler's error, as it was stored: its name, message and code. */
+    readonly remoteName: string,
+    readonly remoteMessage: string,
+    readonly remoteCode: string | undefined,
+    readonly attempts: number,
+  ) {
+    super(
+      `Task "${type}" (job ${jobId}) failed on its last attempt (${attempts} in all; cluster.retry.limit sets how many): ` +
+        `${remoteName}: ${remoteMessage}`,
+    );
+  }
+}

@@ -7,8 +7,11 @@
  */
 import type { JobAttempt, JobWithMetadata, PgBoss } from 'pg-boss';
 import { type Envelope, type FailureOutput, Delivery } from './cluster.delivery.js';
+import { NotJsonError } from './cluster.errors.js';
 import type { ResolvedClusterOptions } from './cluster.options.js';
+import { MAX_NOTIFY_BYTES, type Outcome, type ResultOutput } from './cluster.results.js';
 import type { FetcherCounts } from './cluster.stats.js';
+import { findNotJson } from './json.js';
 
 /** Room shared by a replica's fetchers: at most `maxHeld` jobs in hand. */
 export class HeldCount {
@@ -118,9 +121,14 @@ export class ShardFetcher {
     // An attempt after the first whose predecessor wrote no failure of ours: that one never ended here.
     const output = job.output as Partial<FailureOutput> | null;
     const redelivered = job.retryCount > 0 && output?.nwp !== 'failed';
+    const last = job.retryCount >= job.retryLimit;
+    const reply = job.data.c;
     this.run(new Delivery(job.id, job.data, job.retryCount, redelivered)).then(
-      () => this.completed(attempt),
-      (error: unknown) => void this.failed(attempt, job.retryCount >= job.retryLimit, error),
+      (value) =>
+        reply === undefined
+          ? this.completed(attempt)
+          : void this.completedWithResult(attempt, job.data.t, last, reply, value),
+      (error: unknown) => void this.failed(attempt, last, error, reply),
     );
   }
 
@@ -146,7 +154,55 @@ export class ShardFetcher {
     for (const attempt of batch) this.release(attempt);
   }
 
-  private async failed(attempt: JobAttempt, last: boolean, error: unknown): Promise<void> {
+  /** A submit()'s task: its result is stored on the job, then sent to the submitter. */
+  private async completedWithResult(
+    attempt: JobAttempt,
+    type: string,
+    last: boolean,
+    reply: string,
+    value: unknown,
+  ): Promise<void> {
+    const bad = findNotJson(value, 'result');
+    if (bad !== undefined) {
+      return this.failed(
+        attempt,
+        last,
+        new NotJsonError('result', type, bad.path, bad.found),
+        reply,
+      );
+    }
+    const output: ResultOutput = value === undefined ? { nwp: 'done' } : { nwp: 'done', v: value };
+    try {
+      const result = await this.boss.complete(this.queue, attempt, output as unknown as object);
+      this.counts.completed++;
+      // Not ours any more (the claim lapsed and another replica took it): that one replies.
+      if ((result as { affected?: number }).affected === 1) {
+        await this.notify(reply, { id: attempt.id, ok: true, v: value });
+      }
+    } catch (error) {
+      this.counts.writeErrors++;
+      this.options.onError(error);
+    }
+    this.release(attempt);
+  }
+
+  private async notify(channel: string, outcome: Outcome): Promise<void> {
+    let payload = JSON.stringify(outcome);
+    if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
+      if ('e' in outcome) {
+        const message = outcome.e.message.slice(0, 2_000);
+        payload = JSON.stringify({ ...outcome, e: { ...outcome.e, message } });
+      } else payload = JSON.stringify({ id: outcome.id, big: true });
+    }
+    await this.boss.getDb().executeSql('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  private async failed(
+    attempt: JobAttempt,
+    last: boolean,
+    error: unknown,
+    reply?: string,
+  ): Promise<void> {
     const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
     const output: FailureOutput = {
       nwp: 'failed',
@@ -160,12 +216,13 @@ export class ShardFetcher {
       // pg-boss has copied it to the dead-letter queue, but the failed job would still hold
       // the session. By id: a fenced delete leaves failed jobs alone. Only if this fail was
       // ours (affected), not after the claim lapsed and another replica took the job.
-      if (
-        last &&
-        this.options.onFailure === 'dead-letter' &&
-        (result as { affected?: number }).affected === 1
-      )
+      const ours = (result as { affected?: number }).affected === 1;
+      if (last && ours && this.options.onFailure === 'dead-letter')
         await this.boss.deleteJob(this.queue, attempt.id);
+      if (last && ours && reply !== undefined) {
+        const attempts = attempt.retryCount + 1;
+        await this.notify(reply, { id: attempt.id, ok: false, e: output, attempts });
+      }
     } catch (writeError) {
       this.counts.writeErrors++;
       this.options.onError(writeError);

@@ -72,6 +72,8 @@ export interface ClusterOptions {
    * Default 60 (pg-boss's).
    */
   monitorIntervalSeconds?: number;
+  /** How long submit() awaits a result by default, in ms. Default 30_000. */
+  submitTimeoutMs?: number;
   /** Errors of the background work (a fetch or a completion that failed). Default: console.error. */
   onError?: (error: unknown) => void;
 }
@@ -88,6 +90,7 @@ export interface ResolvedClusterOptions {
   readonly onFailure: ClusterOnFailure;
   readonly heartbeatSeconds: number;
   readonly monitorIntervalSeconds: number;
+  readonly submitTimeoutMs: number;
   readonly onError: (error: unknown) => void;
 }
 
@@ -103,6 +106,7 @@ const KEYS = [
   'onFailure',
   'heartbeatSeconds',
   'monitorIntervalSeconds',
+  'submitTimeoutMs',
   'onError',
 ];
 const RETRY_KEYS = ['limit', 'delaySeconds', 'backoff'];
@@ -200,6 +204,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       1,
       3_600,
     ),
+    submitTimeoutMs: integer('submitTimeoutMs', options.submitTimeoutMs ?? 30_000, 1, 2 ** 31 - 1),
     onError,
   };
 }

@@ -11,6 +11,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { DrainReport } from '../core/drain-report.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkDelay } from '../core/options.js';
 import { hash32 } from '../core/hash.js';
 import type { DrainOptions, HandlerRegistration } from '../core/submit-options.js';
 import type { TaskHandlerFn } from '../core/task.js';
@@ -34,6 +35,7 @@ import {
   type ResolvedClusterOptions,
   resolveClusterOptions,
 } from './cluster.options.js';
+import { ResultListener } from './cluster.results.js';
 import { findNotJson } from './json.js';
 
 type ClusterState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -41,6 +43,11 @@ type ClusterState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 export interface ClusterEnqueueOptions {
   /** Tasks of one session run one at a time, in enqueue order, on whichever replicas. */
   sessionId?: string;
+}
+
+export interface ClusterSubmitOptions extends ClusterEnqueueOptions {
+  /** How long to await the result before ClusterSubmitTimeoutError. Default cluster.submitTimeoutMs. */
+  timeoutMs?: number;
 }
 
 const MIN_NODE = [22, 12];
@@ -52,6 +59,9 @@ export class Cluster {
   private ownsBoss = false;
   private fetchers: ShardFetcher[] = [];
   private readonly room: HeldCount;
+  private results: ResultListener | undefined;
+  /** This replica's reply channel for submit() results. */
+  private readonly channel = `nwp_r_${randomUUID().replaceAll('-', '')}`;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -128,6 +138,45 @@ export class Cluster {
     payload: P,
     options: ClusterEnqueueOptions = {},
   ): Promise<string> {
+    const job = this.prepare(type, payload, options);
+    const id = await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key });
+    if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in ${job.queue}`);
+    return id;
+  }
+
+  /**
+   * Stores a task like enqueue(), then resolves with its handler's result, wherever it ran
+   * (or rejects with ClusterTaskFailedError after its last attempt, ClusterSubmitTimeoutError
+   * after `timeoutMs`). Payload and result must be JSON.
+   */
+  async submit<R = unknown, P = unknown>(
+    type: string,
+    payload: P,
+    options: ClusterSubmitOptions = {},
+  ): Promise<R> {
+    const { timeoutMs = this.options.submitTimeoutMs } = options ?? {};
+    checkDelay('timeoutMs', timeoutMs, false);
+    const job = this.prepare(type, payload, options);
+    this.results ??= new ResultListener(this.boss!, this.channel, this.options.onError);
+    await this.results.listen();
+    job.data.c = this.channel;
+    // Our own id, awaited before the job exists: its outcome cannot come before we listen for it.
+    const id = randomUUID();
+    const result = this.results.wait(id, job.queue, type, timeoutMs);
+    try {
+      await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key, id });
+    } catch (error) {
+      this.results.settle(id, undefined, error);
+    }
+    return result as Promise<R>;
+  }
+
+  /** Checks a task and says where it goes; throws before anything is stored. */
+  private prepare(
+    type: string,
+    payload: unknown,
+    options: ClusterEnqueueOptions,
+  ): { queue: string; key: string; data: Envelope } {
     if (this.state !== 'running') throw new ClusterNotRunningError(this.state);
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError(
@@ -149,10 +198,7 @@ export class Cluster {
     // Session keys and unkeyed keys cannot collide: 's:' and 'u:'.
     const key = sessionId === undefined ? `u:${randomUUID()}` : `s:${sessionId}`;
     const queue = this.queueName(hash32(key) % this.options.shards);
-    const data: Envelope = { t: type, s: sessionId ?? null, p: payload };
-    const id = await this.boss!.send(queue, data as object, { singletonKey: key });
-    if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in queue ${queue}`);
-    return id;
+    return { queue, key, data: { t: type, s: sessionId ?? null, p: payload } };
   }
 
   /**
@@ -167,6 +213,7 @@ export class Cluster {
     await Promise.all(this.fetchers.map((f) => f.stop()));
     const report = await this.dispatcher.drain(deadlineMs, drain);
     await Promise.all(this.fetchers.map((f) => f.whenEmpty()));
+    await this.results?.close();
     if (this.ownsBoss) await this.boss!.stop({ graceful: true, close: true });
     this.state = 'stopped';
     return report;

@@ -1,4 +1,4 @@
-export { Cluster, type ClusterEnqueueOptions } from './cluster.js';
+export { Cluster, type ClusterEnqueueOptions, type ClusterSubmitOptions } from './cluster.js';
 export type { ClusterStats } from './cluster.stats.js';
 export type { ClusterTaskContext } from './cluster.delivery.js';
 export * from './cluster.errors.js';

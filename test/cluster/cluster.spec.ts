@@ -10,6 +10,8 @@ import {
   type ClusterOptions,
   type ClusterTaskContext,
   ClusterConnectionError,
+  ClusterSubmitTimeoutError,
+  ClusterTaskFailedError,
   NotJsonError,
 } from '../../lib/cluster/index.js';
 import { type Deferred, deferred } from '../support/deferred.js';
@@ -160,5 +162,82 @@ describeCluster('cluster mode on one replica', () => {
     await expect(c2.start()).rejects.toThrow(
       /Cluster mode could not start on postgres:\/\/postgres@127\.0\.0\.1:1\/x: .*ECONNREFUSED/,
     );
+  });
+
+  it('submit() resolves with the result, wherever it ran: two replicas on the same queues, 30 submits over 3 sessions', async () => {
+    const prefix = `t${++prefixes}`;
+    const ran = { a: 0, b: 0 };
+    const make = (name: 'a' | 'b') => {
+      const { cluster: c } = cluster({ queuePrefix: prefix });
+      c.registerHandler('double', (n: number) => {
+        ran[name]++;
+        return { n, doubled: n * 2 };
+      });
+      return c;
+    };
+    const a = make('a');
+    const b = make('b');
+    await Promise.all([a.start(), b.start()]);
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, n) =>
+        a.submit<{ n: number; doubled: number }>('double', n, { sessionId: `s${n % 3}` }),
+      ),
+    );
+    process.stderr.write(`submit: ran on the submitter ${ran.a}, on the other replica ${ran.b}\n`);
+    expect(results).toEqual(Array.from({ length: 30 }, (_, n) => ({ n, doubled: n * 2 })));
+    expect(ran.a + ran.b).toBe(30);
+  });
+
+  it('submit() of a result too large for NOTIFY (20 kB) reads it from the job', async () => {
+    const { cluster: c } = cluster();
+    c.registerHandler('big', (n: number) => 'x'.repeat(n));
+    await c.start();
+    expect(await c.submit<string>('big', 20_000)).toHaveLength(20_000);
+  });
+
+  it('submit() rejects with ClusterTaskFailedError after the last attempt, naming the remote error and the attempts', async () => {
+    const { cluster: c } = cluster({ retry: { limit: 1 } });
+    const attempts: number[] = [];
+    c.registerHandler('fails', (_: null, ctx: ClusterTaskContext) => {
+      attempts.push(ctx.attempt);
+      throw Object.assign(new TypeError('no such user'), { code: 'E_USER' });
+    });
+    await c.start();
+    const error = (await c
+      .submit('fails', null, { sessionId: 's' })
+      .catch((e: unknown) => e)) as ClusterTaskFailedError;
+    expect(error).toBeInstanceOf(ClusterTaskFailedError);
+    expect(error).toMatchObject({ remoteName: 'TypeError', remoteCode: 'E_USER', attempts: 2 });
+    expect(error.message).toMatch(/"fails".*2 in all.*TypeError: no such user/);
+    expect(attempts).toEqual([1, 2]);
+  });
+
+  it('a result that is not JSON fails the task with NotJsonError as its error, delivered to the submitter', async () => {
+    const { cluster: c } = cluster({ retry: { limit: 0 } });
+    c.registerHandler('dated', () => ({ at: new Date(0) }));
+    await c.start();
+    const error = (await c
+      .submit('dated', null)
+      .catch((e: unknown) => e)) as ClusterTaskFailedError;
+    expect(error).toBeInstanceOf(ClusterTaskFailedError);
+    expect(error.remoteName).toBe('NotJsonError');
+    expect(error.remoteMessage).toMatch(/result of task "dated" is not JSON: result\.at is a Date/);
+  });
+
+  it('submit() rejects with ClusterSubmitTimeoutError when no result comes in time; the task still runs', async () => {
+    const { cluster: c } = cluster();
+    const release = deferred();
+    const finished = deferred();
+    c.registerHandler('slow', async () => {
+      await release.promise;
+      finished.resolve();
+      return 1;
+    });
+    await c.start();
+    const error = await c.submit('slow', null, { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterSubmitTimeoutError);
+    expect((error as Error).message).toMatch(/within 100 ms \(cluster\.submitTimeoutMs/);
+    release.resolve();
+    await finished.promise;
   });
 });
