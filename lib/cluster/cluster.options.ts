@@ -44,6 +44,11 @@ export interface ClusterOptions {
    * while tasks wait moves sessions to other queues: drain the queues first.
    */
   shards?: number;
+  /**
+   * The PostgreSQL schema of pg-boss's tables. Default 'pgboss' (pg-boss's). With `boss`, give
+   * the schema that instance was made with.
+   */
+  schema?: string;
   /** Prefix of the queue names (`<prefix>.<shard>`, `<prefix>.dead`). Default 'nwp'. */
   queuePrefix?: string;
   /** Most tasks one fetch takes from one shard. Default 50. */
@@ -83,6 +88,7 @@ export interface ResolvedClusterOptions {
   readonly boss: PgBossInstance | undefined;
   readonly shards: number;
   readonly queuePrefix: string;
+  readonly schema: string;
   readonly fetchBatchSize: number;
   readonly maxHeld: number;
   readonly pollIntervalMs: number;
@@ -99,6 +105,7 @@ const KEYS = [
   'boss',
   'shards',
   'queuePrefix',
+  'schema',
   'fetchBatchSize',
   'maxHeld',
   'pollIntervalMs',
@@ -162,6 +169,14 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       'a non-empty string of letters, digits, _, -, / and single dots',
     );
   }
+  const schema = options.schema ?? 'pgboss';
+  if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new InvalidOptionError(
+      'cluster.schema',
+      schema,
+      'a PostgreSQL schema name of lower-case letters, digits and _',
+    );
+  }
   const onFailure = options.onFailure ?? 'block';
   if (onFailure !== 'block' && onFailure !== 'dead-letter') {
     throw new InvalidOptionError('cluster.onFailure', onFailure, "'block' or 'dead-letter'");
@@ -188,6 +203,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     boss,
     shards: integer('shards', options.shards ?? 4, 1, 1024),
     queuePrefix,
+    schema,
     fetchBatchSize,
     maxHeld: integer('maxHeld', options.maxHeld ?? Math.max(200, fetchBatchSize), 1, 1_000_000),
     pollIntervalMs: integer('pollIntervalMs', options.pollIntervalMs ?? 500, 10, 3_600_000),

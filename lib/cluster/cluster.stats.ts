@@ -16,3 +16,17 @@ export interface ClusterStats extends FetcherCounts {
   /** Jobs this replica holds now (fetched, outcome not yet written). */
   held: number;
 }
+
+/** The whole cluster as the database sees it now (every replica's tasks, not only this one's). */
+export interface ClusterWideStats {
+  /** Tasks waiting (created, or waiting to retry), over all shards. */
+  queued: number;
+  /** Tasks running on some replica. */
+  active: number;
+  /** How long the oldest waiting task has waited (0 when none waits). */
+  oldestWaitMs: number;
+  /** Sessions held by a task that failed for good (onFailure 'block'): retrySession or skipSession them. */
+  blockedSessions: string[];
+  /** Live pg-boss instances of this cluster's replicas (those that opened their own connection). */
+  replicas: number;
+}

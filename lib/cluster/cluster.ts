@@ -29,7 +29,7 @@ import {
   NotJsonError,
 } from './cluster.errors.js';
 import { HeldCount, ShardFetcher } from './cluster.fetcher.js';
-import type { ClusterStats } from './cluster.stats.js';
+import type { ClusterStats, ClusterWideStats } from './cluster.stats.js';
 import {
   type ClusterOptions,
   type ResolvedClusterOptions,
@@ -60,6 +60,8 @@ export class Cluster {
   private fetchers: ShardFetcher[] = [];
   private readonly room: HeldCount;
   private results: ResultListener | undefined;
+  /** Per session, the last store under way on this replica (see inOrder). */
+  private readonly storing = new Map<string, Promise<void>>();
   /** This replica's reply channel for submit() results. */
   private readonly channel = `nwp_r_${randomUUID().replaceAll('-', '')}`;
 
@@ -139,9 +141,11 @@ export class Cluster {
     options: ClusterEnqueueOptions = {},
   ): Promise<string> {
     const job = this.prepare(type, payload, options);
-    const id = await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key });
-    if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in ${job.queue}`);
-    return id;
+    return this.inOrder(job.key, async () => {
+      const id = await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key });
+      if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in ${job.queue}`);
+      return id;
+    });
   }
 
   /**
@@ -157,18 +161,48 @@ export class Cluster {
     const { timeoutMs = this.options.submitTimeoutMs } = options ?? {};
     checkDelay('timeoutMs', timeoutMs, false);
     const job = this.prepare(type, payload, options);
-    this.results ??= new ResultListener(this.boss!, this.channel, this.options.onError);
-    await this.results.listen();
+    const results = (this.results ??= new ResultListener(
+      this.boss!,
+      this.channel,
+      this.options.onError,
+    ));
     job.data.c = this.channel;
     // Our own id, awaited before the job exists: its outcome cannot come before we listen for it.
     const id = randomUUID();
-    const result = this.results.wait(id, job.queue, type, timeoutMs);
-    try {
-      await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key, id });
-    } catch (error) {
-      this.results.settle(id, undefined, error);
-    }
-    return result as Promise<R>;
+    const stored = this.inOrder(job.key, async () => {
+      await results.listen();
+      const result = results.wait(id, job.queue, type, timeoutMs);
+      try {
+        await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key, id });
+      } catch (error) {
+        results.settle(id, undefined, error);
+      }
+      // Wrapped: the session's next store waits for this one to be stored, not for its result.
+      return { result };
+    });
+    return (await (
+      await stored
+    ).result) as R;
+  }
+
+  /**
+   * Runs `store` for a session once the calls made before it for that session have stored
+   * theirs, so a session's tasks are stored (and run) in the order of the calls on this
+   * replica; across replicas, in the order the database commits them.
+   */
+  private inOrder<T>(key: string, store: () => Promise<T>): Promise<T> {
+    if (key.startsWith('u:')) return store();
+    const before = this.storing.get(key);
+    const stored = before === undefined ? store() : before.then(store);
+    const done = stored.then(
+      () => {},
+      () => {},
+    );
+    this.storing.set(key, done);
+    void done.then(() => {
+      if (this.storing.get(key) === done) this.storing.delete(key);
+    });
+    return stored;
   }
 
   /** Checks a task and says where it goes; throws before anything is stored. */
@@ -238,6 +272,81 @@ export class Cluster {
     return stats;
   }
 
+  /** The whole cluster, read from the database now (a few queries per shard). */
+  async clusterStats(): Promise<ClusterWideStats> {
+    const boss = this.running();
+    const stats: ClusterWideStats = {
+      queued: 0,
+      active: 0,
+      oldestWaitMs: 0,
+      blockedSessions: [],
+      replicas: 0,
+    };
+    const queues = Array.from({ length: this.options.shards }, (_, i) => this.queueName(i));
+    // Counted now, not pg-boss's cached counts (up to a monitor interval old).
+    const { rows } = await boss.getDb().executeSql(
+      `SELECT count(*) FILTER (WHERE state < 'active')::int AS queued,
+              count(*) FILTER (WHERE state = 'active')::int AS active,
+              (extract(epoch FROM now() - min(created_on) FILTER (WHERE state < 'active')) * 1000)::float8 AS oldest
+         FROM ${this.options.schema}.job WHERE name = ANY($1::text[])`,
+      [queues],
+    );
+    const row = rows[0] as { queued: number; active: number; oldest: number | null };
+    stats.queued = row.queued;
+    stats.active = row.active;
+    stats.oldestWaitMs = Math.max(0, Math.round(row.oldest ?? 0));
+    for (const queue of queues) {
+      for (const key of await boss.getBlockedKeys(queue, { limit: 100 })) {
+        if (key.startsWith('s:')) stats.blockedSessions.push(key.slice(2));
+      }
+    }
+    const instances = await boss.getInstances();
+    stats.replicas = instances.filter((i) => i.live && i.name === this.instanceName).length;
+    stats.blockedSessions.sort();
+    return stats;
+  }
+
+  /**
+   * onFailure 'block': runs the session's failed task again (ctx.attempt counts on), then its
+   * later tasks. False when the session is not blocked.
+   */
+  async retrySession(sessionId: string): Promise<boolean> {
+    const found = await this.failedTask(sessionId);
+    if (found === undefined) return false;
+    await this.running().retry(found.queue, found.id);
+    return true;
+  }
+
+  /** onFailure 'block': drops the session's failed task, so its later tasks run. False when not blocked. */
+  async skipSession(sessionId: string): Promise<boolean> {
+    const found = await this.failedTask(sessionId);
+    if (found === undefined) return false;
+    await this.running().deleteJob(found.queue, found.id);
+    return true;
+  }
+
+  private async failedTask(sessionId: string): Promise<{ queue: string; id: string } | undefined> {
+    if (typeof sessionId !== 'string' || sessionId.length === 0) {
+      throw new InvalidOptionError('sessionId', sessionId, 'a non-empty string');
+    }
+    const key = `s:${sessionId}`;
+    const queue = this.queueName(hash32(key) % this.options.shards);
+    const jobs = await this.running().findJobs(queue, { key });
+    const failed = jobs.find((j) => j.state === 'failed');
+    return failed === undefined ? undefined : { queue, id: failed.id };
+  }
+
+  private running(): PgBoss {
+    if (this.boss === undefined || this.state === 'created' || this.state === 'stopped')
+      throw new ClusterNotRunningError(this.state);
+    return this.boss;
+  }
+
+  /** The name our own pg-boss instances register under, so replicas can be counted. */
+  private get instanceName(): string {
+    return `nest-worker-pool:${this.options.queuePrefix}`;
+  }
+
   private runLocally(delivery: Delivery): Promise<unknown> {
     const { t, s } = delivery.envelope;
     // One attempt here; the queue's retries take over from there (on any replica, in order).
@@ -264,6 +373,8 @@ export class Cluster {
       connectionString: url,
       schedule: false,
       connectionTimeoutMillis: 10_000,
+      instanceName: this.instanceName,
+      schema: this.options.schema,
       superviseIntervalSeconds: this.options.monitorIntervalSeconds,
       monitorIntervalSeconds: this.options.monitorIntervalSeconds,
     });

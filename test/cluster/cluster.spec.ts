@@ -240,4 +240,60 @@ describeCluster('cluster mode on one replica', () => {
     release.resolve();
     await finished.promise;
   });
+
+  it('a blocked session is listed by clusterStats(); retrySession runs its failed task again, skipSession drops it, then its next task runs', async () => {
+    const { cluster: c } = cluster({ retry: { limit: 0 }, shards: 2 });
+    let poisonous = true;
+    const runs: string[] = [];
+    const after = new Map([
+      ['after-a', deferred()],
+      ['after-b', deferred()],
+    ]);
+    c.registerHandler('t', (name: string, ctx: ClusterTaskContext) => {
+      runs.push(`${name}#${ctx.attempt}`);
+      if (name.startsWith('poison') && poisonous) throw new Error('poison');
+      after.get(name)?.resolve();
+    });
+    await c.start();
+    // submit() settles once the failure is written: a signal, no polling.
+    const failedA = c.submit('t', 'poison-a', { sessionId: 'a' }).catch((e: unknown) => e);
+    const failedB = c.submit('t', 'poison-b', { sessionId: 'b' }).catch((e: unknown) => e);
+    await c.enqueue('t', 'after-a', { sessionId: 'a' });
+    await c.enqueue('t', 'after-b', { sessionId: 'b' });
+    expect(await failedA).toBeInstanceOf(ClusterTaskFailedError);
+    expect(await failedB).toBeInstanceOf(ClusterTaskFailedError);
+    const stats = await c.clusterStats();
+    expect(stats).toMatchObject({ blockedSessions: ['a', 'b'], queued: 2, active: 0, replicas: 1 });
+    expect(stats.oldestWaitMs).toBeGreaterThanOrEqual(0);
+    expect(await c.skipSession('no-such-session')).toBe(false);
+
+    poisonous = false;
+    expect(await c.retrySession('a')).toBe(true);
+    await after.get('after-a')!.promise;
+    expect(await c.skipSession('b')).toBe(true);
+    await after.get('after-b')!.promise;
+    expect(runs.filter((r) => r.includes('-a'))).toEqual(['poison-a#1', 'poison-a#2', 'after-a#1']);
+    expect(runs.filter((r) => r.includes('-b'))).toEqual(['poison-b#1', 'after-b#1']);
+    expect((await c.clusterStats()).blockedSessions).toEqual([]);
+  });
+
+  it('calls for one session on one replica are stored in call order, even when not awaited one by one', async () => {
+    const { cluster: c } = cluster();
+    const seen: number[] = [];
+    const last = deferred();
+    c.registerHandler('t', (n: number) => {
+      seen.push(n);
+      if (n === 59) last.resolve();
+    });
+    await c.start();
+    const calls: Promise<unknown>[] = [];
+    for (let n = 0; n < 60; n++) {
+      calls.push(
+        n % 3 === 0 ? c.submit('t', n, { sessionId: 's' }) : c.enqueue('t', n, { sessionId: 's' }),
+      );
+    }
+    await Promise.all(calls);
+    await last.promise;
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, n) => n));
+  });
 });

@@ -14,7 +14,9 @@ import {
   WorkerPoolModule,
 } from '../../lib/index.js';
 import { deferred } from '../support/deferred.js';
-import { describeCluster, freshDatabase } from '../support/cluster.js';
+import { cutOff, describeCluster, freshDatabase } from '../support/cluster.js';
+import { TerminusModule } from '@nestjs/terminus';
+import { WorkerPoolHealthIndicator } from '../../lib/health/index.js';
 
 const seen = new Map<string, ReturnType<typeof deferred<[string, number, string | undefined]>>>();
 
@@ -42,10 +44,10 @@ describeCluster('cluster mode through WorkerPoolModule (e2e)', () => {
     await db?.drop();
   });
 
-  async function app(imports: unknown[]) {
+  async function app(imports: unknown[], providers: unknown[] = []) {
     const moduleRef = await Test.createTestingModule({
       imports: imports as never[],
-      providers: [Greeter, Sender],
+      providers: [Greeter, Sender, ...providers] as never[],
     }).compile();
     const nest = moduleRef.createNestApplication({ logger: false });
     await nest.init();
@@ -97,5 +99,50 @@ describeCluster('cluster mode through WorkerPoolModule (e2e)', () => {
         }),
       ]),
     ).rejects.toThrow(/"cluster".*without the threads option/);
+  });
+
+  it('isClusterHealthy: up with the cluster figures, down while the database is unreachable, up again after', async () => {
+    const own = await freshDatabase();
+    const errors: unknown[] = [];
+    const nest = await app(
+      [
+        TerminusModule,
+        WorkerPoolModule.forRoot({
+          cluster: {
+            connectionString: own.url,
+            pollIntervalMs: 50,
+            onError: (e) => errors.push(e),
+          },
+        }),
+      ],
+      [WorkerPoolHealthIndicator],
+    );
+    try {
+      const health = nest.get(WorkerPoolHealthIndicator);
+      expect(await health.isClusterHealthy()).toEqual({
+        workerPoolCluster: {
+          status: 'up',
+          queued: 0,
+          active: 0,
+          oldestWaitMs: 0,
+          blockedSessions: 0,
+          replicas: 1,
+        },
+      });
+      const reopen = await cutOff(own.name);
+      const down = await health.isClusterHealthy('db', { timeoutMs: 2_000 });
+      expect(down).toMatchObject({
+        db: {
+          status: 'down',
+          reason: expect.stringMatching(/^the cluster's database is unreachable: /),
+        },
+      });
+      await reopen();
+      expect(await health.isClusterHealthy('db')).toMatchObject({ db: { status: 'up' } });
+      await expect(health.isClusterHealthy('x', { timeoutMs: 0 })).rejects.toThrow(/timeoutMs/);
+    } finally {
+      await nest.close();
+      await own.drop();
+    }
   });
 });

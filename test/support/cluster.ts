@@ -42,6 +42,25 @@ async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs one statement on the server's `postgres` database (to create, cut off or drop one). */
+export function adminQuery(sql: string): Promise<pg.QueryResult> {
+  return admin((c) => c.query(sql));
+}
+
+/**
+ * Makes `database` unreachable: no new connection is allowed and the open ones are ended.
+ * The returned function lets connections in again.
+ */
+export async function cutOff(database: string): Promise<() => Promise<void>> {
+  await adminQuery(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+  await adminQuery(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}'`,
+  );
+  return async () => {
+    await adminQuery(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+  };
+}
+
 let created = 0;
 
 /** A fresh database, `nwp_cluster_<pid>_<n>`; `drop()` removes it (and ends its connections). */
