@@ -75,7 +75,16 @@ export class WorkerPoolRef {
     });
     if (threads !== undefined) this.threads = new ThreadLanes(this.dispatcher, threads, name);
     if (cluster !== undefined) {
-      this.cluster = new Cluster(this.dispatcher, cluster);
+      // Background errors, and enqueued tasks that failed for good, go to the pool's logger.
+      const onError = (error: unknown) =>
+        this.logger.error(
+          `cluster: ${describeError(error)}`,
+          error instanceof Error ? error.stack : undefined,
+        );
+      this.cluster = new Cluster(
+        this.dispatcher,
+        cluster !== null && typeof cluster === 'object' ? { onError, ...cluster } : cluster,
+      );
     }
     if (autoscale !== undefined) {
       if (autoscale === null || typeof autoscale !== 'object') {

@@ -7,7 +7,7 @@
  */
 import type { JobAttempt, JobWithMetadata, PgBoss } from 'pg-boss';
 import { type Envelope, type FailureOutput, Delivery } from './cluster.delivery.js';
-import { NotJsonError } from './cluster.errors.js';
+import { ClusterTaskFailedError, NotJsonError } from './cluster.errors.js';
 import type { ResolvedClusterOptions } from './cluster.options.js';
 import { MAX_NOTIFY_BYTES, type Outcome, type ResultOutput } from './cluster.results.js';
 import type { FetcherCounts } from './cluster.stats.js';
@@ -128,7 +128,7 @@ export class ShardFetcher {
         reply === undefined
           ? this.completed(attempt)
           : void this.completedWithResult(attempt, job.data.t, last, reply, value),
-      (error: unknown) => void this.failed(attempt, last, error, reply),
+      (error: unknown) => void this.failed(attempt, job.data.t, last, error, reply),
     );
   }
 
@@ -164,12 +164,8 @@ export class ShardFetcher {
   ): Promise<void> {
     const bad = findNotJson(value, 'result');
     if (bad !== undefined) {
-      return this.failed(
-        attempt,
-        last,
-        new NotJsonError('result', type, bad.path, bad.found),
-        reply,
-      );
+      const error = new NotJsonError('result', type, bad.path, bad.found);
+      return this.failed(attempt, type, last, error, reply);
     }
     const output: ResultOutput = value === undefined ? { nwp: 'done' } : { nwp: 'done', v: value };
     try {
@@ -199,6 +195,7 @@ export class ShardFetcher {
 
   private async failed(
     attempt: JobAttempt,
+    type: string,
     last: boolean,
     error: unknown,
     reply?: string,
@@ -219,9 +216,15 @@ export class ShardFetcher {
       const ours = (result as { affected?: number }).affected === 1;
       if (last && ours && this.options.onFailure === 'dead-letter')
         await this.boss.deleteJob(this.queue, attempt.id);
+      const attempts = attempt.retryCount + 1;
       if (last && ours && reply !== undefined) {
-        const attempts = attempt.retryCount + 1;
         await this.notify(reply, { id: attempt.id, ok: false, e: output, attempts });
+      } else if (last && ours) {
+        // An enqueued task failed for good and nobody awaits it: say so, once.
+        const { name, message, code } = output;
+        this.options.onError(
+          new ClusterTaskFailedError(type, attempt.id, name, message, code, attempts),
+        );
       }
     } catch (writeError) {
       this.counts.writeErrors++;

@@ -48,6 +48,10 @@ describeCluster('cluster mode on one replica', () => {
       queuePrefix: `t${++prefixes}`,
       shards: 2,
       pollIntervalMs: 50,
+      // Tasks made to fail for good are reported there; anything else is worth seeing.
+      onError: (e) => {
+        if (!(e instanceof ClusterTaskFailedError)) console.error(e);
+      },
       ...options,
     });
     running.push(c);
@@ -84,7 +88,13 @@ describeCluster('cluster mode on one replica', () => {
   });
 
   it("onFailure 'block': a task failed for good holds its session (getBlockedKeys), other sessions go on", async () => {
-    const { cluster: c } = cluster({ retry: { limit: 0 }, onFailure: 'block', shards: 1 });
+    const errors: unknown[] = [];
+    const { cluster: c } = cluster({
+      retry: { limit: 0 },
+      onFailure: 'block',
+      shards: 1,
+      onError: (e) => errors.push(e),
+    });
     const ran: string[] = [];
     const other = deferred();
     c.registerHandler('t', (name: string) => {
@@ -99,6 +109,12 @@ describeCluster('cluster mode on one replica', () => {
     await other.promise;
     await c.stop(); // every outcome written
     expect(ran.sort()).toEqual(['other', 'poison']);
+    // Nobody awaited it: its failure is reported once, through onError.
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ClusterTaskFailedError);
+    expect((errors[0] as Error).message).toMatch(
+      /"t" .*failed on its last attempt \(1 in all.*Error: poison/,
+    );
     expect(await admin.getBlockedKeys(c.queueName(0))).toEqual(['s:a']);
     // The session's next task is still there, and no fetch hands it out.
     expect(await admin.fetch(c.queueName(0), { batchSize: 10 })).toEqual([]);
