@@ -15,7 +15,7 @@ import {
   NotJsonError,
 } from '../../lib/cluster/index.js';
 import { type Deferred, deferred } from '../support/deferred.js';
-import { describeCluster, freshDatabase } from '../support/cluster.js';
+import { cutOff, describeCluster, freshDatabase } from '../support/cluster.js';
 
 describeCluster('cluster mode on one replica', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -312,4 +312,59 @@ describeCluster('cluster mode on one replica', () => {
     await last.promise;
     expect(seen).toEqual(Array.from({ length: 60 }, (_, n) => n));
   });
+
+  it('the database cut off mid-run: nothing is lost once enqueue resolved; the task whose outcome could not be written runs again (redelivered), then its session goes on', async () => {
+    const own = await freshDatabase();
+    const errors: unknown[] = [];
+    const pool = new Dispatcher({ lanes: 2 });
+    const c = new Cluster(pool, {
+      connectionString: own.url,
+      pollIntervalMs: 50,
+      heartbeatSeconds: 10,
+      monitorIntervalSeconds: 1,
+      onError: (e) => errors.push(e),
+    });
+    running.push(c);
+    const runs: string[] = [];
+    const aStarted = deferred();
+    const releaseA = deferred();
+    const done = new Map([
+      ['b', deferred()],
+      ['c', deferred()],
+    ]);
+    c.registerHandler('t', async (name: string, ctx: ClusterTaskContext) => {
+      runs.push(`${name}#${ctx.attempt}${ctx.redelivered ? 'r' : ''}`);
+      if (name === 'a' && ctx.attempt === 1) {
+        aStarted.resolve();
+        await releaseA.promise;
+      }
+      done.get(name)?.resolve();
+    });
+    try {
+      await c.start();
+      await c.enqueue('t', 'a', { sessionId: 's' });
+      await c.enqueue('t', 'b', { sessionId: 's' });
+      await aStarted.promise;
+      const reopen = await cutOff(own.name);
+      await c.enqueue('t', 'c', { sessionId: 'other' }).then(
+        () => {
+          throw new Error('enqueue resolved while the database was cut off');
+        },
+        () => undefined,
+      );
+      // a finishes, but its outcome cannot be written: the job stays active, its heartbeat lapses.
+      releaseA.resolve();
+      await reopen();
+      await c.enqueue('t', 'c', { sessionId: 'other' });
+      await done.get('b')!.promise;
+      await done.get('c')!.promise;
+      expect(runs.filter((r) => r !== 'c#1')).toEqual(['a#1', 'a#2r', 'b#1']);
+      expect(runs).toContain('c#1');
+      expect(c.stats().writeErrors).toBeGreaterThan(0);
+      expect(errors.length).toBeGreaterThan(0);
+    } finally {
+      await c.stop(1_000);
+      await own.drop();
+    }
+  }, 60_000);
 });
