@@ -307,8 +307,11 @@ export class PoolHarness {
   private seq = 0;
   state: PoolState;
   liveLanes = new Set<number>();
-  /** Lane id -> seq of its last removal; a lane change bumps `laneChanges`. */
-  private readonly removedAt = new Map<number, number>();
+  /**
+   * Lane id -> seqs of its removals, oldest first (a removed id is reused by a later lane);
+   * a lane change bumps `laneChanges`.
+   */
+  private readonly removedAt = new Map<number, number[]>();
   private laneChanges = 0;
   private initialLaneChanges = 0;
   private readonly removals: Array<{ seq: number; done: boolean }> = [];
@@ -642,8 +645,11 @@ export class PoolHarness {
       // (at the removal or when its running task settles), so it runs on a lane that owned
       // it in some ring version since.
       if (rec.expectedLane !== undefined) {
-        const movedAt = this.removedAt.get(rec.expectedLane) ?? -1;
-        if (movedAt < rec.acceptedSeq) {
+        // The first removal after it was accepted moved it; a lane that reuses the id later
+        // is another lane.
+        const movedAt =
+          this.removedAt.get(rec.expectedLane)?.find((at) => at > rec.acceptedSeq) ?? -1;
+        if (movedAt < 0) {
           if (rec.laneId !== rec.expectedLane)
             this.fail(`${rec} ran on lane ${rec.laneId}, ring owner was ${rec.expectedLane}`);
         } else {
@@ -708,7 +714,7 @@ export class PoolHarness {
   }
 
   private removedSince(laneId: number, seq: number): boolean {
-    return (this.removedAt.get(laneId) ?? -1) > seq;
+    return (this.removedAt.get(laneId)?.at(-1) ?? -1) > seq;
   }
 
   // ---------------------------------------------------------------- commands
@@ -953,7 +959,9 @@ export class PoolHarness {
     }
     for (const id of this.liveLanes) {
       if (!live.has(id)) {
-        this.removedAt.set(id, ++this.seq);
+        const removals = this.removedAt.get(id) ?? [];
+        removals.push(++this.seq);
+        this.removedAt.set(id, removals);
         this.laneChanges++;
         this.ring.remove(id);
       }
