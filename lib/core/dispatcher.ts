@@ -28,6 +28,7 @@ import type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } fr
 import { unwatch, watch } from './signal-watch.js';
 import { Task, type TaskHandlerFn } from './task.js';
 import { TaskGroup } from './task-group.js';
+import { createPlacement } from './placement/create-placement.js';
 import { type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
 
 const ACCEPTED: Promise<void> = Promise.resolve();
@@ -125,6 +126,11 @@ export class Dispatcher {
         strategy: this.options.unkeyedPlacement,
         steal: this.options.stealUnkeyed,
         betweenTasks: this.options.rebalance === 'between-tasks',
+        sessions: createPlacement(
+          this.options.placement,
+          this.options.virtualNodes,
+          this.options.balanceFactor,
+        ),
       },
     );
     this.selfWait = this.options.checkSelfWait ? new SelfWaitCheck() : undefined;

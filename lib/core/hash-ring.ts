@@ -79,6 +79,29 @@ export class HashRing {
     return this.owners[i === n ? 0 : i];
   }
 
+  /**
+   * The first lane `accept`s, asked in `key`'s preference order: its owner, then the owners
+   * of the points after it, around the ring once (a lane may be asked more than once).
+   * -1 when the ring is empty or no lane is accepted.
+   */
+  walk(key: string, accept: (laneId: number) => boolean): number {
+    const first = this.lookup(key);
+    if (first === -1 || accept(first)) return first;
+    const points = this.points;
+    const n = points.length;
+    const h = hash32(key);
+    const b = h >>> this.shift;
+    let i = this.index[b];
+    const end = this.index[b + 1];
+    while (i < end && points[i] < h) i++;
+    if (i === n) i = 0; // past the last point: the first owns it
+    for (let step = 1; step < n; step++) {
+      const owner = this.owners[(i + step) % n];
+      if (owner !== first && accept(owner)) return owner;
+    }
+    return -1;
+  }
+
   private rebuild(): void {
     this.stale = false;
     // Lanes in ascending id order: the sort below is stable, so equal points keep that order,

@@ -3,8 +3,9 @@ import { Batch } from './batch.js';
 import { BatchGatherer } from './batch-gatherer.js';
 import { Deque } from './deque.js';
 import { InvalidOptionError, UnknownLaneError } from './errors.js';
-import { HashRing } from './hash-ring.js';
 import { Lane } from './lane.js';
+import { RingPlacement } from './placement/ring-placement.js';
+import type { LaneLoads, SessionPlacement } from './placement/session-placement.js';
 import { now } from './load-meter.js';
 import { type Limitable, RateLimits } from './rate-limits.js';
 import { ReadyKind } from './ready-queue.js';
@@ -49,6 +50,8 @@ export interface Placement {
   steal: boolean;
   /** An active session follows a changed ring between two of its tasks (rebalance). */
   betweenTasks: boolean;
+  /** Where sessions go when they become active. Default: the plain ring. */
+  sessions?: SessionPlacement;
 }
 
 /**
@@ -69,7 +72,7 @@ export interface Placement {
 export abstract class LanePlacement {
   readonly lanes = new Map<number, Lane>();
   /** `lanes` as an array: placing an unkeyed task scans it without an iterator. */
-  private live: Lane[] = [];
+  private readonly live: Lane[] = [];
   /** Active sessions, and the idle ones the cache keeps (`idleKept` of them). */
   readonly sessions = new Map<string, Session>();
   /** Idle sessions kept, oldest first; entries of sessions active again are skipped. */
@@ -89,7 +92,10 @@ export abstract class LanePlacement {
   retiredBusyMs = 0;
   /** Run loops start only once this is set. */
   protected started = false;
-  private readonly ring: HashRing;
+  /** The one owner of "which lane does a session go to" (see placement/session-placement.ts). */
+  readonly sessionPlacement: SessionPlacement;
+  /** The live lanes as the placement reads them. */
+  private readonly loads: LaneLoads;
   /** Counts ring changes, so a session can tell whether its place may be stale. */
   private ringVersion = 0;
   laneListener: LaneListener | undefined;
@@ -108,26 +114,31 @@ export abstract class LanePlacement {
     virtualNodes: number,
     protected readonly placement: Placement,
   ) {
-    this.ring = new HashRing(virtualNodes);
+    this.sessionPlacement = placement.sessions ?? new RingPlacement(virtualNodes);
+    // `live` is only ever changed in place (push, splice), so it can be shared.
+    const lanes = this.lanes;
+    this.loads = { live: this.live, get: (id) => lanes.get(id) };
   }
 
   /** One run loop on `lane`, while it has ready work (see Scheduler). */
   protected abstract runSlot(lane: Lane): Promise<void>;
 
-  /** The session's state, created (and homed by the ring) on first use. */
+  /** The session's state, created (and placed) on first use. */
   session(id: string): Session {
     return this.sessions.get(id) ?? this.open(id);
   }
 
   /**
-   * Where a session is: the lane holding its work while it is active, else the lane the ring
-   * gives its next task. A read: creates no state.
+   * Where a session is: the lane holding its work while it is active, else the lane the
+   * placement would give its next task now. A read: creates no state.
    */
   placeOf(id: string): { laneId: number; active: boolean; queued: number; running: boolean } {
     const s = this.sessions.get(id);
     if (s === undefined || s.cached) {
       return {
-        laneId: s?.lane.id ?? this.ring.lookup(id),
+        // Where its next task would go now: the placement's answer (a kept idle session is
+        // placed again when it wakes, or is homed where the ring says).
+        laneId: this.sessionPlacement.place(id, this.loads),
         active: false,
         queued: 0,
         running: false,
@@ -138,7 +149,7 @@ export abstract class LanePlacement {
 
   /** Creates the state of a session known to have none. */
   open(id: string): Session {
-    const s = new Session(id, this.lanes.get(this.ring.lookup(id))!);
+    const s = new Session(id, this.lanes.get(this.sessionPlacement.place(id, this.loads))!);
     s.homedAt = this.ringVersion;
     this.sessions.set(id, s);
     return s;
@@ -153,6 +164,9 @@ export abstract class LanePlacement {
     if (s.cached) {
       s.cached = false;
       this.idleKept--;
+      // Waking: a load-aware policy places it again (the ring's answer cannot have changed).
+      if (this.sessionPlacement.loadAware)
+        s.lane = this.lanes.get(this.sessionPlacement.place(s.id, this.loads))!;
     }
     s.push(task);
     s.lane.queued++;
@@ -166,7 +180,7 @@ export abstract class LanePlacement {
     const lane = new Lane(id, this.laneConcurrency);
     this.lanes.set(id, lane);
     this.live.push(lane); // the Map's order: a new key goes last
-    this.ring.add(id);
+    this.sessionPlacement.added(id);
     this.ringVersion++;
     this.dropIdle();
     this.laneListener?.added(id);
@@ -187,7 +201,7 @@ export abstract class LanePlacement {
     this.lanes.delete(id);
     // Searched from the end: a shrink removes the newest lanes, which are last.
     this.live.splice(this.live.lastIndexOf(lane), 1);
-    this.ring.remove(id);
+    this.sessionPlacement.removed(id);
     this.ringVersion++;
     this.dropIdle();
     this.laneListener?.removed(id);
@@ -243,8 +257,9 @@ export abstract class LanePlacement {
 
   protected rehome(s: Session): void {
     s.homedAt = this.ringVersion;
-    const to = this.lanes.get(this.ring.lookup(s.id))!;
+    // Its own tasks leave the old lane first, so a load-aware policy does not count them twice.
     s.lane.queued -= s.size;
+    const to = this.lanes.get(this.sessionPlacement.place(s.id, this.loads))!;
     to.queued += s.size;
     s.lane = to;
   }

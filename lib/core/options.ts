@@ -3,9 +3,13 @@ import { type EventSubscriberError, InvalidOptionError } from './errors.js';
 import { CHEAP_ASYNC_CONTEXT } from './self-wait.js';
 import { type TaskInstrument, isInstrument } from './instrument.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
+import { PLACEMENT_KINDS, type PlacementKind } from './placement/session-placement.js';
 
 /** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
 export const MAX_LANES = 65_536;
+
+/** Largest `balanceFactor`: past it 'bounded' placement is the plain ring for any real load. */
+export const MAX_BALANCE_FACTOR = 100;
 
 /** Most virtual nodes per lane. */
 export const MAX_VIRTUAL_NODES = 1_024;
@@ -127,6 +131,15 @@ export interface PoolOptions {
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
+   * Where a session goes when it becomes active (see docs/placement.md). 'ring' (default):
+   * its consistent-hash owner. 'bounded': the first lane in its hash order whose load stays
+   * within ceil((1 + balanceFactor) x mean). 'least-loaded': the lane with the fewest
+   * outstanding tasks. Whichever: a session with queued or running work keeps its lane.
+   */
+  placement?: PlacementKind;
+  /** `e` of 'bounded' placement: a lane takes at most ceil((1 + e) x mean) load. Default 0.25. */
+  balanceFactor?: number;
+  /**
    * Called when a task that nobody awaits (accepted with `enqueue`) fails, so no failure
    * goes unseen. Default: `console.error`.
    */
@@ -167,6 +180,8 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   maxQueuedPerSession: 10_000,
   whenFull: 'reject',
   virtualNodes: 160,
+  placement: 'ring',
+  balanceFactor: 0.25,
   latencySampleEvery: 32,
   rateLimit: undefined,
   stagedStart: undefined,
@@ -246,6 +261,19 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     checkKeys(st, ['lanesPerStep', 'delayMs'], 'stagedStart.');
     intInRange('stagedStart.lanesPerStep', st.lanesPerStep, 1, MAX_LANES);
     checkDelay('stagedStart.delayMs', st.delayMs, false);
+  }
+  if (!PLACEMENT_KINDS.includes(o.placement)) {
+    throw new InvalidOptionError('placement', o.placement, `'ring', 'bounded' or 'least-loaded'`);
+  }
+  if (
+    typeof o.balanceFactor !== 'number' ||
+    !(o.balanceFactor >= 0 && o.balanceFactor <= MAX_BALANCE_FACTOR)
+  ) {
+    throw new InvalidOptionError(
+      'balanceFactor',
+      o.balanceFactor,
+      `a number from 0 to ${MAX_BALANCE_FACTOR} (0.25: a lane takes at most 1.25 x the mean load)`,
+    );
   }
   if (o.rebalance !== 'when-idle' && o.rebalance !== 'between-tasks') {
     throw new InvalidOptionError('rebalance', o.rebalance, `'when-idle' or 'between-tasks'`);

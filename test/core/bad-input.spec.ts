@@ -181,6 +181,22 @@ const rows: Row[] = [
     option: 'virtualNodes',
     says: /expected an integer from 1 to 1024\.$/,
   })),
+  ...['hash', '', 'Ring', null].map((v): Row => ({
+    entry: 'new Dispatcher',
+    input: `placement ${String(v)}`,
+    call: () => new Dispatcher({ placement: v as never }),
+    error: InvalidOptionError,
+    option: 'placement',
+    says: /expected 'ring', 'bounded' or 'least-loaded'\.$/,
+  })),
+  ...[-0.1, 100.5, NaN, Infinity, '0.25'].map((v): Row => ({
+    entry: 'new Dispatcher',
+    input: `balanceFactor ${String(v)}`,
+    call: () => new Dispatcher({ balanceFactor: v as never }),
+    error: InvalidOptionError,
+    option: 'balanceFactor',
+    says: /expected a number from 0 to 100 \(0.25: a lane takes at most 1.25 x the mean load\)\./,
+  })),
   // Upper bounds: every numeric option has one, and the message names it.
   {
     entry: 'new Dispatcher',
