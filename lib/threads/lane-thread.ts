@@ -15,6 +15,7 @@ import {
   fromWire,
   toWire,
 } from './thread-protocol.js';
+import type { SessionMemory } from './session-memory.js';
 import { isTransfer } from './transfer.js';
 
 /** A task sent to a thread and not yet settled. */
@@ -36,11 +37,13 @@ export class InFlight {
 /** How a thread tells its owner that it ended or reported. */
 export interface LaneThreadOwner {
   ended(thread: LaneThread, code: number, error: unknown): void;
+  /** Which thread last ran each session: tells a task whether its session arrived. */
+  readonly memory: SessionMemory;
 }
 
 export interface ThreadSpawn {
   entry: URL;
-  data: Omit<ThreadData, 'laneId' | 'started' | 'lanes'>;
+  data: Omit<ThreadData, 'laneId' | 'started'>;
   resourceLimits: ResourceLimits | undefined;
 }
 
@@ -75,13 +78,12 @@ export class LaneThread {
 
   constructor(
     readonly laneId: number,
-    lanes: number[],
     spawn: ThreadSpawn,
     private readonly owner: LaneThreadOwner,
   ) {
     const started = new SharedArrayBuffer(4);
     this.started = new Int32Array(started);
-    const data: ThreadData = { ...spawn.data, laneId, lanes, started };
+    const data: ThreadData = { ...spawn.data, laneId, started };
     this.worker = new Worker(spawn.entry, {
       workerData: data,
       resourceLimits: spawn.resourceLimits,
@@ -137,7 +139,9 @@ export class LaneThread {
       payload = payload.value;
     }
     const t = rec.task;
-    this.batch.push(seq, rec.typeIndex, t.sessionId ?? null, t.attempt, t.taskId, payload);
+    const sid = t.sessionId;
+    const arrived = sid === undefined || this.owner.memory.arrive(sid, this.threadId) ? 1 : 0;
+    this.batch.push(seq, rec.typeIndex, sid ?? null, t.attempt, t.taskId, payload, arrived);
     this.items.push(rec);
     if (rec.traceparent !== undefined) (this.traces ??= []).push(seq, rec.traceparent);
     if (!this.scheduled) {
@@ -162,11 +166,6 @@ export class LaneThread {
       const why = new AbortReasonNotCloneableError(rec.task.taskId, describeValue(reason), error);
       this.post({ k: 'abort', seq: rec.seq, reason: toWire(why) });
     }
-  }
-
-  ringChanged(lanes: number[]): void {
-    this.flush();
-    this.post({ k: 'ring', lanes });
   }
 
   /** Asks the thread to close its Nest context and end; ends it anyway after `timeoutMs`. */
@@ -221,9 +220,15 @@ export class LaneThread {
         );
       } catch (error) {
         this.inFlight.delete(rec.seq);
+        this.undelivered(rec);
         rec.reject(new PayloadNotCloneableError(rec.task.taskId, 'payload', error));
       }
     }
+  }
+
+  // Never ran: the thread the memory now names holds no newer state for the session.
+  private undelivered(rec: InFlight): void {
+    if (rec.task.sessionId !== undefined) this.owner.memory.forget(rec.task.sessionId);
   }
 
   private post(message: ToThread, list?: readonly Transferable[]): void {

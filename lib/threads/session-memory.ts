@@ -1,35 +1,32 @@
-import { HashRing } from '../core/hash-ring.js';
-
-/** Sessions a thread remembers at most; past it the oldest is forgotten (it then "arrives" again). */
+/** Sessions remembered at most; past it the oldest is forgotten (it then "arrives" again). */
 export const SESSION_MEMORY = 100_000;
 
 /**
- * Which sessions a lane's thread holds current state for, so a task can be told that its
- * session has just arrived (`ctx.arrived`): first seen by this thread, or back after the
- * ring moved it away. It may say "arrived" when nothing moved (a forgotten or sticky
+ * Which thread last ran each session, kept in the main thread, which places sessions (so
+ * threads ask, they do not recompute placement). A task is told its session has just arrived
+ * (`ctx.arrived`) unless the session's previous task ran in the same thread: only then can
+ * the thread's state for it be current. It may say "arrived" when nothing moved (a forgotten
  * session), never the reverse: rebuilding state is always safe, trusting stale state is not.
+ * Tasks of a session never overlap, so the order they are sent in is the order they run in.
  */
 export class SessionMemory {
-  private readonly seen = new Set<string>();
+  /** Session id -> worker threadId (unique per process: a replaced thread gets a new one). */
+  private readonly last = new Map<string, number>();
 
-  constructor(
-    private readonly laneId: number,
-    private readonly virtualNodes: number,
-    private readonly cap = SESSION_MEMORY,
-  ) {}
+  constructor(private readonly cap = SESSION_MEMORY) {}
 
-  /** True if this thread has no current state for the session; from now on it has. */
-  arrive(sessionId: string): boolean {
-    if (this.seen.has(sessionId)) return false;
-    if (this.seen.size >= this.cap) this.seen.delete(this.seen.values().next().value!);
-    this.seen.add(sessionId);
+  /** True unless the session's previous task ran in `threadId`; from now on it has. */
+  arrive(sessionId: string, threadId: number): boolean {
+    const before = this.last.get(sessionId);
+    if (before === threadId) return false;
+    if (before === undefined && this.last.size >= this.cap)
+      this.last.delete(this.last.keys().next().value!);
+    this.last.set(sessionId, threadId);
     return true;
   }
 
-  /** The ring changed: forget the sessions it now places on other lanes. */
-  ringChanged(lanes: readonly number[]): void {
-    const ring = new HashRing(this.virtualNodes);
-    for (const id of lanes) ring.add(id);
-    for (const id of this.seen) if (ring.lookup(id) !== this.laneId) this.seen.delete(id);
+  /** The session's task was not delivered after all: no thread can be trusted to hold it. */
+  forget(sessionId: string): void {
+    this.last.delete(sessionId);
   }
 }

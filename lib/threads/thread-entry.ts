@@ -13,7 +13,6 @@ import {
   Reflector,
 } from '@nestjs/core';
 import { scanTaskHandlers } from '../task-handler.scanner.js';
-import { SessionMemory } from './session-memory.js';
 import { ThreadContext } from './thread-task-context.js';
 import {
   type FromThread,
@@ -39,8 +38,6 @@ const MODULE_KEYS = ['imports', 'providers', 'controllers', 'exports'];
 const data = workerData as ThreadData;
 const port = parentPort!;
 const started = new Int32Array(data.started);
-const memory = new SessionMemory(data.laneId, data.virtualNodes);
-memory.ringChanged(data.lanes);
 const running = new Map<number, ThreadContext>();
 let handlers: Array<(payload: unknown, ctx: ThreadContext) => unknown> = [];
 let types: string[] = [];
@@ -180,8 +177,6 @@ function handle(message: ToThread): void {
       return run(message.t, message.tp);
     case 'abort':
       return running.get(message.seq)?.abort(fromWire(message.reason));
-    case 'ring':
-      return memory.ringChanged(message.lanes);
     case 'close':
       flush();
       void closeWith().finally(() => port.close());
@@ -200,7 +195,7 @@ function run(batch: unknown[], traces: unknown[] | undefined): void {
       sessionId,
       batch[i + 3] as number,
       data.laneId,
-      sessionId === undefined ? false : memory.arrive(sessionId),
+      sessionId !== undefined && batch[i + 6] === 1,
     );
     // Read by the main thread if this thread ends: tasks after it never started.
     Atomics.store(started, 0, seq);

@@ -4,6 +4,7 @@ import type { LaneListener } from '../core/scheduler.js';
 import type { LaneStats, ThreadStats } from '../core/stats.js';
 import type { Task } from '../core/task.js';
 import { threadEntryUrl } from './entry-url.js';
+import { SessionMemory } from './session-memory.js';
 import { InFlight, LaneThread, type LaneThreadOwner, type ThreadSpawn } from './lane-thread.js';
 import { ThreadStartError, WorkerThreadExitedError } from './thread.errors.js';
 import {
@@ -37,7 +38,8 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   private readonly options: ResolvedThreadOptions;
   private readonly spawn: ThreadSpawn;
   private readonly threads = new Map<number, LaneThread>();
-  private readonly ring = new Set<number>();
+  /** Which thread last ran each session (main-thread side: placement has one owner). */
+  readonly memory = new SessionMemory();
   /** Threads of removed lanes, closing. */
   private readonly closing = new Set<LaneThread>();
   private readonly replaced = new Map<number, number>();
@@ -65,7 +67,6 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
         module: this.options.href,
         exportName: this.options.exportName,
         pool,
-        virtualNodes: dispatcher.options.virtualNodes,
         logLevels: this.options.logLevels,
       },
     };
@@ -162,15 +163,12 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
 
   added(laneId: number): void {
     if (this.closed) return; // the pool has drained: nothing runs on a lane any more
-    this.ring.add(laneId);
-    this.ringChanged();
     this.threads.set(laneId, this.startThread(laneId));
   }
 
-  removed(laneId: number): void {
-    this.ring.delete(laneId);
-    this.ringChanged();
-  }
+  // Its thread finishes what it runs; gone() closes it. Sessions that move are told they
+  // arrived by the memory, which follows where tasks run, not the ring.
+  removed(_laneId: number): void {}
 
   gone(laneId: number): void {
     clearTimeout(this.respawns.get(laneId));
@@ -261,17 +259,12 @@ export class ThreadLanes implements LaneListener, LaneThreadOwner {
   }
 
   private startThread(laneId: number): LaneThread {
-    const thread = new LaneThread(laneId, [...this.ring], this.spawn, this);
+    const thread = new LaneThread(laneId, this.spawn, this);
     this.alive.add(thread);
     thread.ready.then(
       () => this.bootFailures.delete(laneId),
       () => undefined, // reported through ended()
     );
     return thread;
-  }
-
-  private ringChanged(): void {
-    const lanes = [...this.ring];
-    for (const t of this.threads.values()) t.ringChanged(lanes);
   }
 }

@@ -5,8 +5,11 @@
 
 import type { LogLevel } from '@nestjs/common';
 
-/** Slots per task in a `run` batch: seq, type index, session id, attempt, task id, payload. */
-export const TASK_STRIDE = 6;
+/**
+ * Slots per task in a `run` batch: seq, type index, session id, attempt, task id, payload,
+ * arrived (1 when the main thread's SessionMemory says the session is new to this thread).
+ */
+export const TASK_STRIDE = 7;
 /** Slots per result in a `done` batch: seq, ok (1/0), value or wire error. */
 export const RESULT_STRIDE = 3;
 
@@ -17,9 +20,6 @@ export interface ThreadData {
   exportName: string | undefined;
   pool: string;
   laneId: number;
-  /** Ring members and points per lane, to tell which sessions left this lane. */
-  lanes: number[];
-  virtualNodes: number;
   /** Int32[0]: seq of the last task the thread started (read after it ends). */
   started: SharedArrayBuffer;
   logLevels: LogLevel[] | false;
@@ -43,7 +43,6 @@ export type ToThread =
    */
   | { k: 'run'; t: unknown[]; tp?: unknown[] }
   | { k: 'abort'; seq: number; reason: unknown }
-  | { k: 'ring'; lanes: number[] }
   | { k: 'close' };
 
 export type FromThread =

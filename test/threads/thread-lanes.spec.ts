@@ -201,3 +201,34 @@ describe('ThreadLanes: a replacement thread that cannot boot', () => {
     expect(threads.liveThreads).toBe(0);
   });
 });
+
+describe('ThreadLanes with load-aware placement', () => {
+  it('a session that ran in another thread meanwhile arrives again when it comes back home (the main thread tells, not the ring)', async () => {
+    const pool = new Dispatcher({ lanes: 2, placement: 'least-loaded' });
+    const threads = new ThreadLanes(pool, { module: COUNTER_MODULE });
+    await threads.start();
+    pool.start();
+    const [s, x] = sessionsOn(0, [0, 1], 2, 'home');
+    const seen: Array<[number, boolean]> = [];
+    const run = async () => {
+      const r = await pool.submit<any>('echo', 1, { sessionId: s });
+      seen.push([r.laneId, r.arrived]);
+    };
+    await run();
+    await run();
+    const g = gate();
+    const blocked = pool.submit('block', { flag: g.flag }, { sessionId: x }); // lane 0 busy
+    await run(); // least-loaded: lane 1
+    g.release();
+    await blocked;
+    await run(); // both idle: home again, where its state is older than lane 1's
+    expect(seen).toEqual([
+      [0, true],
+      [0, false],
+      [1, true],
+      [0, true],
+    ]);
+    await pool.drain();
+    await threads.close();
+  });
+});
