@@ -17,6 +17,7 @@
 import PQueue from 'p-queue';
 import { hash32 } from '../lib/core/hash.js';
 import { Dispatcher } from '../lib/core/index.js';
+import type { PlacementKind } from '../lib/core/placement/session-placement.js';
 import { compare, gc, median, now, percentile, shuffledOrder, sleep, tick } from './harness.js';
 import { rng } from './rng.js';
 import { CONCURRENCY, latch } from './peers.js';
@@ -63,13 +64,19 @@ interface LatencyContender {
   submit(a: Arrival, key: string): Promise<unknown>;
 }
 
-function newPool(lanes = CONCURRENCY, laneConcurrency = 1, stealUnkeyed = true): Dispatcher {
+function newPool(
+  lanes = CONCURRENCY,
+  laneConcurrency = 1,
+  stealUnkeyed = true,
+  placement?: PlacementKind,
+): Dispatcher {
   const pool = new Dispatcher({
     lanes,
     laneConcurrency,
     maxQueued: Infinity,
     maxQueuedPerSession: Infinity,
     stealUnkeyed,
+    placement,
   });
   pool.registerHandler('io', handler);
   pool.start();
@@ -210,14 +217,40 @@ function figures(achievedRate: number): RoundFigures {
   };
 }
 
-export async function runLatency(cfg: {
+export interface LatencyConfig {
   measureMs: number;
   warmupMs: number;
   rounds: number;
-}): Promise<LatencyResult> {
+}
+
+export function runLatency(cfg: LatencyConfig): Promise<LatencyResult> {
+  return measure(cfg, contenders());
+}
+
+/**
+ * Keyed submit -> start under each session placement policy, beside 8 p-queue lanes of
+ * concurrency 1 hashed by key (issue 16).
+ */
+export function runPlacementLatency(cfg: LatencyConfig): Promise<LatencyResult> {
+  const lanes = Array.from({ length: CONCURRENCY }, () => new PQueue({ concurrency: 1 }));
+  return measure(cfg, [
+    ...(['ring', 'bounded', 'least-loaded'] as const).map((placement): LatencyContender => {
+      const pool = newPool(CONCURRENCY, 1, true, placement);
+      return {
+        name: `keyed, placement '${placement}'`,
+        submit: (a, key) => pool.submit('io', a, { sessionId: key }),
+      };
+    }),
+    {
+      name: 'p-queue lanes (keyed)',
+      submit: (a, key) => lanes[hash32(key) % CONCURRENCY].add(() => handler(a)),
+    },
+  ]);
+}
+
+async function measure(cfg: LatencyConfig, cs: LatencyContender[]): Promise<LatencyResult> {
   const cap = await capacity(800, 200);
   const keys = Array.from({ length: 1_000 }, (_, i) => `session-${i}`);
-  const cs = contenders();
   const rows: LatencyRow[] = [];
   for (const load of [0.5, 0.9]) {
     const rate = cap * load;

@@ -12,6 +12,7 @@ import { CONTEXT_CONFIG, printContext, runContext } from './context.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
+import { printPlacement, runPlacement } from './placement.js';
 import { type ThreadsResult, runThreads } from './threads.js';
 import { type GroupResult, runThroughput } from './throughput.js';
 
@@ -26,6 +27,7 @@ const config = QUICK
         timerRounds: 2,
       },
       latency: { measureMs: 500, warmupMs: 100, rounds: 2 },
+      placement: { measureMs: 500, warmupMs: 100, rounds: 3 },
       memory: { tasks: 200_000, sessions: 200_000 },
       resize: {
         sessions: 1_000,
@@ -51,6 +53,7 @@ const config = QUICK
         timerRounds: 4,
       },
       latency: { measureMs: 2_000, warmupMs: 300, rounds: 3 },
+      placement: { measureMs: 1_000, warmupMs: 200, rounds: 5 },
       memory: { tasks: 1_000_000, sessions: 1_000_000 },
       resize: {
         sessions: 2_000,
@@ -404,6 +407,10 @@ async function main(): Promise<void> {
   const context = await runContext(CONTEXT_CONFIG);
   out(printContext(context));
 
+  section('10. Session placement: ring, bounded loads, least-loaded (issue 16)');
+  const placement = await runPlacement(config.placement);
+  printPlacement(placement, out);
+
   section('Targets (issues #5 and #8)');
   const list = [...targets(groups, latency, memory), ...threadTargets(threads)];
   out(
@@ -433,6 +440,7 @@ async function main(): Promise<void> {
       batch,
       threads,
       context,
+      placement,
       targets: list,
     },
     null,
