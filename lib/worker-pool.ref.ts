@@ -69,8 +69,11 @@ export class WorkerPoolRef {
           error.message,
           error.cause instanceof Error ? error.cause.stack : undefined,
         ),
-      // In flight to a thread, several tasks keep it busy while results travel back.
-      ...(threads === undefined ? {} : { laneConcurrency: THREAD_LANE_CONCURRENCY }),
+      // In flight to a thread, several tasks keep it busy while results travel back; a
+      // session's warm state lives in its thread, so it stays on its ring home.
+      ...(threads === undefined
+        ? {}
+        : { laneConcurrency: THREAD_LANE_CONCURRENCY, placement: 'ring' as const }),
       ...poolOptions,
     });
     if (threads !== undefined) this.threads = new ThreadLanes(this.dispatcher, threads, name);

@@ -131,10 +131,11 @@ export interface PoolOptions {
   /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
   virtualNodes?: number;
   /**
-   * Where a session goes when it becomes active (see docs/placement.md). 'ring' (default):
-   * its consistent-hash owner. 'bounded': the first lane in its hash order whose load stays
-   * within ceil((1 + balanceFactor) x mean). 'least-loaded': the lane with the fewest
-   * outstanding tasks. Whichever: a session with queued or running work keeps its lane.
+   * Where a session goes when it becomes active (see docs/placement.md). 'least-loaded'
+   * (default; thread lanes default to 'ring'): the lane with the fewest outstanding tasks.
+   * 'ring': its consistent-hash owner. 'bounded': the first lane in its hash order whose load
+   * stays within ceil((1 + balanceFactor) x mean). Whichever: a session with queued or
+   * running work keeps its lane.
    */
   placement?: PlacementKind;
   /** `e` of 'bounded' placement: a lane takes at most ceil((1 + e) x mean) load. Default 0.25. */
@@ -180,7 +181,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   maxQueuedPerSession: 10_000,
   whenFull: 'reject',
   virtualNodes: 160,
-  placement: 'ring',
+  placement: 'least-loaded',
   balanceFactor: 0.25,
   latencySampleEvery: 32,
   rateLimit: undefined,

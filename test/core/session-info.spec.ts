@@ -47,7 +47,8 @@ describe('Dispatcher.laneOf / sessionInfo', () => {
   });
 
   it('follows a session moved by a lane removal: its waiting work goes where the ring says', async () => {
-    const pool = new Dispatcher({ lanes: 3 });
+    // The ring: 'x' waits behind the blocker on their shared home (least-loaded would not).
+    const pool = new Dispatcher({ lanes: 3, placement: 'ring' });
     const gate = deferred();
     pool.registerHandler('hold', () => gate.promise);
     pool.start();

@@ -222,3 +222,19 @@ describe('placement in the engine', () => {
     },
   );
 });
+
+describe('the default placement (in-process lanes)', () => {
+  it('spreads 50 newly active sessions over 4 lanes evenly (the ring puts 16 on one lane)', async () => {
+    const pool = new Dispatcher({ lanes: 4 });
+    const hold = deferred();
+    pool.registerHandler('hold', () => hold.promise);
+    pool.start();
+    const work = Array.from({ length: 50 }, (_, i) =>
+      pool.submit('hold', null, { sessionId: `session-${i}` }),
+    );
+    const perLane = pool.stats().lanes.map((l) => l.queued + l.running);
+    expect(Math.max(...perLane)).toBe(13);
+    hold.resolve();
+    await Promise.all(work);
+  });
+});
