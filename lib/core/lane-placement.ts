@@ -55,17 +55,20 @@ export interface Placement {
 }
 
 /**
- * Where work waits: lanes on the hash ring, sessions homed on them, unkeyed tasks placed on
- * the least-loaded lane (or round robin), and how all of it moves when lanes come and go.
- * The Scheduler adds the run loops that take work from the lanes' ready queues.
+ * Where work waits: lanes, sessions placed on them by `sessionPlacement` (the one owner of
+ * that decision), unkeyed tasks placed on the least-loaded lane (or round robin), and how
+ * all of it moves when lanes come and go. The Scheduler adds the run loops that take work
+ * from the lanes' ready queues.
  *
  * Invariants:
- * - an active session (in `sessions`) keeps its lane until it is idle, whatever the ring
- *   says meanwhile (unless `betweenTasks`); then its state is dropped, or kept in the idle
- *   cache: at most IDLE_SESSIONS_KEPT idle sessions stay in `sessions`, each homed where the
- *   ring says (the cache is emptied whenever the ring changes);
- * - when a session's lane is removed, the session follows the ring: at once if it is
- *   waiting in the lane's ready queue, or when its running task settles otherwise, so
+ * - the placement is asked only when a session becomes active (opened, or a kept idle
+ *   session waking) or must move: an active session (in `sessions`) keeps its lane until it
+ *   is idle, whatever the placement would say meanwhile (unless `betweenTasks`); then its
+ *   state is dropped, or kept in the idle cache: at most IDLE_SESSIONS_KEPT idle sessions
+ *   stay in `sessions` (the cache is emptied whenever the lanes change; a load-aware policy
+ *   places a kept session again when it wakes, the ring's answer cannot have changed);
+ * - when a session's lane is removed, the session goes where the placement says: at once if
+ *   it is waiting in the lane's ready queue, or when its running task settles otherwise, so
  *   its next task never starts before the previous one has settled;
  * - `queued` equals the sum over lanes, live and retiring.
  */
