@@ -255,11 +255,12 @@ export class Outcomes {
   timeStart(task: Task): void {
     const at = now();
     const extra = task.extra!;
-    if (task.attempt === 1) this.recorder(task).recordWait(at - extra.timedAt!);
+    if (task.attempt === 1) this.recorder(task).recordWait(at - extra.timedAt!, at);
     extra.timedAt = at;
   }
   private timeEnd(task: Task): void {
-    this.recorder(task).recordRun(now() - task.extra!.timedAt!);
+    const at = now();
+    this.recorder(task).recordRun(at - task.extra!.timedAt!, at);
   }
   private recorder(task: Task): LatencyRecorder {
     return (task.handler.latency ??= new LatencyRecorder());

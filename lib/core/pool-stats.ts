@@ -62,6 +62,7 @@ export function collectStats(src: StatsSources): PoolStats {
     ...(src.autoscale === undefined ? {} : { autoscale: src.autoscale() }),
     ...(src.threads === undefined ? {} : { threads: src.threads(lanes) }),
     latency: LatencyRecorder.merge(recorders),
+    recentLatency: LatencyRecorder.mergeRecent(recorders, at),
     throughput: { last1s, last10s, last60s },
     types: Object.fromEntries(
       [...src.handlers.entries()].map((e) => [

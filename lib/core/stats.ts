@@ -81,6 +81,11 @@ export interface PoolStats {
   batches: number;
   /** Wait and run times (ms) of sampled tasks (see `latencySampleEvery`), since the start. */
   latency: LatencyStats;
+  /**
+   * The same over the last 30 to 60 s (two rotating windows of 30 s): latency now, for a live
+   * view or an alert, where `latency` averages the pool's whole life.
+   */
+  recentLatency: LatencyStats;
   /** Tasks finished (completed, failed or timed out) per second over recent windows. */
   throughput: { last1s: number; last10s: number; last60s: number };
   /** The same outcome counters per task type, with the type's latency once it has any. */

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { Dispatcher } from '../../lib/core/index.js';
 import { ThroughputMeter } from '../../lib/core/load-meter.js';
+import { LatencyRecorder } from '../../lib/core/latency.js';
 
 afterEach(() => jest.useRealTimers());
 
@@ -71,5 +72,35 @@ describe('ThroughputMeter', () => {
     for (let t = 1_000; t <= 20_000; t += 1_000) m.rates(t, (t / 1_000) * 50, [1_000, 10_000]);
     // 50 tasks/s for 20 s, then 200 in the last second.
     expect(m.rates(21_000, 20 * 50 + 200, [1_000, 10_000])).toEqual([200, 65]);
+  });
+});
+
+describe('recent latency windows', () => {
+  it('forgets what is older than two 30 s windows; the since-start figures keep it', () => {
+    const r = new LatencyRecorder();
+    r.recordRun(500, 0); // a slow start...
+    r.recordRun(2, 1_000);
+    expect(LatencyRecorder.mergeRecent([r], 1_000).run).toMatchObject({ count: 2, max: 500 });
+    // ...still within the previous window 40 s later (a new one began at 40 s)
+    r.recordRun(3, 40_000);
+    expect(LatencyRecorder.mergeRecent([r], 40_000).run).toMatchObject({ count: 3, max: 500 });
+    // 75 s: the first window (begun at 0) is gone, the one begun at 40 s stays.
+    r.recordRun(4, 75_000);
+    const recent = LatencyRecorder.mergeRecent([r], 75_000).run;
+    expect(recent).toMatchObject({ count: 2, max: 4 });
+    expect(LatencyRecorder.merge([r]).run).toMatchObject({ count: 4, max: 500 });
+    // Nothing recorded for a while: both windows age out at stats time.
+    expect(LatencyRecorder.mergeRecent([r], 200_000).run.count).toBe(0);
+  });
+
+  it('stats().recentLatency covers sampled tasks of every type', async () => {
+    const pool = new Dispatcher({ lanes: 1, latencySampleEvery: 1 });
+    pool.registerHandler('a', () => 1);
+    pool.registerHandler('b', () => 2);
+    pool.start();
+    await Promise.all([pool.submit('a', null), pool.submit('b', null), pool.submit('b', null)]);
+    const s = pool.stats();
+    expect(s.recentLatency.run.count).toBe(3);
+    expect(s.recentLatency.wait.count).toBe(3);
   });
 });

@@ -3,6 +3,8 @@ export const APP_JS = String.raw`'use strict';
 (function () {
   var ACTIONS = document.body.dataset.actions === 'true';
   var HISTORY = 300; // points kept per chart: five minutes at one snapshot per second
+  // Latency over the last 30-60 s, not since the pool started.
+  function recent(s) { return s.recentLatency || s.latency; }
   var pools = [];
   var current = null;
   var history = {};
@@ -49,7 +51,7 @@ export const APP_JS = String.raw`'use strict';
   function remember(at, p) {
     var h = history[p.name] || (history[p.name] = { t: [], thr10: [], thr60: [], w50: [], w99: [], r50: [], r99: [] });
     var s = p.stats;
-    var point = { t: at / 1000, thr10: s.throughput.last10s, thr60: s.throughput.last60s, w50: s.latency.wait.p50, w99: s.latency.wait.p99, r50: s.latency.run.p50, r99: s.latency.run.p99 };
+    var point = { t: at / 1000, thr10: s.throughput.last10s, thr60: s.throughput.last60s, w50: recent(s).wait.p50, w99: recent(s).wait.p99, r50: recent(s).run.p50, r99: recent(s).run.p99 };
     Object.keys(point).forEach(function (k) { h[k].push(point[k]); if (h[k].length > HISTORY) h[k].shift(); });
   }
   function drawCharts() {

@@ -31,8 +31,8 @@ export const pageHtml = (base: string, actions: boolean) => `<!doctype html>
   </section>
   <section class="charts" aria-label="Charts">
     <div class="card"><h2>Throughput <span class="muted">tasks/s</span></h2><div id="chart-throughput" class="chart"></div></div>
-    <div class="card"><h2>Wait <span class="muted">ms, p50 / p99 since start</span></h2><div id="chart-wait" class="chart"></div></div>
-    <div class="card"><h2>Run <span class="muted">ms, p50 / p99 since start</span></h2><div id="chart-run" class="chart"></div></div>
+    <div class="card"><h2>Wait <span class="muted">ms, p50 / p99 over the last 30-60 s</span></h2><div id="chart-wait" class="chart"></div></div>
+    <div class="card"><h2>Run <span class="muted">ms, p50 / p99 over the last 30-60 s</span></h2><div id="chart-run" class="chart"></div></div>
   </section>
   <section class="card" id="autoscale" aria-label="Autoscaler">
     <h2>Autoscaler</h2>
