@@ -316,13 +316,19 @@ describeCluster('cluster mode on one replica', () => {
   it('the database cut off mid-run: nothing is lost once enqueue resolved; the task whose outcome could not be written runs again (redelivered), then its session goes on', async () => {
     const own = await freshDatabase();
     const errors: unknown[] = [];
+    // Resolved once a's outcome has failed to be written: reopening any earlier would race
+    // that write (it could land after the database is back, and a would not run again).
+    const writeFailed = deferred();
     const pool = new Dispatcher({ lanes: 2 });
-    const c = new Cluster(pool, {
+    const c: Cluster = new Cluster(pool, {
       connectionString: own.url,
       pollIntervalMs: 50,
       heartbeatSeconds: 10,
       monitorIntervalSeconds: 1,
-      onError: (e) => errors.push(e),
+      onError: (e) => {
+        errors.push(e);
+        if (c.stats().writeErrors > 0) writeFailed.resolve();
+      },
     });
     running.push(c);
     const runs: string[] = [];
@@ -354,6 +360,7 @@ describeCluster('cluster mode on one replica', () => {
       );
       // a finishes, but its outcome cannot be written: the job stays active, its heartbeat lapses.
       releaseA.resolve();
+      await writeFailed.promise;
       await reopen();
       await c.enqueue('t', 'c', { sessionId: 'other' });
       await done.get('b')!.promise;
