@@ -26,7 +26,7 @@ import {
   TaskCancelledError,
 } from '../../lib/core/index.js';
 import { type Deferred, deferred, flush } from '../support/deferred.js';
-import { propertyRuns } from './runs.js';
+import { assertWithin, propertyRuns } from './runs.js';
 
 const RUNS = propertyRuns(300);
 // A run takes a few ms; leave room for slow CI machines and soak runs (as the other suites do).
@@ -244,7 +244,7 @@ describe('batch handlers (property)', () => {
   it(
     'keep order, exclusion and exactly-once settlement under random interleavings',
     async () => {
-      await fc.assert(
+      await assertWithin(
         fc.asyncProperty(
           fc.record({
             lanes: fc.integer({ min: 1, max: 3 }),
@@ -269,6 +269,7 @@ describe('batch handlers (property)', () => {
           },
         ),
         { numRuns: RUNS },
+        TIMEOUT_MS,
       );
     },
     TIMEOUT_MS,

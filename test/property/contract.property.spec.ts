@@ -13,7 +13,7 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { commandsArb, configArb, PoolHarness, type Profile } from './pool-model.js';
-import { propertyRuns } from './runs.js';
+import { assertWithin, propertyRuns } from './runs.js';
 
 const NUM_RUNS = propertyRuns(500);
 // A run takes a few ms; leave room for slow CI machines and soak runs.
@@ -39,7 +39,7 @@ beforeEach(() =>
 afterEach(() => jest.useRealTimers());
 
 async function holds(profile: Profile): Promise<void> {
-  await fc.assert(
+  await assertWithin(
     fc.asyncProperty(
       configArb(profile).chain((cfg) =>
         fc.tuple(fc.constant(cfg), commandsArb(profile, cfg, MAX_COMMANDS)),
@@ -54,6 +54,7 @@ async function holds(profile: Profile): Promise<void> {
       },
     ),
     { numRuns: NUM_RUNS, seed: SEED, path: PATH },
+    TIMEOUT_MS,
   );
 }
 

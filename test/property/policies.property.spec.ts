@@ -12,7 +12,7 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { coverage, PolicyHarness, policyCommandsArb, policyConfigArb } from './policy-model.js';
-import { propertyRuns } from './runs.js';
+import { assertWithin, propertyRuns } from './runs.js';
 
 const NUM_RUNS = propertyRuns(500);
 const TIMEOUT_MS = Math.max(60_000, NUM_RUNS * 40);
@@ -36,7 +36,7 @@ describe('Dispatcher task policies (model-based)', () => {
   it(
     `policies: priority, retry, timeouts, rate limits, onSettled, aborts (${NUM_RUNS} runs)`,
     async () => {
-      await fc.assert(
+      await assertWithin(
         fc.asyncProperty(
           policyConfigArb().chain((cfg) =>
             fc.tuple(fc.constant(cfg), policyCommandsArb(MAX_COMMANDS)),
@@ -51,6 +51,7 @@ describe('Dispatcher task policies (model-based)', () => {
           },
         ),
         { numRuns: NUM_RUNS, seed: SEED, path: PATH },
+        TIMEOUT_MS,
       );
     },
     TIMEOUT_MS,

@@ -188,7 +188,8 @@ describe('ThreadLanes: a replacement thread that cannot boot', () => {
     );
     rmSync(marker);
     // After the backoff (500 ms for a first failure) a new thread boots and the lane works again.
-    const deadline = Date.now() + 15_000;
+    // Bounded by a deadline far above the backoff: a loaded machine boots threads slowly.
+    const deadline = Date.now() + 45_000;
     let now: number | undefined;
     while (now === undefined && Date.now() < deadline) {
       now = await pool.submit<number>('whoami', null).catch(() => undefined);
@@ -199,7 +200,7 @@ describe('ThreadLanes: a replacement thread that cannot boot', () => {
     await pool.drain();
     await threads.close();
     expect(threads.liveThreads).toBe(0);
-  });
+  }, 60_000);
 });
 
 describe('ThreadLanes with load-aware placement', () => {
