@@ -245,7 +245,7 @@ describe('batch handlers (property)', () => {
     'keep order, exclusion and exactly-once settlement under random interleavings',
     async () => {
       await assertWithin(
-        fc.asyncProperty(
+        fc.tuple(
           fc.record({
             lanes: fc.integer({ min: 1, max: 3 }),
             laneConcurrency: fc.integer({ min: 1, max: 2 }),
@@ -259,15 +259,15 @@ describe('batch handlers (property)', () => {
             ),
           }),
           fc.array(opArb, { minLength: 1, maxLength: 60 }),
-          async (config, ops) => {
-            jest.useFakeTimers();
-            try {
-              await run(config, ops);
-            } finally {
-              jest.useRealTimers();
-            }
-          },
         ),
+        async ([config, ops]) => {
+          jest.useFakeTimers();
+          try {
+            await run(config, ops);
+          } finally {
+            jest.useRealTimers();
+          }
+        },
         { numRuns: RUNS },
         TIMEOUT_MS,
       );

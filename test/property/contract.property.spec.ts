@@ -40,19 +40,17 @@ afterEach(() => jest.useRealTimers());
 
 async function holds(profile: Profile): Promise<void> {
   await assertWithin(
-    fc.asyncProperty(
-      configArb(profile).chain((cfg) =>
-        fc.tuple(fc.constant(cfg), commandsArb(profile, cfg, MAX_COMMANDS)),
-      ),
-      async ([cfg, cmds]) => {
-        let harness!: PoolHarness;
-        await fc.asyncModelRun(() => {
-          harness = new PoolHarness(cfg);
-          return { model: harness, real: harness };
-        }, cmds);
-        await harness.finish();
-      },
+    configArb(profile).chain((cfg) =>
+      fc.tuple(fc.constant(cfg), commandsArb(profile, cfg, MAX_COMMANDS)),
     ),
+    async ([cfg, cmds]) => {
+      let harness!: PoolHarness;
+      await fc.asyncModelRun(() => {
+        harness = new PoolHarness(cfg);
+        return { model: harness, real: harness };
+      }, cmds);
+      await harness.finish();
+    },
     { numRuns: NUM_RUNS, seed: SEED, path: PATH },
     TIMEOUT_MS,
   );

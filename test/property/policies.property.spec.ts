@@ -37,19 +37,17 @@ describe('Dispatcher task policies (model-based)', () => {
     `policies: priority, retry, timeouts, rate limits, onSettled, aborts (${NUM_RUNS} runs)`,
     async () => {
       await assertWithin(
-        fc.asyncProperty(
-          policyConfigArb().chain((cfg) =>
-            fc.tuple(fc.constant(cfg), policyCommandsArb(MAX_COMMANDS)),
-          ),
-          async ([cfg, cmds]) => {
-            let harness!: PolicyHarness;
-            await fc.asyncModelRun(() => {
-              harness = new PolicyHarness(cfg);
-              return { model: harness, real: harness };
-            }, cmds);
-            await harness.finish();
-          },
+        policyConfigArb().chain((cfg) =>
+          fc.tuple(fc.constant(cfg), policyCommandsArb(MAX_COMMANDS)),
         ),
+        async ([cfg, cmds]) => {
+          let harness!: PolicyHarness;
+          await fc.asyncModelRun(() => {
+            harness = new PolicyHarness(cfg);
+            return { model: harness, real: harness };
+          }, cmds);
+          await harness.finish();
+        },
         { numRuns: NUM_RUNS, seed: SEED, path: PATH },
         TIMEOUT_MS,
       );
