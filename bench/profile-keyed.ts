@@ -8,7 +8,8 @@
  *   node dist/bench/profile-keyed.js [enqueue|submit|raw] [tasks=2000000] [sessions=1000] [batch=10000]
  *
  * POOL_CONTEXT=none runs the pool with `context: 'none'` (default 'caller'); IN_ALS=1 submits
- * from inside `als.run`, as a request under nestjs-cls would.
+ * from inside `als.run`, as a request under nestjs-cls would; POOL_REBALANCE=when-idle runs it
+ * with `rebalance: 'when-idle'` (default 'between-tasks').
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Dispatcher } from '../lib/core/index.js';
@@ -29,6 +30,7 @@ const pool = new Dispatcher({
   maxQueued: Infinity,
   maxQueuedPerSession: Infinity,
   context: process.env.POOL_CONTEXT === 'none' ? 'none' : 'caller',
+  rebalance: process.env.POOL_REBALANCE === 'when-idle' ? 'when-idle' : 'between-tasks',
 });
 const als = process.env.IN_ALS === '1' ? new AsyncLocalStorage<object>() : undefined;
 const store = { requestId: 'r-1' };

@@ -13,6 +13,7 @@ import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
 import { printPlacement, runPlacement } from './placement.js';
+import { GROWTH_CONFIG, type GrowthResult, printGrowth, runGrowth } from './growth.js';
 import { type ThreadsResult, runThreads } from './threads.js';
 import { type GroupResult, runThroughput } from './throughput.js';
 
@@ -28,6 +29,7 @@ const config = QUICK
       },
       latency: { measureMs: 500, warmupMs: 100, rounds: 2 },
       placement: { measureMs: 500, warmupMs: 100, rounds: 3 },
+      growth: { ...GROWTH_CONFIG, rounds: 1 },
       memory: { tasks: 200_000, sessions: 200_000 },
       resize: {
         sessions: 1_000,
@@ -54,6 +56,7 @@ const config = QUICK
       },
       latency: { measureMs: 2_000, warmupMs: 300, rounds: 3 },
       placement: { measureMs: 1_000, warmupMs: 200, rounds: 5 },
+      growth: GROWTH_CONFIG,
       memory: { tasks: 1_000_000, sessions: 1_000_000 },
       resize: {
         sessions: 2_000,
@@ -277,6 +280,16 @@ function threadTargets(t: ThreadsResult): Target[] {
   ];
 }
 
+function growthTarget(g: GrowthResult): Target {
+  const c = g.config;
+  const row = g.rows.find((r) => r.name.startsWith('default'))!;
+  return {
+    target: `${c.sessions} busy sessions, ${c.fromLanes} -> ${c.toLanes} lanes (defaults): a second at >= 80% of ${c.toLanes} lanes' rate begins within 1 s`,
+    measured: Number.isFinite(row.msTo80) ? `from ${row.msTo80} ms` : 'never',
+    met: row.msTo80 <= 1_000,
+  };
+}
+
 function targets(groups: GroupResult[], latency: LatencyResult, memory: MemoryResult): Target[] {
   const g = (id: string) => groups.find((x) => x.id === id)!;
   const rate = (id: string, prefix: string) =>
@@ -411,8 +424,16 @@ async function main(): Promise<void> {
   const placement = await runPlacement(config.placement);
   printPlacement(placement, out);
 
-  section('Targets (issues #5 and #8)');
-  const list = [...targets(groups, latency, memory), ...threadTargets(threads)];
+  section('11. Growth under a backlog of busy sessions (issue 16)');
+  const growth = await runGrowth(config.growth);
+  printGrowth(growth, out);
+
+  section('Targets (issues #5, #8 and #16)');
+  const list = [
+    ...targets(groups, latency, memory),
+    ...threadTargets(threads),
+    growthTarget(growth),
+  ];
   out(
     table(
       ['target', 'measured', ''],
@@ -441,6 +462,7 @@ async function main(): Promise<void> {
       threads,
       context,
       placement,
+      growth,
       targets: list,
     },
     null,

@@ -70,10 +70,14 @@ export class WorkerPoolRef {
           error.cause instanceof Error ? error.cause.stack : undefined,
         ),
       // In flight to a thread, several tasks keep it busy while results travel back; a
-      // session's warm state lives in its thread, so it stays on its ring home.
+      // session's warm state lives in its thread, so it stays on its ring home while busy.
       ...(threads === undefined
         ? {}
-        : { laneConcurrency: THREAD_LANE_CONCURRENCY, placement: 'ring' as const }),
+        : {
+            laneConcurrency: THREAD_LANE_CONCURRENCY,
+            placement: 'ring' as const,
+            rebalance: 'when-idle' as const,
+          }),
       ...poolOptions,
     });
     if (threads !== undefined) this.threads = new ThreadLanes(this.dispatcher, threads, name);

@@ -27,9 +27,8 @@ const CPU_MODULE = new URL(
       lanes: 4,
       maxLanes: 16,
       drainTimeoutMs: 5_000,
-      // Conversations stay busy for the whole demo: let them follow the ring to new lanes
-      // between two messages, so that growing the pool helps them too.
-      rebalance: 'between-tasks',
+      // Conversations stay busy for the whole demo; growing the pool helps them too, since
+      // in-process lanes move busy sessions between two messages (rebalance 'between-tasks').
       // Short delays so the demo shows several decisions in seconds; production keeps the defaults.
       autoscale: {
         min: 2,

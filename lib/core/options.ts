@@ -90,12 +90,14 @@ export interface PoolOptions {
    */
   stealUnkeyed?: boolean;
   /**
-   * When an active session may follow the ring to another lane after a resize.
-   * 'when-idle' (default): only once it is idle (or its lane is removed), so it keeps its
-   * lane, and any state the lane holds for it, while it has work.
-   * 'between-tasks': also when one of its tasks settles and more are queued, so lanes added
-   * by a resize (or the autoscaler) take over busy sessions too. Nothing of the session runs
-   * at that moment, so order and exclusion hold either way.
+   * When an active session may move to the lane `placement` now gives it, after the lanes
+   * changed (a resize, the autoscaler, a lane removed).
+   * 'between-tasks' (default for in-process lanes): once, when one of its tasks settles and
+   * more are queued, so lanes added under a backlog take their share of busy sessions.
+   * Nothing of the session runs at that moment, so order and exclusion hold either way.
+   * 'when-idle' (default with thread lanes, where a session's warm state lives in its
+   * thread): only once it is idle (or its lane is removed), so it keeps its lane, and any
+   * state the lane holds for it, while it has work.
    */
   rebalance?: 'when-idle' | 'between-tasks';
   /**
@@ -188,7 +190,7 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   stagedStart: undefined,
   unkeyedPlacement: 'least-loaded',
   stealUnkeyed: true,
-  rebalance: 'when-idle',
+  rebalance: 'between-tasks',
   context: 'caller',
   checkSelfWait: CHEAP_ASYNC_CONTEXT,
   instrument: undefined,

@@ -317,8 +317,11 @@ describe('Dispatcher lanes', () => {
     expect(ran.every(([, lane]) => lane === 1)).toBe(true);
   });
 
-  it('keeps an active session on its lane when a lane is added', async () => {
-    const pool = new Dispatcher({ lanes: 1 });
+  it.each([
+    ["'when-idle' keeps it on its lane", { rebalance: 'when-idle' }],
+    ["'between-tasks' (the default) moves it once, between two of its tasks", {}],
+  ] as const)('an active session when a lane is added: rebalance %s', async (_, options) => {
+    const pool = new Dispatcher({ lanes: 1, ...options });
     const lanes: number[] = [];
     const gate = deferred();
     pool.registerHandler('t', async (p: number, ctx) => {
@@ -331,7 +334,12 @@ describe('Dispatcher lanes', () => {
     await pool.resize(16);
     gate.resolve();
     await Promise.all(work);
-    expect(lanes).toEqual([0, 0, 0]);
+    if (pool.options.rebalance === 'when-idle') expect(lanes).toEqual([0, 0, 0]);
+    else {
+      // Once, between its first and second task, to a new lane; then it stays there.
+      expect(lanes[1]).not.toBe(0);
+      expect(lanes[2]).toBe(lanes[1]);
+    }
   });
 });
 

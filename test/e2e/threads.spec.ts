@@ -54,6 +54,11 @@ describe('thread mode (e2e)', () => {
     expect(ctx.pool.stats().threads).toEqual([]);
   });
 
+  it("gives thread lanes their defaults: ring placement, and busy sessions kept ('when-idle')", () => {
+    // A session's warm state lives in its thread: it moves only once idle (or its lane goes).
+    expect(ctx.pool.options).toMatchObject({ placement: 'ring', rebalance: 'when-idle' });
+  });
+
   it('keeps each session on its lane thread (affinity), and refuses types no thread knows', async () => {
     const { pool } = ctx;
     const sessions = Array.from({ length: 40 }, (_, i) => `aff${i}`);

@@ -12,7 +12,7 @@
  */
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
-import { commandsArb, configArb, PoolHarness, type Profile } from './pool-model.js';
+import { commandsArb, configArb, coverage, PoolHarness, type Profile } from './pool-model.js';
 import { assertWithin, propertyRuns } from './runs.js';
 
 const NUM_RUNS = propertyRuns(500);
@@ -59,7 +59,17 @@ async function holds(profile: Profile): Promise<void> {
 describe('Dispatcher contract (model-based)', () => {
   it(
     `holds for random command sequences: full (${NUM_RUNS} runs)`,
-    () => holds('full'),
+    async () => {
+      await holds('full');
+      // The runs changed lanes under load, and sessions moved between two of their tasks
+      // (rebalance 'between-tasks', drawn explicitly and as the default), so the checks of
+      // order, exclusion and destination above saw moves. Not asserted when replaying one run
+      // (a loaded machine may also stop the property early: counted over the runs made).
+      if (PATH === undefined && coverage.runs >= 100) {
+        expect(coverage.laneChangesUnderLoad).toBeGreaterThan(coverage.runs / 20);
+        expect(coverage.movedBetweenTasks).toBeGreaterThan(coverage.runs / 100);
+      }
+    },
     TIMEOUT_MS,
   );
   it(

@@ -110,6 +110,13 @@ export function quiesce(): Promise<void> {
 }
 
 export const SESSIONS = ['a', 'b', 'c'] as const;
+
+/**
+ * Across runs (`runs` harnesses built): lane changes while a session had a task running and another waiting, and
+ * moves of such a session between two of its tasks (rebalance 'between-tasks'). The
+ * contract suite checks that the generators produce both.
+ */
+export const coverage = { runs: 0, laneChangesUnderLoad: 0, movedBetweenTasks: 0 };
 export type SessionId = (typeof SESSIONS)[number] | undefined;
 
 export type Outcome =
@@ -139,7 +146,8 @@ export interface Config {
   /** Unkeyed placement; the least-loaded check applies only to 'least-loaded' without stealing. */
   unkeyedPlacement: 'least-loaded' | 'round-robin';
   stealUnkeyed: boolean;
-  rebalance: 'when-idle' | 'between-tasks';
+  /** 'default': the option left out (the engine's default for in-process lanes). */
+  rebalance: 'when-idle' | 'between-tasks' | 'default';
   startAtOnce: boolean;
   /** Deadline of the drain the final phase starts if no command did. */
   finalDeadline: number;
@@ -345,6 +353,7 @@ export class PoolHarness {
   readonly log: string[] = [];
 
   constructor(readonly cfg: Config) {
+    coverage.runs++;
     jest.clearAllTimers();
     this.pool = new Dispatcher({
       lanes: cfg.lanes,
@@ -357,7 +366,7 @@ export class PoolHarness {
       placement: cfg.placement,
       unkeyedPlacement: cfg.unkeyedPlacement,
       stealUnkeyed: cfg.stealUnkeyed,
-      rebalance: cfg.rebalance,
+      ...(cfg.rebalance === 'default' ? {} : { rebalance: cfg.rebalance }),
       onUnhandledFailure: (error, task) => this.onUnhandled(error, task),
     });
     this.ring = new HashRing(cfg.virtualNodes);
@@ -633,9 +642,12 @@ export class PoolHarness {
       );
       if (skipped) this.fail(`${rec} started before ${skipped}, accepted earlier in its session`);
       // Affinity: a session that stayed active stays on its lane unless that lane went away
-      // (or, with rebalance 'between-tasks', the ring changed: it may then follow the ring).
+      // (or, with rebalance 'between-tasks', the lanes changed: it may then move, between two
+      // of its tasks, to where the placement says; with 'ring', its owner in a ring version
+      // of that interval).
       const mayFollow =
-        this.cfg.rebalance === 'between-tasks' && this.laneChanges > this.initialLaneChanges;
+        this.pool.options.rebalance === 'between-tasks' &&
+        this.laneChanges > this.initialLaneChanges;
       const prev = mine
         .filter((t) => t.started)
         .reduce<TaskRec | undefined>((a, t) => (a && a.startSeq > t.startSeq ? a : t), undefined);
@@ -644,12 +656,21 @@ export class PoolHarness {
         rec.acceptedSeq >= 0 &&
         rec.acceptedSeq < prev.endSeq &&
         !this.removedSince(prev.laneId, prev.startSeq) &&
-        !mayFollow &&
         rec.laneId !== prev.laneId
-      )
-        this.fail(
-          `${rec} left lane ${prev.laneId} of active session (ran ${prev}) for ${rec.laneId}`,
-        );
+      ) {
+        if (!mayFollow)
+          this.fail(
+            `${rec} left lane ${prev.laneId} of active session (ran ${prev}) for ${rec.laneId}`,
+          );
+        else {
+          coverage.movedBetweenTasks++;
+          const owners = this.ownersBetween(rec.session, prev.startSeq, seq);
+          if (this.cfg.placement === 'ring' && !owners.includes(rec.laneId))
+            this.fail(
+              `${rec} moved from lane ${prev.laneId} to ${rec.laneId} between tasks; the ring gave ${owners}`,
+            );
+        }
+      }
       // Its session was idle when it was accepted: placed where sessionInfo said, it keeps that lane
       // through any lane change until the lane itself is removed; then it follows the ring
       // (at the removal or when its running task settles), so it runs on a lane that owned
@@ -723,6 +744,16 @@ export class PoolHarness {
     rec.ended = true;
     rec.endSeq = ++this.seq;
     rec.result = { ok, value };
+  }
+
+  /** The ring owners of `session` in the ring versions current at some time from `from` to `to`. */
+  private ownersBetween(session: string, from: number, to: number): number[] {
+    const i = SESSIONS.indexOf(session as (typeof SESSIONS)[number]);
+    const current = this.owners.findLastIndex((o) => o.seq <= from);
+    return this.owners
+      .slice(Math.max(0, current))
+      .filter((o) => o.seq <= to)
+      .map((o) => o.lanes[i]);
   }
 
   private removedSince(laneId: number, seq: number): boolean {
@@ -956,6 +987,24 @@ export class PoolHarness {
 
   /** Reads the live lanes from stats() after a lane operation; a vanished lane counts as removed. */
   private syncLanes(): void {
+    const changesBefore = this.laneChanges;
+    this.readLanes();
+    if (this.laneChanges !== changesBefore && this.busySessionWithBacklog())
+      coverage.laneChangesUnderLoad++;
+  }
+
+  /** A session with a task running and another accepted behind it. */
+  private busySessionWithBacklog(): boolean {
+    return SESSIONS.some(
+      (s) =>
+        this.tasks.some((t) => t.session === s && t.started && !t.ended) &&
+        this.tasks.some(
+          (t) => t.session === s && t.knownAccepted && !t.started && t.settlements.length === 0,
+        ),
+    );
+  }
+
+  private readLanes(): void {
     const live = new Set(
       this.pool
         .stats()
@@ -1398,6 +1447,28 @@ class CallCmd extends Step {
   }
 }
 
+/** Several held tasks of one session: a busy session with a backlog, for lane changes to meet. */
+class BacklogCmd extends Step {
+  constructor(
+    readonly session: (typeof SESSIONS)[number],
+    readonly n: number,
+  ) {
+    super();
+  }
+  apply(m: PoolHarness): void {
+    for (let i = 0; i < this.n; i++)
+      m.call('submit', {
+        session: this.session,
+        outcome: 'hold',
+        nonError: 'undefined',
+        signal: 'none',
+      });
+  }
+  toString(): string {
+    return `backlog(${this.session} x ${this.n})`;
+  }
+}
+
 class ReleaseCmd extends Step {
   constructor(
     readonly pick: number,
@@ -1549,7 +1620,7 @@ export function configArb(profile: Profile): fc.Arbitrary<Config> {
         'round-robin',
       ),
       stealUnkeyed: fc.boolean(),
-      rebalance: fc.constantFrom<Config['rebalance']>('when-idle', 'between-tasks'),
+      rebalance: fc.constantFrom<Config['rebalance']>('when-idle', 'between-tasks', 'default'),
       startAtOnce: full ? fc.boolean() : fc.constantFrom(false, false, true),
       finalDeadline: deadlineArb,
       deadlineFirst: fc.boolean(),
@@ -1583,6 +1654,9 @@ export function commandsArb(
     .map(([p, as, ne]) => new ReleaseCmd(p, as, ne));
   const abort = fc.nat().map((p) => new AbortCmd(p));
   const start = fc.constant(new LaneCmd('start', 0));
+  const backlog = fc
+    .tuple(fc.constantFrom(...SESSIONS), fc.integer({ min: 2, max: 4 }))
+    .map(([session, n]) => new BacklogCmd(session, n));
   const lanes = fc.oneof(
     fc.constant(new LaneCmd('add', 0)),
     fc.nat().map((p) => new LaneCmd('remove', p)),
@@ -1611,6 +1685,7 @@ export function commandsArb(
           w(drainOrTick, 2),
           w(tick, 1),
           w(burst, 1),
+          w(backlog, 2),
         ]
       : [
           w(submit, 6),
