@@ -79,7 +79,13 @@ describeCluster('cluster mode across replica processes', () => {
     await boss.stop({ graceful: false });
   });
 
+  // What the last test's replicas ran, printed after it: a test that times out says how far it got.
+  let progress: (() => string) | undefined;
+
   afterEach(async () => {
+    if (progress !== undefined)
+      process.stderr.write(`${expect.getState().currentTestName}: ${progress()}\n`);
+    progress = undefined;
     for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await Promise.all(replicas.map((r) => r.exited.promise));
     replicas = [];
@@ -105,6 +111,8 @@ describeCluster('cluster mode across replica processes', () => {
       'CREATE TABLE runs (id bigserial PRIMARY KEY, s text, seq int, replica int, attempt int, redelivered bool, overlap bool)',
     );
     const distinct = new Set<string>();
+    const began = Date.now();
+    progress = () => `${distinct.size} of ${expected} tasks ran in ${Date.now() - began} ms`;
     const waiters: Array<{ n: number; reached: Deferred }> = [];
     const reached = (n: number) => {
       const waiter = { n, reached: deferred() };
