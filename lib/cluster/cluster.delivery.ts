@@ -25,11 +25,19 @@ export interface FailureOutput {
   code?: string;
 }
 
+/** Written as a job's output when a drain handed it back (its attempt not used). */
+export interface HandedBackOutput {
+  nwp: 'handed-back';
+  /** Its handler had started here (and may have done part of its work). */
+  started: boolean;
+}
+
 /** What a handler of a cluster task receives beside its payload. */
 export interface ClusterTaskContext extends TaskContext {
   /**
    * True when an earlier attempt of this task ended without an outcome: the replica running
-   * it died or lost its heartbeat, so that attempt may have done part or all of its work.
+   * it died or lost its heartbeat, or its drain deadline cancelled the running handler, so
+   * that attempt may have done part or all of its work.
    * Handlers of cluster tasks must be idempotent (see docs/cluster.md).
    */
   readonly redelivered: boolean;

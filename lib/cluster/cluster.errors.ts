@@ -42,6 +42,25 @@ export class ClusterConnectionError extends WorkerPoolError {
   }
 }
 
+/** enqueue() / submit(): the database did not take the task (unreachable, or it dropped the write). */
+export class ClusterUnavailableError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_UNAVAILABLE';
+  constructor(
+    readonly type: string,
+    /** The connection string with any password removed, or "the database of cluster.boss". */
+    readonly target: string,
+    cause: unknown,
+  ) {
+    super(
+      `Task "${type}" was not stored: the cluster's database did not take it (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        `Check that PostgreSQL is running and accepts connections at ${target} (cluster.connectionString), ` +
+        `then enqueue the task again; isClusterHealthy() says when the database answers again. ` +
+        `A write cut off after it reached the database may have been stored all the same: keep handlers idempotent.`,
+      { cause },
+    );
+  }
+}
+
 /** pg-boss is missing, or this Node is older than the one it needs. */
 export class ClusterDependencyError extends WorkerPoolError {
   override readonly code = 'CLUSTER_DEPENDENCY';
@@ -69,14 +88,20 @@ export class ClusterQueuePolicyError extends WorkerPoolError {
   }
 }
 
-/** enqueue() before start() resolved, or after stop() began. */
+/** enqueue() before start() resolved, or after stop() began; start() after stop() began. */
 export class ClusterNotRunningError extends WorkerPoolError {
   override readonly code = 'CLUSTER_NOT_RUNNING';
-  constructor(readonly state: string) {
+  constructor(
+    readonly state: string,
+    /** The call refused. */
+    readonly call: 'enqueue' | 'start' = 'enqueue',
+  ) {
     super(
-      state === 'created' || state === 'starting'
-        ? `Cluster mode is ${state === 'created' ? 'not started' : 'still starting'}: await start() before enqueue().`
-        : `Cluster mode is ${state}: it takes no new tasks once stop() began.`,
+      call === 'start'
+        ? `Cluster mode is ${state}: a stopped Cluster does not start again. Make a new Cluster (in Nest, a new app) to run again.`
+        : state === 'created' || state === 'starting'
+          ? `Cluster mode is ${state === 'created' ? 'not started' : 'still starting'}: await start() before enqueue().`
+          : `Cluster mode is ${state}: it takes no new tasks once stop() began.`,
     );
   }
 }

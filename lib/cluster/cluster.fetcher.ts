@@ -6,7 +6,13 @@
  * here holds its session on every replica.
  */
 import type { JobAttempt, JobWithMetadata, PgBoss } from 'pg-boss';
-import { type Envelope, type FailureOutput, Delivery } from './cluster.delivery.js';
+import {
+  type Envelope,
+  type FailureOutput,
+  type HandedBackOutput,
+  Delivery,
+} from './cluster.delivery.js';
+import { TaskCancelledError } from '../core/errors.js';
 import { ClusterTaskFailedError, NotJsonError } from './cluster.errors.js';
 import type { ResolvedClusterOptions } from './cluster.options.js';
 import { MAX_NOTIFY_BYTES, type Outcome, type ResultOutput } from './cluster.results.js';
@@ -38,6 +44,7 @@ export class ShardFetcher {
     fetched: 0,
     completed: 0,
     failed: 0,
+    handedBack: 0,
     writeErrors: 0,
   };
 
@@ -118,9 +125,13 @@ export class ShardFetcher {
     this.held.set(job.id, attempt);
     this.room.count++;
     this.counts.fetched++;
-    // An attempt after the first whose predecessor wrote no failure of ours: that one never ended here.
-    const output = job.output as Partial<FailureOutput> | null;
-    const redelivered = job.retryCount > 0 && output?.nwp !== 'failed';
+    // An attempt after the first whose predecessor wrote no failure of ours: that one never
+    // ended here. A task handed back at a drain keeps its attempt; it ran in part if it started.
+    const output = job.output as Partial<FailureOutput> | Partial<HandedBackOutput> | null;
+    const redelivered =
+      output?.nwp === 'handed-back'
+        ? output.started === true
+        : job.retryCount > 0 && output?.nwp !== 'failed';
     const last = job.retryCount >= job.retryLimit;
     const reply = job.data.c;
     this.run(new Delivery(job.id, job.data, job.retryCount, redelivered)).then(
@@ -200,6 +211,10 @@ export class ShardFetcher {
     error: unknown,
     reply?: string,
   ): Promise<void> {
+    // Cancelled by the pool's drain (queued at its deadline, or running then and ended by
+    // ctx.signal): not the task's failure, so it goes back as it was, using no attempt.
+    if (error instanceof TaskCancelledError && error.reason !== 'aborted')
+      return this.handBack(attempt, error.reason === 'deadline');
     const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
     const output: FailureOutput = {
       nwp: 'failed',
@@ -227,6 +242,31 @@ export class ShardFetcher {
         );
       }
     } catch (writeError) {
+      this.counts.writeErrors++;
+      this.options.onError(writeError);
+    }
+    this.release(attempt);
+  }
+
+  /**
+   * Puts a job this replica holds back in its queue as it was before the fetch (pg-boss's
+   * restore(), fenced to our attempt as complete() and fail() are, so that a claim that lapsed
+   * meanwhile is left to the replica that has it): its session's head again, its retry count
+   * kept. The output tells the next attempt whether this one had started.
+   */
+  private async handBack(attempt: JobAttempt, started: boolean): Promise<void> {
+    const output: HandedBackOutput = { nwp: 'handed-back', started };
+    try {
+      await this.boss.getDb().executeSql(
+        `UPDATE ${this.options.schema}.job
+            SET state = 'created', started_on = NULL, heartbeat_on = NULL, upsert_by_key = NULL,
+                output = $4::jsonb
+          WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $3`,
+        [this.queue, attempt.id, attempt.retryCount, JSON.stringify(output)],
+      );
+      this.counts.handedBack++;
+    } catch (writeError) {
+      // Not written: the job stays active here and its heartbeat lapses once we stop.
       this.counts.writeErrors++;
       this.options.onError(writeError);
     }

@@ -50,11 +50,18 @@ export class ResultListener {
         new Error('submit() needs LISTEN/NOTIFY, which this PgBoss database adapter lacks'),
       );
     }
-    this.listening ??= db.listen(
-      this.channel,
-      (payload) => this.received(payload),
-      () => void this.recover(),
-    );
+    if (this.listening === undefined) {
+      const listening = db.listen(
+        this.channel,
+        (payload) => this.received(payload),
+        () => void this.recover(),
+      );
+      this.listening = listening;
+      // Not listening (the database was down): the next submit tries again.
+      listening.catch(() => {
+        if (this.listening === listening) this.listening = undefined;
+      });
+    }
     return this.listening;
   }
 

@@ -8,6 +8,8 @@ export interface FetcherCounts {
   completed: number;
   /** Attempts failed (written; the queue retries them, or they block or go to dead letter). */
   failed: number;
+  /** Jobs handed back to their queue by a drain (cancelled at its deadline; no attempt used). */
+  handedBack: number;
   /** Outcomes that could not be written (the job runs again elsewhere after its heartbeat). */
   writeErrors: number;
 }

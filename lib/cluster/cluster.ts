@@ -26,6 +26,7 @@ import {
   ClusterDependencyError,
   ClusterNotRunningError,
   ClusterQueuePolicyError,
+  ClusterUnavailableError,
   NotJsonError,
 } from './cluster.errors.js';
 import { HeldCount, ShardFetcher } from './cluster.fetcher.js';
@@ -55,6 +56,11 @@ const MIN_NODE = [22, 12];
 export class Cluster {
   readonly options: ResolvedClusterOptions;
   private state: ClusterState = 'created';
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<DrainReport> | undefined;
+  /** The stop's deadline, brought forward by a second stop() before the drain began. */
+  private deadline: { ms: number; drain?: DrainOptions | undefined } = { ms: Infinity };
+  private draining = false;
   private boss: PgBoss | undefined;
   private ownsBoss = false;
   private fetchers: ShardFetcher[] = [];
@@ -101,9 +107,18 @@ export class Cluster {
     this.dispatcher.registerHandler(type, clusterHandler(handler as TaskHandlerFn<P, R>), options);
   }
 
-  /** Connects, makes the queues, and starts fetching. Register handlers first. */
-  async start(): Promise<void> {
-    if (this.state !== 'created') return;
+  /**
+   * Connects, makes the queues, and starts fetching. Register handlers first. A second call
+   * returns the first one's promise; a call after stop() began rejects with
+   * ClusterNotRunningError (a stopped Cluster does not start again: make a new one).
+   */
+  start(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped')
+      return Promise.reject(new ClusterNotRunningError(this.state, 'start'));
+    return (this.starting ??= this.connectAndFetch());
+  }
+
+  private async connectAndFetch(): Promise<void> {
     this.state = 'starting';
     try {
       this.boss = (this.options.boss as PgBoss | undefined) ?? (await this.connect());
@@ -111,8 +126,11 @@ export class Cluster {
     } catch (error) {
       this.state = 'stopped';
       if (this.ownsBoss) await this.boss?.stop({ graceful: false }).catch(() => {});
+      this.ownsBoss = false;
       throw error;
     }
+    // stop() was called meanwhile: it awaits this start, then closes; nothing is fetched.
+    if (this.stopping !== undefined) return;
     const boss = this.boss;
     for (let shard = 0; shard < this.options.shards; shard++) {
       this.fetchers.push(
@@ -142,7 +160,7 @@ export class Cluster {
   ): Promise<string> {
     const job = this.prepare(type, payload, options);
     return this.inOrder(job.key, async () => {
-      const id = await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key });
+      const id = await this.store(job, type);
       if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in ${job.queue}`);
       return id;
     });
@@ -170,10 +188,12 @@ export class Cluster {
     // Our own id, awaited before the job exists: its outcome cannot come before we listen for it.
     const id = randomUUID();
     const stored = this.inOrder(job.key, async () => {
-      await results.listen();
+      await results.listen().catch((error: unknown) => {
+        throw new ClusterUnavailableError(type, this.target, error);
+      });
       const result = results.wait(id, job.queue, type, timeoutMs);
       try {
-        await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key, id });
+        await this.store(job, type, id);
       } catch (error) {
         results.settle(id, undefined, error);
       }
@@ -183,6 +203,29 @@ export class Cluster {
     return (await (
       await stored
     ).result) as R;
+  }
+
+  /** Sends a job; a failed write is ClusterUnavailableError, naming what to check. */
+  private async store(
+    job: { queue: string; key: string; data: Envelope },
+    type: string,
+    id?: string,
+  ): Promise<string | null> {
+    try {
+      return await this.boss!.send(job.queue, job.data as object, {
+        singletonKey: job.key,
+        ...(id === undefined ? {} : { id }),
+      });
+    } catch (error) {
+      throw new ClusterUnavailableError(type, this.target, error);
+    }
+  }
+
+  /** Where the database is, for messages: never a password. */
+  private get target(): string {
+    return this.options.connectionString === undefined
+      ? 'the database of cluster.boss'
+      : redact(this.options.connectionString);
   }
 
   /**
@@ -237,18 +280,32 @@ export class Cluster {
 
   /**
    * Stops fetching, then drains the pool (see Dispatcher.drain: what it holds gets until
-   * `deadlineMs`; tasks cancelled at the deadline go back to the queue as failed attempts),
-   * writes every outcome, and closes the connection if the pool opened it.
+   * `deadlineMs`; tasks cancelled by the deadline go back to their queue, see ShardFetcher),
+   * writes every outcome, and closes the connection if the pool opened it. During start() it
+   * waits for the start to end (nothing is fetched), then stops. A second call returns the
+   * same stop, brought forward to its deadline if that is sooner.
    */
-  async stop(deadlineMs = Infinity, drain?: DrainOptions): Promise<DrainReport> {
-    if (this.state === 'created' || this.state === 'starting') this.state = 'stopped';
-    if (this.state === 'stopped') return this.dispatcher.drain(deadlineMs, drain);
-    this.state = 'stopping';
+  stop(deadlineMs = Infinity, drain?: DrainOptions): Promise<DrainReport> {
+    if (this.stopping === undefined) {
+      this.stopping = this.stopOnce(deadlineMs, drain);
+    } else if (this.draining) {
+      void this.dispatcher.drain(deadlineMs, drain);
+    } else if (deadlineMs < this.deadline.ms) {
+      this.deadline = { ms: deadlineMs, drain };
+    }
+    return this.stopping;
+  }
+
+  private async stopOnce(deadlineMs: number, drain?: DrainOptions): Promise<DrainReport> {
+    this.deadline = { ms: deadlineMs, drain };
+    if (this.state === 'starting') await this.starting!.catch(() => {});
+    if (this.state !== 'stopped') this.state = 'stopping';
     await Promise.all(this.fetchers.map((f) => f.stop()));
-    const report = await this.dispatcher.drain(deadlineMs, drain);
+    this.draining = true;
+    const report = await this.dispatcher.drain(this.deadline.ms, this.deadline.drain);
     await Promise.all(this.fetchers.map((f) => f.whenEmpty()));
     await this.results?.close();
-    if (this.ownsBoss) await this.boss!.stop({ graceful: true, close: true });
+    if (this.ownsBoss) await this.boss?.stop({ graceful: true, close: true });
     this.state = 'stopped';
     return report;
   }
@@ -260,6 +317,7 @@ export class Cluster {
       fetched: 0,
       completed: 0,
       failed: 0,
+      handedBack: 0,
       writeErrors: 0,
     };
     for (const f of this.fetchers) {
@@ -267,6 +325,7 @@ export class Cluster {
       stats.fetched += f.counts.fetched;
       stats.completed += f.counts.completed;
       stats.failed += f.counts.failed;
+      stats.handedBack += f.counts.handedBack;
       stats.writeErrors += f.counts.writeErrors;
     }
     return stats;

@@ -10,7 +10,9 @@ import {
   type ClusterOptions,
   type ClusterTaskContext,
   ClusterConnectionError,
+  ClusterNotRunningError,
   ClusterSubmitTimeoutError,
+  ClusterUnavailableError,
   ClusterTaskFailedError,
   NotJsonError,
 } from '../../lib/cluster/index.js';
@@ -374,4 +376,133 @@ describeCluster('cluster mode on one replica', () => {
       await own.drop();
     }
   }, 60_000);
+
+  it('enqueue and submit while the database is down reject with ClusterUnavailableError naming the option and what to check; once it is back they store again', async () => {
+    const own = await freshDatabase();
+    const { cluster: c } = cluster({ connectionString: own.url, onError: () => {} });
+    const ran = deferred<string>();
+    c.registerHandler('t', (name: string) => ran.resolve(name));
+    try {
+      await c.start();
+      const reopen = await cutOff(own.name);
+      const enqueued = await c.enqueue('t', 'a', { sessionId: 's' }).catch((e: unknown) => e);
+      const submitted = await c.submit('t', 'b', { sessionId: 's' }).catch((e: unknown) => e);
+      for (const error of [enqueued, submitted]) {
+        expect(error).toBeInstanceOf(ClusterUnavailableError);
+        expect(error).toMatchObject({ code: 'CLUSTER_UNAVAILABLE', type: 't' });
+        expect((error as Error).message).toMatch(
+          new RegExp(
+            `^Task "t" was not stored: the cluster's database did not take it \\(.+\\)\\. ` +
+              `Check that PostgreSQL is running and accepts connections at postgres://postgres@127\\.0\\.0\\.1:\\d+/${own.name} \\(cluster\\.connectionString\\)`,
+          ),
+        );
+        expect((error as Error).cause).toBeInstanceOf(Error);
+      }
+      await reopen();
+      await c.enqueue('t', 'c', { sessionId: 's' });
+      expect(await ran.promise).toBe('c');
+      // A submit refused while the database was down does not keep later ones from listening.
+      expect(await c.submit('t', 'd', { sessionId: 's' })).toBeUndefined();
+    } finally {
+      await c.stop(1_000);
+      await own.drop();
+    }
+  });
+
+  it('start() twice returns one start; stop() during start() waits for it and fetches nothing; stop() twice returns one stop, which ends; start() after stop() is refused by name', async () => {
+    const prefix = `t${++prefixes}`;
+    // A task waiting in the queue before the pool starts: a pool stopped while it starts must not take it.
+    await admin.createQueue(`${prefix}.0`, { policy: 'key_strict_fifo' });
+    const waiting = await admin.send(
+      `${prefix}.0`,
+      { t: 't', s: 'w', p: 'waiting' },
+      { singletonKey: 's:w' },
+    );
+    const ran: string[] = [];
+    const { cluster: early } = cluster({ queuePrefix: prefix, shards: 1 });
+    early.registerHandler('t', (name: string) => void ran.push(name));
+    const starting = early.start();
+    expect(early.start()).toBe(starting);
+    const stopping = early.stop();
+    await expect(starting).resolves.toBeUndefined();
+    await stopping;
+    expect(early.stats().fetches).toBe(0);
+    await expect(early.enqueue('t', 'late')).rejects.toBeInstanceOf(ClusterNotRunningError);
+    await expect(early.start()).rejects.toThrow(/stopped: a stopped Cluster does not start again/);
+    expect(await admin.getJobById(`${prefix}.0`, waiting!)).toMatchObject({
+      state: 'created',
+      retryCount: 0,
+    });
+
+    // Two starts at once: the second resolves only when the first does, running.
+    const { cluster: c } = cluster({ queuePrefix: prefix, shards: 1 });
+    const started = deferred();
+    const release = deferred();
+    const secondRan = deferred();
+    c.registerHandler('t', async (name: string) => {
+      ran.push(name);
+      if (name === 'second') secondRan.resolve();
+      if (name !== 'waiting') return;
+      started.resolve();
+      await release.promise;
+    });
+    await Promise.all([
+      c.start(),
+      c.start().then(() => c.enqueue('t', 'second', { sessionId: 'x' })),
+    ]);
+    await started.promise;
+    await secondRan.promise;
+    // Two stops while a task is held: both end, with one report, once the task has.
+    const first = c.stop();
+    const second = c.stop(60_000);
+    expect(second).toBe(first);
+    release.resolve();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a).toBe(b);
+    expect(ran.sort()).toEqual(['second', 'waiting']);
+    expect(await admin.getJobById(`${prefix}.0`, waiting!)).toMatchObject({ state: 'completed' });
+  });
+
+  it('a task whose type has no handler on the replica that fetched it is not completed: it fails there with UnknownTaskTypeError into the failure policy (its session blocks), and runs once a replica with the handler retries it', async () => {
+    const prefix = `t${++prefixes}`;
+    const reported = deferred<unknown>();
+    const ranOnA = deferred();
+    const { cluster: a } = cluster({
+      queuePrefix: prefix,
+      shards: 1,
+      retry: { limit: 0 },
+      onError: (e) => reported.resolve(e),
+    });
+    // Replica a knows 'known' only (an older deploy, say); b knows both.
+    a.registerHandler('known', () => ranOnA.resolve());
+    await a.start();
+    await a.enqueue('greet', 'ada', { sessionId: 's' });
+    await a.enqueue('known', null, { sessionId: 's' });
+    // Silently completing 'greet' would let the session go on to 'known' on a.
+    const error = await Promise.race([
+      reported.promise,
+      ranOnA.promise.then(() => {
+        throw new Error('"greet" was completed without a handler: its session went on');
+      }),
+    ]);
+    expect(error).toBeInstanceOf(ClusterTaskFailedError);
+    expect(error).toMatchObject({ type: 'greet', remoteName: 'UnknownTaskTypeError', attempts: 1 });
+    expect((error as Error).message).toMatch(
+      /No handler is registered for task type "greet"\. Known types: "known"/,
+    );
+    await a.stop();
+    expect(await admin.getBlockedKeys(a.queueName(0))).toEqual(['s:s']);
+
+    const { cluster: b } = cluster({ queuePrefix: prefix, shards: 1, retry: { limit: 0 } });
+    const greeted = deferred<[string, number]>();
+    const known = deferred();
+    b.registerHandler('greet', (name: string, ctx: ClusterTaskContext) =>
+      greeted.resolve([name, ctx.attempt]),
+    );
+    b.registerHandler('known', () => known.resolve());
+    await b.start();
+    expect(await b.retrySession('s')).toBe(true);
+    expect(await greeted.promise).toEqual(['ada', 2]);
+    await known.promise;
+  });
 });

@@ -22,22 +22,32 @@ interface Run {
   attempt: number;
   redelivered: boolean;
   overlap: boolean;
+  job: string;
 }
+
+type Stopped = Extract<ReplicaMessage, { kind: 'stopped' }>;
 
 class Replica {
   readonly child: ChildProcess;
   readonly ready = deferred();
   enqueued: Deferred<number> = deferred<number>();
-  readonly stopped = deferred<{ held: number; completed: number }>();
+  held: Deferred<number> = deferred<number>();
+  readonly stopped = deferred<Stopped>();
   readonly stalled = deferred();
   readonly exited = deferred<number | null>();
-  readonly errors: string[] = [];
+  readonly errors: Array<{ name: string; message: string }> = [];
+  /** Tasks this replica finished (its 'ran' messages). */
+  ran = 0;
+  readonly firstRan = deferred();
+  /** Its first onError report. */
+  readonly reportedError = deferred();
 
   constructor(
     readonly id: number,
     url: string,
     onRan: (s: string, seq: number) => void,
     env: Record<string, string> = {},
+    onStarted: (s: string, seq: number) => void = () => {},
   ) {
     this.child = fork(REPLICA, [], {
       // process.execPath: the Node this suite runs on (22+).
@@ -47,19 +57,47 @@ class Replica {
     this.child.on('message', (m: ReplicaMessage) => {
       if (m.kind === 'ready') this.ready.resolve();
       else if (m.kind === 'enqueued') this.enqueued.resolve(m.count);
-      else if (m.kind === 'ran') onRan(m.s, m.seq);
+      else if (m.kind === 'started') onStarted(m.s, m.seq);
+      else if (m.kind === 'ran') {
+        this.ran++;
+        this.firstRan.resolve();
+        onRan(m.s, m.seq);
+      } else if (m.kind === 'held') this.held.resolve(m.held);
       else if (m.kind === 'stopped') this.stopped.resolve(m);
       else if (m.kind === 'stalled') this.stalled.resolve();
-      else if (m.kind === 'error') this.errors.push(m.message);
+      else if (m.kind === 'error') {
+        this.errors.push({ name: m.name, message: m.message });
+        this.reportedError.resolve();
+      }
     });
     this.child.on('exit', (code) => {
       this.exited.resolve(code);
       this.ready.reject(new Error(`replica ${id} exited (${code}) before it was ready`));
+      // An answer still awaited never comes: fail now, not at the test's timeout.
+      const gone = new Error(`replica ${id} exited (${code}) before it answered`);
+      for (const d of [this.enqueued, this.held, this.stopped]) {
+        d.promise.catch(() => {});
+        d.reject(gone);
+      }
     });
   }
 
   command(c: ReplicaCommand): void {
     this.child.send(c);
+  }
+
+  /** Sends a command that answers 'enqueued', and awaits that answer. */
+  async enqueue(c: ReplicaCommand): Promise<number> {
+    this.enqueued = deferred<number>();
+    this.command(c);
+    return this.enqueued.promise;
+  }
+
+  /** The jobs it holds now (fetched, outcome not yet written). */
+  async holding(): Promise<number> {
+    this.held = deferred<number>();
+    this.command({ kind: 'held' });
+    return this.held.promise;
   }
 }
 
@@ -79,7 +117,13 @@ describeCluster('cluster mode across replica processes', () => {
     await boss.stop({ graceful: false });
   });
 
+  // What the last test's replicas ran, printed after it: a test that times out says how far it got.
+  let progress: (() => string) | undefined;
+
   afterEach(async () => {
+    if (progress !== undefined)
+      process.stderr.write(`${expect.getState().currentTestName}: ${progress()}\n`);
+    progress = undefined;
     for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await Promise.all(replicas.map((r) => r.exited.promise));
     replicas = [];
@@ -90,6 +134,13 @@ describeCluster('cluster mode across replica processes', () => {
     await db?.drop();
   });
 
+  interface Started {
+    allRan: Promise<void>;
+    reached: (n: number) => Promise<void>;
+    /** Forks one more replica with the same options; resolves once it is ready. */
+    join: () => Promise<Replica>;
+  }
+
   /** Fresh tables and queues; replicas started and ready; resolves when `expected` distinct tasks ran. */
   async function start(
     count: number,
@@ -97,18 +148,29 @@ describeCluster('cluster mode across replica processes', () => {
     env: Record<string, string>,
     prefix: string,
     more: object = {},
-  ): Promise<{ allRan: Promise<void>; reached: (n: number) => Promise<void> }> {
+    onStarted?: (s: string, seq: number) => void,
+  ): Promise<Started> {
     await sql.query('DROP TABLE IF EXISTS runs, running, dead');
     await sql.query('CREATE TABLE running (s text PRIMARY KEY, replica int)');
     await sql.query('CREATE TABLE dead (replica int)');
     await sql.query(
-      'CREATE TABLE runs (id bigserial PRIMARY KEY, s text, seq int, replica int, attempt int, redelivered bool, overlap bool)',
+      'CREATE TABLE runs (id bigserial PRIMARY KEY, s text, seq int, replica int, attempt int, redelivered bool, overlap bool, job text)',
     );
     const distinct = new Set<string>();
+    const began = Date.now();
+    progress = () => {
+      const errors = replicas.flatMap((r) => r.errors);
+      return (
+        `${distinct.size} of ${expected} tasks ran in ${Date.now() - began} ms; per replica ` +
+        `${replicas.map((r) => r.ran).join(', ')}; ${errors.length} errors reported` +
+        (errors.length === 0 ? '' : `, the first: ${errors[0]!.name}: ${errors[0]!.message}`)
+      );
+    };
     const waiters: Array<{ n: number; reached: Deferred }> = [];
     const reached = (n: number) => {
       const waiter = { n, reached: deferred() };
       waiters.push(waiter);
+      if (distinct.size >= n) waiter.reached.resolve();
       return waiter.reached.promise;
     };
     const allRan = reached(expected);
@@ -123,34 +185,64 @@ describeCluster('cluster mode across replica processes', () => {
       queuePrefix: prefix,
       ...more,
     };
-    for (let i = 0; i < count; i++) {
-      replicas.push(
-        new Replica(i, db.url, onRan, { NWP_CLUSTER: JSON.stringify(options), ...env }),
+    const fork = () => {
+      const r = new Replica(
+        replicas.length,
+        db.url,
+        onRan,
+        { NWP_CLUSTER: JSON.stringify(options), ...env },
+        onStarted,
       );
-    }
+      replicas.push(r);
+      return r;
+    };
+    for (let i = 0; i < count; i++) fork();
     await Promise.all(replicas.map((r) => r.ready.promise));
-    return { allRan, reached };
+    return {
+      allRan,
+      reached,
+      join: async () => {
+        const r = fork();
+        await r.ready.promise;
+        return r;
+      },
+    };
   }
 
   /** Each replica enqueues its share of the sessions (session i by replica i % count). */
-  async function enqueue(sessions: number, tasks: number): Promise<void> {
-    replicas.forEach((r) =>
-      r.command({
-        kind: 'enqueue',
-        sessions: Array.from({ length: sessions }, (_, i) => `s${i}`).filter(
-          (_, i) => i % replicas.length === r.id,
-        ),
-        tasks,
-      }),
+  async function enqueue(
+    sessions: number,
+    tasks: number,
+    poison?: { s: string; seq: number },
+  ): Promise<void> {
+    await Promise.all(
+      replicas.map((r) =>
+        r.enqueue({
+          kind: 'enqueue',
+          sessions: Array.from({ length: sessions }, (_, i) => `s${i}`).filter(
+            (_, i) => i % replicas.length === r.id,
+          ),
+          tasks,
+          ...(poison === undefined ? {} : { poison }),
+        }),
+      ),
     );
-    await Promise.all(replicas.map((r) => r.enqueued.promise));
   }
 
   async function runs(): Promise<Run[]> {
     const { rows } = await sql.query<Run>(
-      'SELECT s, seq, replica, attempt, redelivered, overlap FROM runs ORDER BY id',
+      'SELECT s, seq, replica, attempt, redelivered, overlap, job FROM runs ORDER BY id',
     );
     return rows;
+  }
+
+  /** Stops the replicas still running (finishing what they hold) and awaits their exit. */
+  async function stopAll(): Promise<Stopped[]> {
+    const live = replicas.filter((r) => r.child.exitCode === null && r.child.connected);
+    live.forEach((r) => r.command({ kind: 'stop' }));
+    const stopped = await Promise.all(live.map((r) => r.stopped.promise));
+    expect(await Promise.all(live.map((r) => r.exited.promise))).toEqual(live.map(() => 0));
+    return stopped;
   }
 
   /** Order violations: per session, the seqs in start order must be 0, 1, 2, ... */
@@ -186,20 +278,21 @@ describeCluster('cluster mode across replica processes', () => {
     };
   }
 
-  it('3 replicas, 50 sessions x 10 tasks enqueued through all of them: 0 order violations, 0 overlaps, 0 lost, none twice', async () => {
-    const { allRan } = await start(3, 500, { NWP_WORK_MS: '2' }, 'order');
-    await enqueue(50, 10);
+  it('3 replicas, 200 sessions x 25 tasks enqueued through all of them: 0 order violations, 0 overlaps, 0 lost, none twice', async () => {
+    const began = Date.now();
+    const { allRan } = await start(3, 5_000, { NWP_WORK_MS: '1' }, 'order', {
+      fetchBatchSize: 50,
+    });
+    await enqueue(200, 25);
     await allRan;
-    replicas.forEach((r) => r.command({ kind: 'stop' }));
-    const stopped = await Promise.all(replicas.map((r) => r.stopped.promise));
-    const result = check(await runs(), 50, 10);
-    process.stderr.write(`replicas: ${JSON.stringify(result)}\n`);
+    const stopped = await stopAll();
+    const result = check(await runs(), 200, 25);
+    process.stderr.write(`replicas: ${JSON.stringify(result)} in ${Date.now() - began} ms\n`);
     expect(result).toMatchObject({ orderViolations: 0, overlaps: 0, lost: 0, duplicates: 0 });
     expect(stopped.map((s) => s.held)).toEqual([0, 0, 0]);
-    expect(stopped.reduce((n, s) => n + s.completed, 0)).toBe(500);
+    expect(stopped.reduce((n, s) => n + s.completed, 0)).toBe(5_000);
     expect(replicas.flatMap((r) => r.errors)).toEqual([]);
-    expect(await Promise.all(replicas.map((r) => r.exited.promise))).toEqual([0, 0, 0]);
-  }, 120_000);
+  }, 300_000);
 
   it('a replica stopped with SIGTERM mid-run finishes what it holds: nothing runs twice, nothing is lost, order kept', async () => {
     const { allRan, reached } = await start(3, 500, { NWP_WORK_MS: '10' }, 'sigterm');
@@ -210,19 +303,18 @@ describeCluster('cluster mode across replica processes', () => {
     const stopped = await replicas[0]!.stopped.promise;
     expect(await replicas[0]!.exited.promise).toBe(0);
     await allRan;
-    replicas.slice(1).forEach((r) => r.command({ kind: 'stop' }));
-    await Promise.all(replicas.map((r) => r.exited.promise));
+    await stopAll();
     const all = await runs();
     const result = check(all, 50, 10);
     process.stderr.write(
       `sigterm: ${JSON.stringify(result)}; replica 0 completed ${stopped.completed}\n`,
     );
     expect(result).toMatchObject({ orderViolations: 0, overlaps: 0, lost: 0, duplicates: 0 });
-    expect(stopped.held).toBe(0);
+    expect(stopped).toMatchObject({ held: 0, cancelled: 0, handedBack: 0 });
     // The stopped replica did part of the work, and every task ran on its first attempt.
     expect(stopped.completed).toBeGreaterThan(0);
     expect(all.every((r) => r.attempt === 1 && !r.redelivered)).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   it('a replica SIGKILLed mid-run: its tasks run again elsewhere (ctx.redelivered, attempt 2) once its heartbeat lapses; only those run twice, order kept, none lost', async () => {
     const killedAt = deferred<number>();
@@ -243,8 +335,7 @@ describeCluster('cluster mode across replica processes', () => {
     await sql.query('INSERT INTO dead VALUES (0)');
     await allRan;
     const recoveredIn = Date.now() - (await killedAt.promise);
-    replicas.slice(1).forEach((r) => r.command({ kind: 'stop' }));
-    await Promise.all(replicas.map((r) => r.exited.promise));
+    await stopAll();
     const all = await runs();
     const result = check(all, 50, 10);
     const firstRun = new Map<string, Run>();
@@ -273,4 +364,175 @@ describeCluster('cluster mode across replica processes', () => {
     expect(redelivered.length).toBeLessThanOrEqual(200);
     expect(replicas.slice(1).flatMap((r) => r.errors)).toEqual([]);
   }, 180_000);
+
+  it('a 4th replica joining mid-run takes work (it runs tasks), and the contract holds over all four', async () => {
+    const { allRan, reached, join } = await start(3, 2_000, { NWP_WORK_MS: '2' }, 'join', {
+      maxHeld: 30,
+      fetchBatchSize: 10,
+    });
+    const some = reached(200);
+    await enqueue(100, 20);
+    await some;
+    // The three hold at most 90 of the 100 sessions and start nothing more while paused, so
+    // work is left that only the newcomer can take (else they might take it all first).
+    replicas.forEach((r) => r.command({ kind: 'pause' }));
+    const fourth = await join();
+    await fourth.firstRan.promise;
+    replicas.slice(0, 3).forEach((r) => r.command({ kind: 'resume' }));
+    await allRan;
+    await stopAll();
+    const result = check(await runs(), 100, 20);
+    process.stderr.write(`join: ${JSON.stringify(result)}\n`);
+    expect(result).toMatchObject({ orderViolations: 0, overlaps: 0, lost: 0, duplicates: 0 });
+    expect(fourth.ran).toBeGreaterThan(0);
+    expect(result.perReplica.map(([id]) => id)).toEqual([0, 1, 2, 3]);
+    expect(replicas.flatMap((r) => r.errors)).toEqual([]);
+  }, 180_000);
+
+  it("two replicas enqueueing for one session at once: its tasks run one at a time, in one order, the order the database created the jobs in (each replica's calls in call order)", async () => {
+    const { allRan } = await start(2, 81, { NWP_WORK_MS: '1' }, 'shared');
+    // A first task that waits for 'release' holds the session while both replicas store
+    // theirs: the run order is then the database's order of the jobs, not a race between a
+    // store and a fetch.
+    await replicas[0]!.enqueue({ kind: 'send', session: 's0', payload: { seq: 0, gate: true } });
+    await Promise.all(replicas.map((r) => r.enqueue({ kind: 'burst', session: 's0', tasks: 40 })));
+    replicas.forEach((r) => r.command({ kind: 'release' }));
+    await allRan;
+    await stopAll();
+    const all = await runs();
+    const { rows: created } = await sql.query<{ id: string }>(
+      `SELECT id::text FROM pgboss.job WHERE name LIKE 'shared.%' AND singleton_key = 's:s0'
+        ORDER BY created_on, id`,
+    );
+    const bySubmitter = [0, 1].map((by) =>
+      all.filter((r) => r.seq >= (by + 1) * 1000 && r.seq < (by + 2) * 1000).map((r) => r.seq),
+    );
+    let switches = 0;
+    for (let i = 1; i < all.length; i++)
+      if (Math.floor(all[i]!.seq / 1000) !== Math.floor(all[i - 1]!.seq / 1000)) switches++;
+    process.stderr.write(
+      `shared session: ${all.length} runs, submitters interleaved ${switches} times\n`,
+    );
+    expect(all).toHaveLength(81);
+    expect(all.filter((r) => r.overlap)).toEqual([]);
+    expect(all.map((r) => r.job)).toEqual(created.map((r) => r.id));
+    for (const [by, seqs] of bySubmitter.entries())
+      expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => (by + 1) * 1000 + i));
+  }, 120_000);
+
+  it.each(['block', 'dead-letter'] as const)(
+    "a poison task under onFailure '%s' across replicas: its attempts run in turn, it is reported once; its session waits (block) or goes on (dead-letter); others are untouched",
+    async (onFailure) => {
+      const prefix = `poison-${onFailure}`;
+      const blocked = onFailure === 'block';
+      // s1's task 2 always throws; blocked, s1's tasks 3 and 4 never run.
+      const { allRan } = await start(3, blocked ? 147 : 149, { NWP_WORK_MS: '2' }, prefix, {
+        retry: { limit: 2 },
+        onFailure,
+      });
+      const reported = Promise.any(replicas.map((r) => r.reportedError.promise));
+      await enqueue(30, 5, { s: 's1', seq: 2 });
+      await allRan;
+      await reported;
+      await stopAll();
+      const all = await runs();
+      const poison = all.filter((r) => r.s === 's1' && r.seq === 2);
+      const s1 = all.filter((r) => r.s === 's1').map((r) => r.seq);
+      process.stderr.write(
+        `poison (${onFailure}): attempts on replicas ${JSON.stringify(poison.map((r) => r.replica))}\n`,
+      );
+      expect(poison.map((r) => [r.attempt, r.redelivered])).toEqual([
+        [1, false],
+        [2, false],
+        [3, false],
+      ]);
+      expect(s1).toEqual(blocked ? [0, 1, 2, 2, 2] : [0, 1, 2, 2, 2, 3, 4]);
+      const others = all.filter((r) => r.s !== 's1');
+      expect(check(others, 30, 5)).toMatchObject({
+        orderViolations: 0,
+        overlaps: 0,
+        duplicates: 0,
+        // s1 is not among `others`: its 5 tasks are "lost" to this count only.
+        lost: 5,
+      });
+      const errors = replicas.flatMap((r) => r.errors);
+      expect(errors).toEqual([
+        {
+          name: 'ClusterTaskFailedError',
+          message: expect.stringMatching(/failed on its last attempt \(3 in all.*poison s1\/2/),
+        },
+      ]);
+      const { rows: jobs } = await sql.query<{ seq: number; state: string; name: string }>(
+        `SELECT (data->'p'->>'seq')::int AS seq, state::text, name FROM pgboss.job
+          WHERE (name LIKE $1 AND singleton_key = 's:s1' AND (data->'p'->>'seq')::int >= 2)
+             OR name = $2 ORDER BY 1, 2`,
+        [`${prefix}.%`, `${prefix}.dead`],
+      );
+      expect(jobs.map((j) => [j.seq, j.state, j.name.endsWith('.dead')])).toEqual(
+        blocked
+          ? [
+              [2, 'failed', false],
+              [3, 'created', false],
+              [4, 'created', false],
+            ]
+          : [
+              [2, 'created', true],
+              [3, 'completed', false],
+              [4, 'completed', false],
+            ],
+      );
+    },
+    180_000,
+  );
+
+  it('a task running at a drain deadline, and one queued behind busy lanes, go back to their queue without using an attempt and run again on another replica (the started one redelivered); order kept', async () => {
+    const started: string[] = [];
+    const fourStarted = deferred();
+    const { allRan, join } = await start(
+      1,
+      10,
+      {},
+      'handback',
+      // Without the hand-back, a cancelled task would fail its one and only attempt.
+      { retry: { limit: 0 } },
+      (s, seq) => {
+        if (seq === 0) started.push(s);
+        if (started.length === 4) fourStarted.resolve();
+      },
+    );
+    const first = replicas[0]!;
+    // 5 sessions on 4 lanes: 4 first tasks hang (until the deadline aborts them), 1 waits.
+    for (let i = 0; i < 5; i++) {
+      await first.enqueue({ kind: 'send', session: `s${i}`, payload: { seq: 0, hangOn: 0 } });
+      await first.enqueue({ kind: 'send', session: `s${i}`, payload: { seq: 1 } });
+    }
+    await fourStarted.promise;
+    while ((await first.holding()) < 5);
+    first.command({ kind: 'stop', deadlineMs: 200 });
+    const stopped = await first.stopped.promise;
+    expect(await first.exited.promise).toBe(0);
+    const startedOnFirst = [...started].sort();
+    expect(stopped).toMatchObject({ held: 0, handedBack: 5 });
+    const { rows: back } = await sql.query<{ state: string; retry_count: number }>(
+      `SELECT state::text, retry_count FROM pgboss.job
+        WHERE name LIKE 'handback.%' AND (data->'p'->>'seq')::int = 0`,
+    );
+    expect(back).toEqual(Array.from({ length: 5 }, () => ({ state: 'created', retry_count: 0 })));
+    await join();
+    await allRan;
+    await stopAll();
+    const all = await runs();
+    const again = all.filter((r) => r.replica === 1 && r.seq === 0);
+    expect(check(all, 5, 2)).toMatchObject({ orderViolations: 0, overlaps: 0, lost: 0 });
+    expect(again.map((r) => r.attempt)).toEqual([1, 1, 1, 1, 1]);
+    expect(
+      again
+        .filter((r) => r.redelivered)
+        .map((r) => r.s)
+        .sort(),
+    ).toEqual(startedOnFirst);
+    expect(all.filter((r) => r.seq === 1).every((r) => r.replica === 1 && r.attempt === 1)).toBe(
+      true,
+    );
+  }, 120_000);
 });
