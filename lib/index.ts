@@ -8,7 +8,6 @@ export {
   type PoolSample,
   defaultAutoscalePolicy,
 } from './autoscaler/autoscale-policy.js';
-export { AutoscaleSetupError } from './autoscaler/autoscale.job.js';
 export { type AutoscaleRecord, Autoscaler } from './autoscaler/autoscaler.js';
 export * from './core/index.js';
 export * from './cluster/index.js';
@@ -37,6 +36,7 @@ export {
 } from './threads/index.js';
 export { DEFAULT_POOL_NAME } from './worker-pool.constants.js';
 export {
+  AutoscaleSetupError,
   DashboardSetupError,
   HealthSetupError,
   RequestScopedHandlerError,

@@ -1,3 +1,7 @@
+/**
+ * Named errors of the Nest layer, in the style of core/errors.ts; their wording is in
+ * worker-pool.messages.ts.
+ */
 import { WorkerPoolError } from './core/index.js';
 import { requestScopedHandler, terminusMissing, unknownPool } from './worker-pool.messages.js';
 
@@ -25,4 +29,9 @@ export class HealthSetupError extends WorkerPoolError {
 /** The dashboard cannot serve its page (a missing peer such as uplot). */
 export class DashboardSetupError extends WorkerPoolError {
   override readonly code = 'DASHBOARD_SETUP';
+}
+
+/** Autoscale options are set, but @nestjs/schedule is missing or not imported, or the cron is bad. */
+export class AutoscaleSetupError extends WorkerPoolError {
+  override readonly code = 'AUTOSCALE_SETUP';
 }

@@ -77,3 +77,15 @@ export const abandonedTask = (t: TaskRef, graceMs: number) =>
 export const terminusMissing = () =>
   `WorkerPoolHealthIndicator needs @nestjs/terminus's HealthIndicatorService: import TerminusModule ` +
   `in the module that provides WorkerPoolHealthIndicator (imports: [TerminusModule]).`;
+
+export const autoscaleScheduleMissing = (pool: string) =>
+  `Pool "${pool}" has autoscale options, but @nestjs/schedule could not be loaded. Install it (npm i @nestjs/schedule) and import ScheduleModule.forRoot() in your app module.`;
+
+export const autoscaleRegistryMissing = (pool: string) =>
+  `Pool "${pool}" has autoscale options, but SchedulerRegistry is not available. Import ScheduleModule.forRoot() in your app module.`;
+
+export const autoscaleBadCron = (pool: string, cron: string, error: unknown) =>
+  `Pool "${pool}": autoscale.cron "${cron}" is not a valid cron expression (${String(error)}).`;
+
+export const uplotMissing = () =>
+  'WorkerPoolDashboardModule draws its charts with uPlot, which could not be loaded. Install it: npm i uplot';

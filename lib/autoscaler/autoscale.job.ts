@@ -5,13 +5,14 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { WorkerPoolError } from '../core/index.js';
 import { WORKER_POOL_INSTANCE } from '../worker-pool.constants.js';
+import { AutoscaleSetupError } from '../worker-pool.errors.js';
+import {
+  autoscaleBadCron,
+  autoscaleRegistryMissing,
+  autoscaleScheduleMissing,
+} from '../worker-pool.messages.js';
 import type { WorkerPoolRef } from '../worker-pool.ref.js';
-
-export class AutoscaleSetupError extends WorkerPoolError {
-  override readonly code = 'AUTOSCALE_SETUP';
-}
 
 type Registry = {
   addCronJob(name: string, job: unknown): void;
@@ -42,19 +43,13 @@ export class AutoscaleJob implements OnApplicationBootstrap, BeforeApplicationSh
     if (autoscaler === null) return;
     const [schedule, cron] = await Promise.all([import('@nestjs/schedule'), import('cron')]).catch(
       (error: unknown) => {
-        throw new AutoscaleSetupError(
-          `Pool "${this.pool.name}" has autoscale options, but @nestjs/schedule could not be loaded. Install it (npm i @nestjs/schedule) and import ScheduleModule.forRoot() in your app module.`,
-          { cause: error },
-        );
+        throw new AutoscaleSetupError(autoscaleScheduleMissing(this.pool.name), { cause: error });
       },
     );
     try {
       this.registry = this.moduleRef.get(schedule.SchedulerRegistry, { strict: false });
     } catch (error) {
-      throw new AutoscaleSetupError(
-        `Pool "${this.pool.name}" has autoscale options, but SchedulerRegistry is not available. Import ScheduleModule.forRoot() in your app module.`,
-        { cause: error },
-      );
+      throw new AutoscaleSetupError(autoscaleRegistryMissing(this.pool.name), { cause: error });
     }
     let job: { stop(): unknown };
     try {
@@ -73,10 +68,9 @@ export class AutoscaleJob implements OnApplicationBootstrap, BeforeApplicationSh
         start: true,
       });
     } catch (error) {
-      throw new AutoscaleSetupError(
-        `Pool "${this.pool.name}": autoscale.cron "${autoscaler.cron}" is not a valid cron expression (${String(error)}).`,
-        { cause: error },
-      );
+      throw new AutoscaleSetupError(autoscaleBadCron(this.pool.name, autoscaler.cron, error), {
+        cause: error,
+      });
     }
     this.job = job;
     this.registry!.addCronJob(this.name, job);

@@ -2,6 +2,7 @@
  * Named errors of cluster mode, in the style of core/errors.ts: a stable `code`, and a message
  * that says what was wrong and what to do, naming the option or the call.
  */
+import { errorMessage, withCause } from '../core/error-text.js';
 import { WorkerPoolError } from '../core/errors.js';
 
 /** A payload (or result) that would not survive a trip through PostgreSQL as JSON. */
@@ -34,7 +35,7 @@ export class ClusterConnectionError extends WorkerPoolError {
     cause: unknown,
   ) {
     super(
-      `Cluster mode could not start on ${target}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+      `Cluster mode could not start on ${target}: ${errorMessage(cause)}. ` +
         `Check cluster.connectionString (postgres://user:password@host:5432/database), that ` +
         `PostgreSQL is running there and that the database exists.`,
       { cause },
@@ -68,7 +69,7 @@ export class ClusterDependencyError extends WorkerPoolError {
     super(
       `Cluster mode needs pg-boss 12 (npm install pg-boss@12) on Node >= 22.12: ${reason}. ` +
         `Without the cluster option the pool runs in-process and needs neither.`,
-      cause === undefined ? undefined : { cause },
+      withCause(cause),
     );
   }
 }

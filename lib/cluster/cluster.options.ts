@@ -3,7 +3,7 @@
  * construction with InvalidOptionError naming it (as `cluster.<name>`), before any connection.
  */
 import { InvalidOptionError } from '../core/errors.js';
-import { checkKeys } from '../core/options.js';
+import { checkObject, intInRange } from '../core/options.js';
 
 /** What happens to a session whose task failed on its last attempt. */
 export type ClusterOnFailure = 'block' | 'dead-letter';
@@ -118,21 +118,13 @@ const KEYS = [
 ];
 const RETRY_KEYS = ['limit', 'delaySeconds', 'backoff'];
 
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)
-    return value;
-  throw new InvalidOptionError(`cluster.${name}`, value, `an integer from ${min} to ${max}`);
-}
-
 export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError(
-      'cluster',
-      options,
-      "an object such as { connectionString: 'postgres://127.0.0.1:5432/app' }",
-    );
-  }
-  checkKeys(options, KEYS, 'cluster.');
+  checkObject(
+    'cluster',
+    options,
+    "an object such as { connectionString: 'postgres://127.0.0.1:5432/app' }",
+    KEYS,
+  );
   const { connectionString, boss } = options;
   if ((connectionString === undefined) === (boss === undefined)) {
     throw new InvalidOptionError(
@@ -182,14 +174,12 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     throw new InvalidOptionError('cluster.onFailure', onFailure, "'block' or 'dead-letter'");
   }
   const retry = options.retry ?? {};
-  if (retry === null || typeof retry !== 'object') {
-    throw new InvalidOptionError(
-      'cluster.retry',
-      retry,
-      'an object such as { limit: 2, delaySeconds: 5 }',
-    );
-  }
-  checkKeys(retry, RETRY_KEYS, 'cluster.retry.');
+  checkObject(
+    'cluster.retry',
+    retry,
+    'an object such as { limit: 2, delaySeconds: 5 }',
+    RETRY_KEYS,
+  );
   const backoff = retry.backoff ?? false;
   if (typeof backoff !== 'boolean')
     throw new InvalidOptionError('cluster.retry.backoff', backoff, 'true or false');
@@ -197,30 +187,60 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     options.onError ?? ((error: unknown) => console.error('[nest-worker-pool cluster]', error));
   if (typeof onError !== 'function')
     throw new InvalidOptionError('cluster.onError', onError, 'a function (error) => void');
-  const fetchBatchSize = integer('fetchBatchSize', options.fetchBatchSize ?? 50, 1, 10_000);
+  const fetchBatchSize = intInRange(
+    'cluster.fetchBatchSize',
+    options.fetchBatchSize ?? 50,
+    1,
+    10_000,
+  );
   return {
     connectionString,
     boss,
-    shards: integer('shards', options.shards ?? 4, 1, 1024),
+    shards: intInRange('cluster.shards', options.shards ?? 4, 1, 1024),
     queuePrefix,
     schema,
     fetchBatchSize,
-    maxHeld: integer('maxHeld', options.maxHeld ?? Math.max(200, fetchBatchSize), 1, 1_000_000),
-    pollIntervalMs: integer('pollIntervalMs', options.pollIntervalMs ?? 500, 10, 3_600_000),
+    maxHeld: intInRange(
+      'cluster.maxHeld',
+      options.maxHeld ?? Math.max(200, fetchBatchSize),
+      1,
+      1_000_000,
+    ),
+    pollIntervalMs: intInRange(
+      'cluster.pollIntervalMs',
+      options.pollIntervalMs ?? 500,
+      10,
+      3_600_000,
+    ),
     retry: {
-      limit: integer('retry.limit', retry.limit ?? 2, 0, 1_000_000),
-      delaySeconds: integer('retry.delaySeconds', retry.delaySeconds ?? 0, 0, 86_400 * 365),
+      limit: intInRange('cluster.retry.limit', retry.limit ?? 2, 0, 1_000_000),
+      delaySeconds: intInRange(
+        'cluster.retry.delaySeconds',
+        retry.delaySeconds ?? 0,
+        0,
+        86_400 * 365,
+      ),
       backoff,
     },
     onFailure,
-    heartbeatSeconds: integer('heartbeatSeconds', options.heartbeatSeconds ?? 30, 10, 86_400),
-    monitorIntervalSeconds: integer(
-      'monitorIntervalSeconds',
+    heartbeatSeconds: intInRange(
+      'cluster.heartbeatSeconds',
+      options.heartbeatSeconds ?? 30,
+      10,
+      86_400,
+    ),
+    monitorIntervalSeconds: intInRange(
+      'cluster.monitorIntervalSeconds',
       options.monitorIntervalSeconds ?? 60,
       1,
       3_600,
     ),
-    submitTimeoutMs: integer('submitTimeoutMs', options.submitTimeoutMs ?? 30_000, 1, 2 ** 31 - 1),
+    submitTimeoutMs: intInRange(
+      'cluster.submitTimeoutMs',
+      options.submitTimeoutMs ?? 30_000,
+      1,
+      2 ** 31 - 1,
+    ),
     onError,
   };
 }

@@ -1,4 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
+import type { Batch } from './batch.js';
+import type { SelfWaitCheck } from './self-wait.js';
+import type { Task } from './task.js';
 
 /**
  * Which async context user code runs in. A handler, its `ctx.signal` listeners and its
@@ -38,9 +41,32 @@ export function runIn<A, B, R>(context: CallerContext, fn: (a: A, b: B) => R, a:
   return (context ?? poolContext).runInAsyncScope(fn, undefined, a, b);
 }
 
-/** Calls `fn()` in `context` (the pool's own when undefined). */
-export function enter<R>(context: CallerContext, fn: () => R): R {
-  return (context ?? poolContext).runInAsyncScope(fn);
+/** `context`, or the pool's own for undefined: to enter it from wherever the call comes. */
+export function orPool(context: CallerContext): AsyncResource {
+  return context ?? poolContext;
+}
+
+/**
+ * Calls `fn(a, b)` in a task's scope, the one place that enters it (Task.call, Batch.call, a
+ * batch item's `run`): `context`, its caller's async context (undefined: the current one, where
+ * the caller is in the pool's already), and, with the self-wait check on, `work` noted as the
+ * running handler call. With an instrument, `fn` opens or enters the attempt's `run` (see
+ * instrument.ts). Branches rather than wraps, so a plain call pays nothing.
+ */
+export function inTaskScope<A, B, R>(
+  context: CallerContext,
+  selfWait: SelfWaitCheck | undefined,
+  work: Task | Batch,
+  fn: (a: A, b: B) => R,
+  a: A,
+  b: B,
+): R {
+  if (selfWait === undefined) {
+    if (context === undefined) return fn(a, b);
+    return context.runInAsyncScope(fn, undefined, a, b);
+  }
+  if (context === undefined) return selfWait.call(work, fn, a, b);
+  return context.runInAsyncScope(selfWait.call<A, B, R>, selfWait, work, fn, a, b);
 }
 
 /**

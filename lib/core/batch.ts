@@ -1,8 +1,8 @@
-import { enter, runIn } from './async-context.js';
-import { BatchResultError, InvalidOptionError, TaskTimeoutError } from './errors.js';
+import { inTaskScope, orPool, runIn } from './async-context.js';
+import { BatchResultError, TaskTimeoutError } from './errors.js';
 import type { HandlerEntry } from './handler-registry.js';
 import { type TaskInstrument, startAttempt } from './instrument.js';
-import { checkDelay, checkKeys, intInRange } from './options.js';
+import { checkDelay, checkObject, intInRange } from './options.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Task, TaskContext } from './task.js';
 
@@ -39,20 +39,28 @@ class Item implements BatchItem {
     readonly payload: unknown,
     readonly ctx: Task,
     private readonly batch: Batch,
-    private readonly instrument: TaskInstrument | undefined,
+    readonly instrument: TaskInstrument | undefined,
   ) {}
 
+  // Entered from wherever `run` is called, so the pool's context too when the caller's is none;
+  // the caller's context has neither the batch's self-wait store nor this item's span.
   run<R>(fn: () => R): R {
-    return enter(this.ctx.context, () => this.inBatch(fn));
+    const { instrument, ctx, batch } = this;
+    const context = orPool(ctx.context);
+    const selfWait = batch.handler.selfWait;
+    return instrument === undefined
+      ? inTaskScope(context, selfWait, batch, callThunk<R>, fn, undefined)
+      : inTaskScope(context, selfWait, batch, runInAttempt<R>, this, fn);
   }
+}
 
-  // The caller's context has neither the batch's self-wait store nor this item's span.
-  private inBatch<R>(fn: () => R): R {
-    const instrument = this.instrument;
-    const call = instrument === undefined ? fn : () => instrument.run(this.ctx.extra!.attempt, fn);
-    const selfWait = this.batch.handler.selfWait;
-    return selfWait === undefined ? call() : selfWait.call(this.batch, call, undefined, undefined);
-  }
+function callThunk<R>(fn: () => R): R {
+  return fn();
+}
+
+/** With an instrument: `fn` inside `run` of the item's attempt (opened when the batch started). */
+function runInAttempt<R>(item: Item, fn: () => R): R {
+  return item.instrument!.run(item.ctx.extra!.attempt, fn);
 }
 
 /** What a batch handler receives beside its items. */
@@ -77,10 +85,10 @@ export type BatchHandlerFn<P = any, R = any> = (
 export function checkBatchOptions(type: string, batch: unknown): BatchOptions | undefined {
   if (batch === undefined) return undefined;
   const name = `batch of "${type}"`;
-  if (batch === null || typeof batch !== 'object') {
-    throw new InvalidOptionError(name, batch, 'an object such as { maxSize: 100, maxWaitMs: 20 }');
-  }
-  checkKeys(batch, ['maxSize', 'maxWaitMs'], `${name}.`);
+  checkObject(name, batch, 'an object such as { maxSize: 100, maxWaitMs: 20 }', [
+    'maxSize',
+    'maxWaitMs',
+  ]);
   const { maxSize, maxWaitMs } = batch as BatchOptions;
   intInRange(`${name}.maxSize`, maxSize, 1, MAX_BATCH_SIZE);
   checkDelay(`${name}.maxWaitMs`, maxWaitMs, false);
@@ -146,8 +154,7 @@ export class Batch implements BatchContext {
       for (const task of this.tasks) runIn(task.context, startAttempt, instrument, task);
     const items = this.tasks.map((task) => new Item(task.payload, task, this, instrument));
     const fn = this.handler.fn as unknown as BatchHandlerFn;
-    const selfWait = this.handler.selfWait;
-    return selfWait === undefined ? fn(items, this) : selfWait.call(this, fn, items, this);
+    return inTaskScope(undefined, this.handler.selfWait, this, fn, items, this);
   }
 
   /** At the timeout: the batch and each item's signal abort, and each task keeps the late call. */

@@ -1,7 +1,14 @@
 /**
  * Named errors of the engine. Each message says what was wrong and what to do next,
  * so a user reading a log line can fix the call without opening the source.
+ *
+ * One errors module per layer, each class extending WorkerPoolError (which names it after
+ * its class) with a stable `code`: this one, threads/thread.errors.ts,
+ * cluster/cluster.errors.ts and worker-pool.errors.ts (the Nest layer, whose wording is in
+ * worker-pool.messages.ts). Their shared wording helpers are in error-text.ts.
  */
+import { causeMessage, describe, describeResult, withCause } from './error-text.js';
+
 export class WorkerPoolError extends Error {
   /** A stable, machine-readable code; `name` carries the class name. */
   readonly code: string = 'WORKER_POOL_ERROR';
@@ -123,7 +130,7 @@ export class TaskCancelledError extends WorkerPoolError {
         : reason === 'deadline'
           ? `Task ${taskId} is still running at the pool's drain deadline; stop it soon (it is abandoned once "drainGraceMs" runs out) and watch ctx.signal in long handlers.`
           : `Task ${taskId} was cancelled by its caller's AbortSignal before it was accepted or started.`,
-      cause === undefined ? undefined : { cause },
+      withCause(cause),
     );
   }
 }
@@ -192,15 +199,6 @@ export class SelfWaitError extends WorkerPoolError {
   }
 }
 
-// A result may be a revoked Proxy or have a throwing `length`: describing it must not throw.
-function describeResult(result: unknown): string {
-  try {
-    return Array.isArray(result) ? `${result.length} results` : describe(result);
-  } catch {
-    return 'an object that cannot be read';
-  }
-}
-
 export class EventSubscriberError extends WorkerPoolError {
   override readonly code = 'EVENT_SUBSCRIBER_FAILED';
   constructor(
@@ -220,26 +218,5 @@ export class EventSubscriberError extends WorkerPoolError {
       }: ${causeMessage(cause)}. The pool and the other subscribers went on. Catch errors in the subscriber, or handle them in onSubscriberError.`,
       { cause },
     );
-  }
-}
-
-function causeMessage(cause: unknown): string {
-  try {
-    return cause instanceof Error ? cause.message : describe(cause);
-  } catch {
-    return 'a value that cannot be read';
-  }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
-    return String(value);
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'symbol' || typeof value === 'bigint') return `a ${typeof value}`;
-  try {
-    return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
-  } catch {
-    return `an ${typeof value}`; // a revoked Proxy
   }
 }

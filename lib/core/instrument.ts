@@ -1,4 +1,3 @@
-import { runIn } from './async-context.js';
 import { TaskCancelledError, TaskTimeoutError } from './errors.js';
 import type { Task, TaskContext } from './task.js';
 
@@ -72,21 +71,14 @@ export function instrumentAccept(instrument: TaskInstrument, task: Task): void {
   if (instrument.accept !== undefined) task.more().accepted = instrument.accept(task);
 }
 
-/** One attempt of a single task, in its caller's context: the handler's call inside `run`. */
-export function instrumentedCall(instrument: TaskInstrument, task: Task): unknown {
-  return runIn(task.context, startAndRun, instrument, task);
-}
-
-function startAndRun(instrument: TaskInstrument, task: Task): unknown {
+/**
+ * One attempt of a single task: opens it, then calls its handler inside `run`. Task.call
+ * calls it in the task's scope (see inTaskScope).
+ */
+export function attemptCall(instrument: TaskInstrument, task: Task): unknown {
   const attempt = startAttempt(instrument, task);
-  const { fn, selfWait } = task.handler;
-  // As Task.call does without an instrument, with its self-wait check when it is on.
-  return instrument.run(
-    attempt,
-    selfWait === undefined
-      ? () => fn(task.payload, task)
-      : () => selfWait.call(task, fn, task.payload, task),
-  );
+  const fn = task.handler.fn;
+  return instrument.run(attempt, () => fn(task.payload, task));
 }
 
 /** Opens `task`'s attempt; call in its caller's context. */

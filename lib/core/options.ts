@@ -29,6 +29,28 @@ export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 /** Longest delay a Node timer honours; a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/*
+ * The option checks every layer uses (core, threads, cluster, autoscale, Nest): each throws
+ * InvalidOptionError naming the option, its value and what is allowed. They live here, and
+ * only here; the public index exports none of them.
+ */
+
+/**
+ * Throws `InvalidOptionError` unless `value` is an object (`example` shows one) whose keys
+ * are all in `known`; an unknown key is named as `prefix + key`.
+ */
+export function checkObject(
+  name: string,
+  value: unknown,
+  example: string,
+  known: readonly string[],
+  prefix = `${name}.`,
+): asserts value is object {
+  if (value === null || typeof value !== 'object')
+    throw new InvalidOptionError(name, value, example);
+  checkKeys(value, known, prefix);
+}
+
 /** Throws `InvalidOptionError` for the first key of `options` not in `known`. */
 export function checkKeys(options: object, known: readonly string[], prefix = ''): void {
   for (const key of Object.keys(options)) {
@@ -204,18 +226,7 @@ export const POOL_OPTION_KEYS: readonly string[] = Object.keys(DEFAULT_POOL_OPTI
 
 /** Fills defaults and throws `InvalidOptionError` naming the first bad value. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError('options', options, 'an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!POOL_OPTION_KEYS.includes(key)) {
-      throw new InvalidOptionError(
-        key,
-        (options as Record<string, unknown>)[key],
-        `no such option; known options: ${POOL_OPTION_KEYS.join(', ')}`,
-      );
-    }
-  }
+  checkObject('options', options, 'an object', POOL_OPTION_KEYS, '');
   const o = { ...DEFAULT_POOL_OPTIONS, ...stripUndefined(options) };
   positiveInt('maxLanes', o.maxLanes);
   if (o.maxLanes > MAX_LANES) {
@@ -258,10 +269,10 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   checkRateLimit('rateLimit', o.rateLimit);
   if (o.stagedStart !== undefined) {
     const st = o.stagedStart;
-    if (st === null || typeof st !== 'object') {
-      throw new InvalidOptionError('stagedStart', st, 'an object { lanesPerStep, delayMs }');
-    }
-    checkKeys(st, ['lanesPerStep', 'delayMs'], 'stagedStart.');
+    checkObject('stagedStart', st, 'an object { lanesPerStep, delayMs }', [
+      'lanesPerStep',
+      'delayMs',
+    ]);
     intInRange('stagedStart.lanesPerStep', st.lanesPerStep, 1, MAX_LANES);
     checkDelay('stagedStart.delayMs', st.delayMs, false);
   }
@@ -309,17 +320,19 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   return o;
 }
 
+/** Throws `InvalidOptionError` unless `value` is an integer >= 1. */
 export function positiveInt(name: string, value: unknown): void {
   if (!Number.isInteger(value) || (value as number) < 1) {
     throw new InvalidOptionError(name, value, 'an integer >= 1');
   }
 }
 
-/** Throws `InvalidOptionError` unless `value` is an integer from `min` to `max`. */
-export function intInRange(name: string, value: unknown, min: number, max: number): void {
+/** Returns `value` if it is an integer from `min` to `max`, else throws `InvalidOptionError`. */
+export function intInRange(name: string, value: unknown, min: number, max: number): number {
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
     throw new InvalidOptionError(name, value, `an integer from ${min} to ${max}`);
   }
+  return value as number;
 }
 
 function positiveIntOrInfinity(name: string, value: unknown): void {

@@ -1,6 +1,6 @@
-import { type CallerContext, runIn } from './async-context.js';
+import { type CallerContext, inTaskScope, runIn } from './async-context.js';
 import type { HandlerEntry } from './handler-registry.js';
-import { type TaskInstrument, instrumentedCall } from './instrument.js';
+import { type TaskInstrument, attemptCall } from './instrument.js';
 import { ReadyKind } from './ready-queue.js';
 import type { Session } from './session.js';
 import type { TaskPolicy } from './task-policy.js';
@@ -91,16 +91,11 @@ export class Task implements TaskContext {
 
   /** One attempt: the handler's call, in its caller's context (and the pool's instrument, if any). */
   call(instrument?: TaskInstrument): unknown {
-    if (instrument !== undefined) return instrumentedCall(instrument, this);
     const { fn, selfWait } = this.handler;
-    const context = this.context;
-    // Run loops are in the pool's own context already.
-    if (selfWait === undefined) {
-      if (context === undefined) return fn(this.payload, this);
-      return context.runInAsyncScope(fn, undefined, this.payload, this);
-    }
-    if (context === undefined) return selfWait.call(this, fn, this.payload, this);
-    return context.runInAsyncScope(selfWait.call, selfWait, this, fn, this.payload, this);
+    // Run loops are in the pool's own context already: an undefined context stays there.
+    return instrument === undefined
+      ? inTaskScope(this.context, selfWait, this, fn, this.payload, this)
+      : inTaskScope(this.context, selfWait, this, attemptCall, instrument, this);
   }
 
   /** See ReadyKind. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DashboardSetupError } from '../worker-pool.errors.js';
+import { uplotMissing } from '../worker-pool.messages.js';
 import { APP_JS } from './assets/app.js.js';
 import { pageHtml } from './assets/page.html.js';
 import { STYLE_CSS } from './assets/style.css.js';
@@ -26,10 +27,7 @@ export class DashboardAssets {
       uplotJs = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
       uplotCss = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
     } catch (error) {
-      throw new DashboardSetupError(
-        'WorkerPoolDashboardModule draws its charts with uPlot, which could not be loaded. Install it: npm i uplot',
-        { cause: error },
-      );
+      throw new DashboardSetupError(uplotMissing(), { cause: error });
     }
     this.files = new Map([
       ['app.js', { body: APP_JS, type: 'text/javascript; charset=utf-8' }],

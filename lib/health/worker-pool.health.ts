@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { type Dispatcher, InvalidOptionError } from '../core/index.js';
+import { errorMessage } from '../core/error-text.js';
 import { checkKeys } from '../core/options.js';
 import { type PoolHealthThresholds, poolHealth } from './pool-health.js';
 import { DEFAULT_POOL_NAME } from '../worker-pool.constants.js';
@@ -148,7 +149,7 @@ export class WorkerPoolHealthIndicator {
       return indicator.up(data);
     } catch (error) {
       return indicator.down({
-        reason: `the cluster's database is unreachable: ${error instanceof Error ? error.message : String(error)}`,
+        reason: `the cluster's database is unreachable: ${errorMessage(error)}`,
       });
     } finally {
       clearTimeout(timer);

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { LogLevel } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
-import { checkDelay, checkKeys } from '../core/options.js';
+import { checkDelay, checkObject } from '../core/options.js';
 
 /** Thread mode: each lane of the pool is a `worker_threads` thread. */
 export interface ThreadLanesOptions {
@@ -42,14 +42,12 @@ const LOG_LEVELS: readonly LogLevel[] = ['log', 'error', 'warn', 'debug', 'verbo
 const KEYS = ['module', 'exportName', 'graceMs', 'resourceLimits', 'logLevels', 'closeTimeoutMs'];
 
 export function resolveThreadOptions(options: ThreadLanesOptions): ResolvedThreadOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError(
-      'threads',
-      options,
-      "an object such as { module: new URL('./cpu.module.js', import.meta.url) }",
-    );
-  }
-  checkKeys(options, KEYS, 'threads.');
+  checkObject(
+    'threads',
+    options,
+    "an object such as { module: new URL('./cpu.module.js', import.meta.url) }",
+    KEYS,
+  );
   const m = options.module;
   let href: string;
   if (m instanceof URL && m.protocol === 'file:') href = m.href;

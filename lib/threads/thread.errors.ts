@@ -1,7 +1,7 @@
+/** Named errors of thread mode, in the style of core/errors.ts; each message says what to do next. */
+import { withCause } from '../core/error-text.js';
 import { WorkerPoolError } from '../core/errors.js';
 import { describeValue } from './thread-protocol.js';
-
-/** Errors of thread mode; each message says what to do next. */
 
 export class PayloadNotCloneableError extends WorkerPoolError {
   override readonly code = 'PAYLOAD_NOT_CLONEABLE';
@@ -15,7 +15,7 @@ export class PayloadNotCloneableError extends WorkerPoolError {
       `The ${what} of task ${taskId} cannot be sent between threads (structured clone failed: ${describeValue(
         cause,
       )}). Send plain data: no functions, class instances with private state, sockets or promises.`,
-      cause === undefined ? undefined : { cause },
+      withCause(cause),
     );
   }
 }
@@ -36,7 +36,7 @@ export class AbortReasonNotCloneableError extends WorkerPoolError {
       `The abort reason of task ${taskId} (${description}) cannot be sent to its thread (structured clone failed: ${describeValue(
         cause,
       )}), so its ctx.signal aborts with this error instead. Abort with an Error or plain data to pass the reason on.`,
-      cause === undefined ? undefined : { cause },
+      withCause(cause),
     );
   }
 }
@@ -52,7 +52,7 @@ export class WorkerThreadExitedError extends WorkerPoolError {
     super(
       `Task ${taskId} was running when the thread of lane ${laneId} ended (${why}); the thread was replaced. ` +
         `Give the handler a retry policy to run it again, and look at the cause for the crash.`,
-      cause === undefined ? undefined : { cause },
+      withCause(cause),
     );
   }
 }
@@ -67,7 +67,7 @@ export class ThreadStartError extends WorkerPoolError {
     super(
       `A worker thread could not start the handler module ${module}: ${reason}. ` +
         `Check that the path or file URL points at built JavaScript and that the module class is exported (threads.exportName).`,
-      cause === undefined ? undefined : { cause },
+      withCause(cause),
     );
   }
 }

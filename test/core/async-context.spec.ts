@@ -339,4 +339,22 @@ describe('a batch handler', () => {
     for (const [payload, got] of seen.slice(1)) expect(got).toBe(payload.split(':')[0]);
     expect(seen).toHaveLength(7);
   });
+
+  it("with context 'none', item.run enters the pool's context, not the one it is called from", async () => {
+    const pool = new Dispatcher({ lanes: 1, context: 'none' });
+    let inItem: unknown = 'not run';
+    pool.registerHandler(
+      'audit',
+      (items: BatchItem<string>[]) => {
+        // The handler's own store (a request it opened, say) is not the item's caller's.
+        as('handler', () => {
+          inItem = items[0].run(user);
+        });
+      },
+      { batch: { maxSize: 1, maxWaitMs: 0 } },
+    );
+    pool.start();
+    await as('alice', () => pool.submit('audit', 'alice', { sessionId: 'a' }));
+    expect(inItem).toBeUndefined();
+  });
 });
