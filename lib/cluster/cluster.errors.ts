@@ -53,7 +53,7 @@ export class ClusterUnavailableError extends WorkerPoolError {
     cause: unknown,
   ) {
     super(
-      `Task "${type}" was not stored: the cluster's database did not take it (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      `Task "${type}" was not stored: the cluster's database did not take it (${errorMessage(cause)}). ` +
         `Check that PostgreSQL is running and accepts connections at ${target} (cluster.connectionString), ` +
         `then enqueue the task again; isClusterHealthy() says when the database answers again. ` +
         `A write cut off after it reached the database may have been stored all the same: keep handlers idempotent.`,
