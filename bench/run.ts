@@ -12,7 +12,7 @@ import { CONTEXT_CONFIG, printContext, runContext } from './context.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
-import { printPlacement, runPlacement } from './placement.js';
+import { placementTargets, printPlacement, runPlacement } from './placement.js';
 import { type ThreadsResult, runThreads } from './threads.js';
 import { type GroupResult, runThroughput } from './throughput.js';
 
@@ -411,8 +411,12 @@ async function main(): Promise<void> {
   const placement = await runPlacement(config.placement);
   printPlacement(placement, out);
 
-  section('Targets (issues #5 and #8)');
-  const list = [...targets(groups, latency, memory), ...threadTargets(threads)];
+  section('Targets (issues #5, #8, #16 and #18)');
+  const list = [
+    ...targets(groups, latency, memory),
+    ...threadTargets(threads),
+    ...placementTargets(placement),
+  ];
   out(
     table(
       ['target', 'measured', ''],

@@ -1,12 +1,10 @@
-import { Dispatcher, HashRing } from '../../lib/core/index.js';
+import { Dispatcher } from '../../lib/core/index.js';
+import { SlotTable } from '../../lib/core/placement/slot-table.js';
 import { type Deferred, deferred, flush } from '../support/deferred.js';
 
-/** A session id whose ring owner among lanes 0-1 is not lane 2, and becomes lane 2 once it exists. */
+/** A session id homed on lane 0 or 1 of two lanes, and on lane 2 once it is added. */
 function movingSession(): string {
-  const ring = new HashRing(160);
-  ring.add(0);
-  ring.add(1);
-  const grown = new HashRing(160);
+  const grown = new SlotTable();
   for (const id of [0, 1, 2]) grown.add(id);
   for (let i = 0; ; i++) if (grown.lookup(`s${i}`) === 2) return `s${i}`;
 }
