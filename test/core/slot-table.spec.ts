@@ -172,10 +172,34 @@ describe('SlotTable', () => {
     expect(table.slots).toBe(slots * 2);
     const moved = keys.map((k) => table.lookup(k)).filter((now, i) => now !== before[i]);
     expect(moved.filter((now) => now !== 16)).toEqual([]);
-    // And B never shrinks, so removing lanes moves only their ids.
+    // B does not shrink while two lanes are left, so removing lanes moves only their ids.
     for (const id of range(15)) table.remove(id);
     expect(table.slots).toBe(slots * 2);
     expect(new Set(keys.map((k) => table.lookup(k)))).toEqual(new Set([15, 16]));
+  });
+
+  it('starts B over when one lane is left (it owns every slot, so nothing moves): growing again costs what it did the first time', () => {
+    const table = tableOf(range(300));
+    expect(table.slots).toBeGreaterThan(1_024);
+    for (const id of range(300)) if (id !== 7) table.remove(id);
+    expect(table.slots).toBe(1_024);
+    expect(new Set(ids('k', 1_000).map((k) => table.lookup(k)))).toEqual(new Set([7]));
+    // The same table as one that only ever had lane 7, before and after lanes come back.
+    const fresh = tableOf([7]);
+    for (const id of [0, 1, 2, 3]) {
+      table.add(id);
+      fresh.add(id);
+    }
+    const keys = ids('k', 2_000);
+    expect(keys.map((k) => table.lookup(k))).toEqual(keys.map((k) => fresh.lookup(k)));
+    table.remove(7);
+    table.remove(0);
+    table.remove(1);
+    table.remove(2);
+    expect(table.size).toBe(1);
+    table.remove(3);
+    expect(table.lookup('k')).toBe(-1);
+    expect(table.slots).toBe(1_024);
   });
 
   it('builds the documented maximum of 65,536 lanes with at least 16 slots each, within one of each other', () => {

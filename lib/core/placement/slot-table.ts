@@ -1,4 +1,4 @@
-import { hash32 } from '../hash.js';
+import { finish, hash32 } from '../hash.js';
 
 /** Lane ids must stay below this (2^20). */
 export const LANE_SPACE = 1 << 20;
@@ -40,8 +40,8 @@ const PROBES_PER_LANE = 2;
  *   moves only to the added lane or off the removed one, never between two other lanes;
  * - B is a power of two of at least SLOTS_PER_LANE slots per lane (MIN_SLOTS_PER_LANE past
  *   SLOTS_FOR_FINE_SHARES slots). It doubles when lanes outgrow it, slot s splitting into
- *   s and s + B with the same owner, so no id moves; it never shrinks (halving would merge
- *   slots of different owners).
+ *   s and s + B with the same owner, so no id moves. It shrinks back to MIN_SLOTS only when
+ *   one lane or none is left (halving would otherwise merge slots of different owners).
  * - a preference order (`walk`) is the home, then other members, each once.
  *
  * The table depends on the order lanes came and went in, not only on who the members are:
@@ -94,19 +94,10 @@ export class SlotTable {
     this.reserve(laneId + 1);
     while (this.slots < slotsFor(this.members + 1)) this.split();
     const slots = this.slots;
+    if (this.members === 0) return this.solo(laneId);
     const slot = this.slot;
     const lane = this.lane;
     const me = laneId * L;
-    if (this.members === 0) {
-      for (let s = 0; s < slots; s++) {
-        slot[s * 2] = laneId;
-        slot[s * 2 + 1] = s + 1;
-      }
-      slot[slots * 2 - 1] = -1;
-      lane[me + HEAD] = 0;
-      this.enter(laneId, slots);
-      return;
-    }
     const take = Math.floor(slots / (this.members + 1));
     let head = -1;
     // Donors: the lanes with the most slots, last in their bucket first; each gives one and
@@ -146,8 +137,16 @@ export class SlotTable {
     let s = lane[laneId * L + HEAD];
     lane[laneId * L + HEAD] = -1;
     if (this.members === 0) {
-      slot.fill(-1);
+      this.slot = new Int32Array(MIN_SLOTS * 2).fill(-1);
+      this.mask = MIN_SLOTS - 1;
       return;
+    }
+    if (this.members === 1) {
+      // One lane owns every slot whatever B is, so B can start over without moving an id:
+      // growing again from one lane then costs what it cost the first time.
+      const only: number = this.byCount.values().next().value![0];
+      this.leave(only);
+      return this.solo(only);
     }
     // Its slots go one at a time to the lanes with the fewest.
     while (s !== -1) {
@@ -227,6 +226,19 @@ export class SlotTable {
       return false;
     });
     return order;
+  }
+
+  /** `laneId` alone: it owns the MIN_SLOTS slots of a new table. */
+  private solo(laneId: number): void {
+    const slot = (this.slot = new Int32Array(MIN_SLOTS * 2));
+    this.mask = MIN_SLOTS - 1;
+    for (let s = 0; s < MIN_SLOTS; s++) {
+      slot[s * 2] = laneId;
+      slot[s * 2 + 1] = s + 1;
+    }
+    slot[MIN_SLOTS * 2 - 1] = -1;
+    this.lane[laneId * L + HEAD] = 0;
+    this.enter(laneId, MIN_SLOTS);
   }
 
   /** Doubles B: slot s becomes s and s + B, both kept by its owner, so no id moves. */
@@ -326,13 +338,7 @@ function slotsFor(lanes: number): number {
   );
 }
 
-/** The i-th rehash of `h` (murmur3's finalizer over h + i x golden ratio). */
+/** The i-th rehash of `h`: murmur3's finalizer over h + i x the golden ratio. */
 function probe(h: number, i: number): number {
-  let x = (h + Math.imul(i, 0x9e3779b9)) | 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
+  return finish((h + Math.imul(i, 0x9e3779b9)) | 0);
 }
