@@ -12,7 +12,7 @@ import { CONTEXT_CONFIG, printContext, runContext } from './context.js';
 import { type LatencyResult, runLatency } from './latency.js';
 import { type MemoryResult, runMemory } from './memory.js';
 import { type ResizeResult, runResize } from './resize.js';
-import { printPlacement, runPlacement } from './placement.js';
+import { placementTargets, printPlacement, runPlacement } from './placement.js';
 import { GROWTH_CONFIG, type GrowthResult, printGrowth, runGrowth } from './growth.js';
 import { type ThreadsResult, runThreads } from './threads.js';
 import { type GroupResult, runThroughput } from './throughput.js';
@@ -428,10 +428,11 @@ async function main(): Promise<void> {
   const growth = await runGrowth(config.growth);
   printGrowth(growth, out);
 
-  section('Targets (issues #5, #8 and #16)');
+  section('Targets (issues #5, #8, #16 and #18)');
   const list = [
     ...targets(groups, latency, memory),
     ...threadTargets(threads),
+    ...placementTargets(placement),
     growthTarget(growth),
   ];
   out(

@@ -7,7 +7,7 @@ import {
   TaskAbandonedError,
   TaskCancelledError,
 } from './core/index.js';
-import { POOL_OPTION_KEYS, checkDelay, checkKeys } from './core/options.js';
+import { POOL_OPTION_KEYS, REMOVED_POOL_OPTIONS, checkDelay, checkKeys } from './core/options.js';
 import type { WorkerPoolOptions } from './interfaces/worker-pool-options.interface.js';
 import { ThreadLanes } from './threads/thread-lanes.js';
 import { describeTask } from './worker-pool.messages.js';
@@ -33,7 +33,7 @@ export class WorkerPoolRef {
       throw new InvalidOptionError('options', options, 'an object of WorkerPoolOptions');
     }
     this.logger = new Logger(`WorkerPool:${name}`);
-    checkKeys(options, [...POOL_OPTION_KEYS, ...MODULE_OPTION_KEYS]);
+    checkKeys(options, [...POOL_OPTION_KEYS, ...MODULE_OPTION_KEYS], '', REMOVED_POOL_OPTIONS);
     const {
       drainTimeoutMs = 10_000,
       drainGraceMs = 5_000,

@@ -102,7 +102,6 @@ export class Dispatcher {
     this.outcomes = new Outcomes(this.options);
     this.scheduler = new Scheduler(
       this.options.laneConcurrency,
-      this.options.virtualNodes,
       {
         started: (task) => {
           this.admission.released(task.session?.id);
@@ -126,11 +125,7 @@ export class Dispatcher {
         strategy: this.options.unkeyedPlacement,
         steal: this.options.stealUnkeyed,
         betweenTasks: this.options.rebalance === 'between-tasks',
-        sessions: createPlacement(
-          this.options.placement,
-          this.options.virtualNodes,
-          this.options.balanceFactor,
-        ),
+        sessions: createPlacement(this.options.placement, this.options.balanceFactor),
       },
     );
     this.selfWait = this.options.checkSelfWait ? new SelfWaitCheck() : undefined;

@@ -15,7 +15,6 @@ export type { DrainReport } from './drain-report.js';
 export type { PoolEvent, PoolEventType } from './events.js';
 export type { TypeCounts } from './handler-registry.js';
 export * from './errors.js';
-export { HashRing } from './hash-ring.js';
 export { MAX_TIMER_MS, type PoolOptions, type WhenFull } from './options.js';
 export type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } from './stats.js';
 export type { TaskContext, TaskHandlerFn, TaskOutcome } from './task.js';

@@ -114,10 +114,9 @@ export abstract class LanePlacement {
 
   constructor(
     private readonly laneConcurrency: number,
-    virtualNodes: number,
     protected readonly placement: Placement,
   ) {
-    this.sessionPlacement = placement.sessions ?? new RingPlacement(virtualNodes);
+    this.sessionPlacement = placement.sessions ?? new RingPlacement();
     // `live` is only ever changed in place (push, splice), so it can be shared.
     const lanes = this.lanes;
     this.loads = { live: this.live, get: (id) => lanes.get(id) };

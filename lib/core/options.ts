@@ -5,20 +5,21 @@ import { type TaskInstrument, isInstrument } from './instrument.js';
 import { type RateLimit, checkRateLimit } from './rate-limiter.js';
 import { PLACEMENT_KINDS, type PlacementKind } from './placement/session-placement.js';
 
-/** Hard ceiling for `maxLanes`: lanes are cheap, but a ring of more points stops paying off. */
+/** Hard ceiling for `maxLanes` (the slot table then has 2^22 slots, 32 MB). */
 export const MAX_LANES = 65_536;
 
 /** Largest `balanceFactor`: past it 'bounded' placement is the plain ring for any real load. */
 export const MAX_BALANCE_FACTOR = 100;
 
-/** Most virtual nodes per lane. */
-export const MAX_VIRTUAL_NODES = 1_024;
-
 /**
- * Most ring points, `maxLanes * virtualNodes` (2^24): the ring takes 8 bytes a point, and
- * twice that while it is rebuilt. The defaults at MAX_LANES make 10,485,760.
+ * Options that no longer exist, with what to do instead: refused by name rather than
+ * reported as unknown (or, worse, ignored), so an upgrade says what changed.
  */
-export const MAX_RING_POINTS = 2 ** 24;
+export const REMOVED_POOL_OPTIONS: Readonly<Record<string, string>> = {
+  virtualNodes:
+    'no value: the option was removed, since sessions are placed through a slot table that ' +
+    'spreads ids evenly with nothing to tune (see docs/placement.md); delete virtualNodes from the options',
+};
 
 /** Most tasks one lane runs at once. */
 export const MAX_LANE_CONCURRENCY = 2 ** 20;
@@ -45,20 +46,31 @@ export function checkObject(
   example: string,
   known: readonly string[],
   prefix = `${name}.`,
+  removed: Readonly<Record<string, string>> = {},
 ): asserts value is object {
   if (value === null || typeof value !== 'object')
     throw new InvalidOptionError(name, value, example);
-  checkKeys(value, known, prefix);
+  checkKeys(value, known, prefix, removed);
 }
 
-/** Throws `InvalidOptionError` for the first key of `options` not in `known`. */
-export function checkKeys(options: object, known: readonly string[], prefix = ''): void {
+/**
+ * Throws `InvalidOptionError` for the first key of `options` not in `known`; a key of
+ * `removed` is refused with what to do instead.
+ */
+export function checkKeys(
+  options: object,
+  known: readonly string[],
+  prefix = '',
+  removed: Readonly<Record<string, string>> = {},
+): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new InvalidOptionError(
         prefix + key,
         (options as Record<string, unknown>)[key],
-        `no such option; known options: ${known.join(', ')}`,
+        Object.hasOwn(removed, key)
+          ? removed[key]
+          : `no such option; known options: ${known.join(', ')}`,
       );
     }
   }
@@ -152,8 +164,6 @@ export interface PoolOptions {
    * a child of the submitter's span (see docs/tracing.md). Default: none (nothing is called).
    */
   instrument?: TaskInstrument;
-  /** Points per lane on the hash ring; more points spread sessions more evenly. Default 160. */
-  virtualNodes?: number;
   /**
    * Where a session goes when it becomes active (see docs/placement.md). 'least-loaded'
    * (default; thread lanes default to 'ring'): the lane with the fewest outstanding tasks.
@@ -204,7 +214,6 @@ export const DEFAULT_POOL_OPTIONS: ResolvedPoolOptions = {
   maxQueued: 100_000,
   maxQueuedPerSession: 10_000,
   whenFull: 'reject',
-  virtualNodes: 160,
   placement: 'least-loaded',
   balanceFactor: 0.25,
   latencySampleEvery: 32,
@@ -226,7 +235,7 @@ export const POOL_OPTION_KEYS: readonly string[] = Object.keys(DEFAULT_POOL_OPTI
 
 /** Fills defaults and throws `InvalidOptionError` naming the first bad value. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
-  checkObject('options', options, 'an object', POOL_OPTION_KEYS, '');
+  checkObject('options', options, 'an object', POOL_OPTION_KEYS, '', REMOVED_POOL_OPTIONS);
   const o = { ...DEFAULT_POOL_OPTIONS, ...stripUndefined(options) };
   positiveInt('maxLanes', o.maxLanes);
   if (o.maxLanes > MAX_LANES) {
@@ -239,15 +248,6 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   intInRange('laneConcurrency', o.laneConcurrency, 1, MAX_LANE_CONCURRENCY);
   positiveIntOrInfinity('maxQueued', o.maxQueued);
   positiveIntOrInfinity('maxQueuedPerSession', o.maxQueuedPerSession);
-  intInRange('virtualNodes', o.virtualNodes, 1, MAX_VIRTUAL_NODES);
-  if (o.maxLanes * o.virtualNodes > MAX_RING_POINTS) {
-    const most = Math.floor(MAX_RING_POINTS / o.maxLanes);
-    throw new InvalidOptionError(
-      'virtualNodes',
-      o.virtualNodes,
-      `at most ${most} with maxLanes ${o.maxLanes} (maxLanes * virtualNodes ring points, at most ${MAX_RING_POINTS})`,
-    );
-  }
   if (
     !Number.isInteger(o.latencySampleEvery) ||
     o.latencySampleEvery < 0 ||

@@ -57,11 +57,10 @@ export abstract class RunLoops extends LanePlacement {
 
   constructor(
     laneConcurrency: number,
-    virtualNodes: number,
     private readonly hooks: SchedulerHooks,
     placement: Placement = { strategy: 'least-loaded', steal: false, betweenTasks: false },
   ) {
-    super(laneConcurrency, virtualNodes, placement);
+    super(laneConcurrency, placement);
   }
 
   start(): void {

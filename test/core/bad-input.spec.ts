@@ -18,7 +18,6 @@ import {
   WorkerPoolError,
   WorkerPoolModule,
 } from '../../lib/index.js';
-import { HashRing } from '../../lib/core/index.js';
 
 /**
  * The bad-input catalogue: every public entry point called with invalid values. Each row
@@ -173,13 +172,14 @@ const rows: Row[] = [
     option: 'whenFull',
     says: /expected 'reject' or 'wait'\.$/,
   })),
-  ...[0, 1.5, 1_025, 2 ** 32].map((v): Row => ({
+  // Removed options are refused by name with what to do, never ignored.
+  ...[160, 1, '160', undefined].map((v): Row => ({
     entry: 'new Dispatcher',
-    input: `virtualNodes ${v}`,
-    call: () => new Dispatcher({ virtualNodes: v }),
+    input: `virtualNodes ${String(v)} (removed)`,
+    call: () => new Dispatcher({ virtualNodes: v } as never),
     error: InvalidOptionError,
     option: 'virtualNodes',
-    says: /expected an integer from 1 to 1024\.$/,
+    says: /expected no value: the option was removed, since sessions are placed through a slot table .*; delete virtualNodes from the options\.$/,
   })),
   ...['hash', '', 'Ring', null].map((v): Row => ({
     entry: 'new Dispatcher',
@@ -198,22 +198,6 @@ const rows: Row[] = [
     says: /expected a number from 0 to 100 \(0.25: a lane takes at most 1.25 x the mean load\)\./,
   })),
   // Upper bounds: every numeric option has one, and the message names it.
-  {
-    entry: 'new Dispatcher',
-    input: 'maxLanes x virtualNodes above 2^24 ring points',
-    call: () => new Dispatcher({ maxLanes: 65_536, virtualNodes: 257 }),
-    error: InvalidOptionError,
-    option: 'virtualNodes',
-    says: /expected at most 256 with maxLanes 65536 \(maxLanes \* virtualNodes ring points, at most 16777216\)\.$/,
-  },
-  {
-    entry: 'new HashRing',
-    input: 'virtualNodes 2^32',
-    call: () => new HashRing(2 ** 32),
-    error: InvalidOptionError,
-    option: 'virtualNodes',
-    says: /expected an integer from 1 to 1024\.$/,
-  },
   {
     entry: 'new Dispatcher',
     input: 'latencySampleEvery 2^53',
@@ -664,6 +648,14 @@ const rows: Row[] = [
   })),
   {
     entry: 'forRoot (at startup)',
+    input: 'virtualNodes 160 (removed)',
+    call: () => boot([WorkerPoolModule.forRoot({ virtualNodes: 160 } as never)]),
+    error: InvalidOptionError,
+    option: 'virtualNodes',
+    says: /the option was removed, since sessions are placed through a slot table .*; delete virtualNodes from the options\.$/,
+  },
+  {
+    entry: 'forRoot (at startup)',
     input: 'drainTimeoutMs 2^31',
     call: () => boot([WorkerPoolModule.forRoot({ drainTimeoutMs: 2 ** 31 })]),
     error: InvalidOptionError,
@@ -982,7 +974,6 @@ describe('bad-input catalogue', () => {
         'forRoot',
         'forRootAsync',
         'new Autoscaler',
-        'new HashRing',
         'isHealthy',
       ]),
     );

@@ -4,7 +4,6 @@ import {
   Dispatcher,
   DuplicateHandlerError,
   EventSubscriberError,
-  HashRing,
   InvalidOptionError,
   PoolClosedError,
   type PoolEvent,
@@ -14,6 +13,7 @@ import {
   UnknownTaskTypeError,
   WorkerPoolError,
 } from '../../lib/core/index.js';
+import { SlotTable } from '../../lib/core/placement/slot-table.js';
 import { deferred, flush } from '../support/deferred.js';
 import { failure } from '../support/errors.js';
 
@@ -45,12 +45,12 @@ const never = new Promise<never>(() => undefined);
 
 /** Session ids homed on each lane of a fresh pool of `lanes` lanes (default virtual nodes). */
 function sessionsByLane(lanes: number, perLane: number): string[][] {
-  const ring = new HashRing(160);
-  for (let id = 0; id < lanes; id++) ring.add(id);
+  const table = new SlotTable();
+  for (let id = 0; id < lanes; id++) table.add(id);
   const byLane: string[][] = Array.from({ length: lanes }, () => []);
   for (let i = 0; byLane.some((l) => l.length < perLane); i++) {
     const id = `s${i}`;
-    const lane = byLane[ring.lookup(id)];
+    const lane = byLane[table.lookup(id)];
     if (lane.length < perLane) lane.push(id);
   }
   return byLane;

@@ -1,14 +1,12 @@
-import { Dispatcher, HashRing, type PoolOptions } from '../../lib/core/index.js';
+import { Dispatcher, type PoolOptions } from '../../lib/core/index.js';
 import { createPlacement } from '../../lib/core/placement/create-placement.js';
 import type { PlacementKind } from '../../lib/core/placement/session-placement.js';
+import { SlotTable } from '../../lib/core/placement/slot-table.js';
 import { type Deferred, deferred, flush } from '../support/deferred.js';
 
-/** A session id whose ring owner among lanes 0-1 is not lane 2, and becomes lane 2 once it exists. */
+/** A session id homed on lane 0 or 1 of two lanes, and on lane 2 once it is added. */
 function movingSession(): string {
-  const ring = new HashRing(160);
-  ring.add(0);
-  ring.add(1);
-  const grown = new HashRing(160);
+  const grown = new SlotTable();
   for (const id of [0, 1, 2]) grown.add(id);
   for (let i = 0; ; i++) if (grown.lookup(`s${i}`) === 2) return `s${i}`;
 }
@@ -128,7 +126,7 @@ async function growUnderBacklog(options: PoolOptions) {
   await pool.resize(TO_LANES);
 
   // A policy of the same kind over the same lanes: what the placement says for given loads.
-  const policy = createPlacement(kind as PlacementKind, 160, 0.25);
+  const policy = createPlacement(kind as PlacementKind, 0.25);
   for (let id = 0; id < TO_LANES; id++) policy.added(id);
   const replaced = new Set<string>();
   const wrong: string[] = [];

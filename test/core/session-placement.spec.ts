@@ -2,6 +2,7 @@ import { Dispatcher } from '../../lib/core/index.js';
 import { BoundedPlacement } from '../../lib/core/placement/bounded-placement.js';
 import { LeastLoadedPlacement } from '../../lib/core/placement/least-loaded-placement.js';
 import { RingPlacement } from '../../lib/core/placement/ring-placement.js';
+import { SlotTable } from '../../lib/core/placement/slot-table.js';
 import type {
   LaneLoads,
   PlacementKind,
@@ -32,51 +33,53 @@ describe('session placement policies', () => {
     'bounded (e = %s): 10,000 active sessions on 8 lanes, no lane above ceil((1 + e) x mean)',
     (e) => {
       for (const family of ['session', 'user']) {
-        const counts = placeActive(new BoundedPlacement(160, e), 8, 10_000, family);
+        const counts = placeActive(new BoundedPlacement(e), 8, 10_000, family);
         expect(counts.reduce((a, b) => a + b)).toBe(10_000);
         expect(Math.max(...counts)).toBeLessThanOrEqual(Math.ceil((1 + e) * 1_250));
       }
     },
   );
 
-  it('the same bound fails for the plain ring (so the check above can fail)', () => {
-    const counts = placeActive(new RingPlacement(160), 8, 10_000);
-    expect(Math.max(...counts)).toBeGreaterThan(Math.ceil(1.05 * 1_250));
+  it('the bound for e = 0 fails for the plain hash (so the check above can fail)', () => {
+    for (const family of ['session', 'user']) {
+      const counts = placeActive(new RingPlacement(), 8, 10_000, family);
+      expect(Math.max(...counts)).toBeGreaterThan(1_250);
+    }
   });
 
   it('least-loaded: 10,000 active sessions on 8 lanes differ by at most one', () => {
-    const counts = placeActive(new LeastLoadedPlacement(160), 8, 10_000);
+    const counts = placeActive(new LeastLoadedPlacement(), 8, 10_000);
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
   });
 
   it.each(['bounded', 'least-loaded'] as const)(
     '%s places a session on its ring owner while loads are even',
     (kind) => {
-      const policy =
-        kind === 'bounded' ? new BoundedPlacement(160, 0.25) : new LeastLoadedPlacement(160);
+      const policy = kind === 'bounded' ? new BoundedPlacement(0.25) : new LeastLoadedPlacement();
       const { loads } = lanesOf(policy, 8);
       for (let i = 0; i < 200; i++)
         expect(policy.place(`s-${i}`, loads)).toBe(policy.home(`s-${i}`));
     },
   );
 
-  it('bounded walks the ring preference order: a full owner hands over to the next lane on the ring, not to any lane', () => {
-    const policy = new BoundedPlacement(160, 0);
+  it('bounded walks the hash preference order: a full home hands over to the next lane in that order, not to any lane', () => {
+    const policy = new BoundedPlacement(0);
     const { live, loads } = lanesOf(policy, 4);
     const id = 'conversation-7';
     const owner = policy.home(id);
     live[owner].load = 3; // mean with this session: 1, cap 1; every other lane is empty
     const second = policy.place(id, loads);
     expect(second).not.toBe(owner);
-    // The next lane in its order is the one a ring without the owner gives it.
-    const without = new RingPlacement(160);
-    for (const l of live) if (l.id !== owner) without.added(l.id);
-    expect(second).toBe(without.home(id));
+    // Every other lane is empty: the second lane in its preference order takes it.
+    const table = new SlotTable();
+    for (const l of live) table.add(l.id);
+    expect(table.preference(id)[0]).toBe(owner);
+    expect(second).toBe(table.preference(id)[1]);
   });
 
   it('ring: idle ids move about 1/N on 10 -> 11 and 11 -> 10 lanes (an arbitrary lane removed), none between surviving lanes', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => `session-${i}`);
-    const ring = new RingPlacement(160);
+    const ring = new RingPlacement();
     for (let l = 0; l < 10; l++) ring.added(l);
     const before = ids.map((id) => ring.home(id));
     ring.added(10);
@@ -103,7 +106,7 @@ const where = (pool: Dispatcher, id: string): number => pool.sessionInfo(id).lan
 
 /** Session ids whose ring owner, with lanes 0..n-1, is `lane`. */
 function idsHomedOn(lane: number, n: number, count: number, prefix = 's'): string[] {
-  const ring = new RingPlacement(160);
+  const ring = new RingPlacement();
   for (let l = 0; l < n; l++) ring.added(l);
   const ids: string[] = [];
   for (let i = 0; ids.length < count; i++)
@@ -182,8 +185,10 @@ describe('placement in the engine', () => {
         else expect(after.get(id)).not.toBe(2);
       }
       if (placement === 'ring') {
-        const ring = new RingPlacement(160);
-        for (const l of [0, 1, 3, 4]) ring.added(l);
+        // The pool's table: lanes 0-4 added in order, then lane 2 removed.
+        const ring = new RingPlacement();
+        for (const l of [0, 1, 2, 3, 4]) ring.added(l);
+        ring.removed(2);
         for (const id of ids) expect(after.get(id)).toBe(ring.home(id));
       }
       pool.start();

@@ -1,4 +1,4 @@
-import { HashRing } from '../../lib/core/hash-ring.js';
+import { SlotTable } from '../../lib/core/placement/slot-table.js';
 
 /** The thread-mode fixture module, as `npm run build` (run by `npm test`) writes it. */
 export const COUNTER_MODULE = new URL(
@@ -6,21 +6,25 @@ export const COUNTER_MODULE = new URL(
   import.meta.url,
 );
 
-/** `n` session ids the ring places on `laneId` among `lanes` (160 points per lane). */
+/** A pool's slot table after adding `lanes` in that order (a pool adds ascending ids). */
+function tableOf(lanes: number[]): SlotTable {
+  const table = new SlotTable();
+  for (const id of lanes) table.add(id);
+  return table;
+}
+
+/** `n` session ids homed on `laneId` among `lanes`. */
 export function sessionsOn(laneId: number, lanes: number[], n: number, prefix = 's'): string[] {
-  const ring = new HashRing(160);
-  for (const id of lanes) ring.add(id);
+  const table = tableOf(lanes);
   const out: string[] = [];
   for (let i = 0; out.length < n; i++)
-    if (ring.lookup(`${prefix}${i}`) === laneId) out.push(`${prefix}${i}`);
+    if (table.lookup(`${prefix}${i}`) === laneId) out.push(`${prefix}${i}`);
   return out;
 }
 
-/** The lane the ring gives `sessionId` among `lanes`. */
+/** The hash home of `sessionId` among `lanes`. */
 export function laneOf(sessionId: string, lanes: number[]): number {
-  const ring = new HashRing(160);
-  for (const id of lanes) ring.add(id);
-  return ring.lookup(sessionId);
+  return tableOf(lanes).lookup(sessionId);
 }
 
 /**

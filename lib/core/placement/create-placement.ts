@@ -4,17 +4,13 @@ import { RingPlacement } from './ring-placement.js';
 import type { PlacementKind, SessionPlacement } from './session-placement.js';
 
 /** The policy the `placement` option names (options are validated before this). */
-export function createPlacement(
-  kind: PlacementKind,
-  virtualNodes: number,
-  balanceFactor: number,
-): SessionPlacement {
+export function createPlacement(kind: PlacementKind, balanceFactor: number): SessionPlacement {
   switch (kind) {
     case 'bounded':
-      return new BoundedPlacement(virtualNodes, balanceFactor);
+      return new BoundedPlacement(balanceFactor);
     case 'least-loaded':
-      return new LeastLoadedPlacement(virtualNodes);
+      return new LeastLoadedPlacement();
     default:
-      return new RingPlacement(virtualNodes);
+      return new RingPlacement();
   }
 }

@@ -3,13 +3,13 @@ import { RingPlacement } from './ring-placement.js';
 
 /**
  * A session becoming active goes to the live lane with the fewest outstanding tasks; its
- * ring owner wins ties, so an idle pool still places by hash (stable homes at low load).
+ * hash home wins ties, so an idle pool still places by hash (stable homes at low load).
  */
 export class LeastLoadedPlacement extends RingPlacement {
   override readonly loadAware = true;
 
   override place(sessionId: string, loads: LaneLoads): number {
-    const home = this.ring.lookup(sessionId);
+    const home = this.table.lookup(sessionId);
     let best = home;
     let least = loads.get(home)?.load ?? Infinity;
     const live = loads.live;

@@ -1,31 +1,28 @@
-import { HashRing } from '../hash-ring.js';
+import { SlotTable } from './slot-table.js';
 import type { LaneLoads, SessionPlacement } from './session-placement.js';
 
 /**
- * Plain consistent hashing: a session goes to its ring owner, whatever the loads. Adding or
- * removing one lane of N moves about 1/N of the ids and none between other lanes.
+ * Plain consistent hashing: a session goes to its hash home (the owner of its slot in the
+ * slot table), whatever the loads. Adding or removing one lane of N moves about 1/N of the
+ * ids and none between other lanes.
  */
 export class RingPlacement implements SessionPlacement {
   readonly loadAware: boolean = false;
-  protected readonly ring: HashRing;
-
-  constructor(virtualNodes: number) {
-    this.ring = new HashRing(virtualNodes);
-  }
+  protected readonly table = new SlotTable();
 
   place(sessionId: string, _loads: LaneLoads): number {
-    return this.ring.lookup(sessionId);
+    return this.table.lookup(sessionId);
   }
 
   home(sessionId: string): number {
-    return this.ring.lookup(sessionId);
+    return this.table.lookup(sessionId);
   }
 
   added(laneId: number): void {
-    this.ring.add(laneId);
+    this.table.add(laneId);
   }
 
   removed(laneId: number): void {
-    this.ring.remove(laneId);
+    this.table.remove(laneId);
   }
 }

@@ -5,7 +5,10 @@
  * holds whatever the policy. Modelled on piscina's task queue strategy: small, replaceable.
  *
  * Invariant: `place` and `home` are pure for given members and loads (no side effects), so
- * asking "where would it go" (laneOf) never changes where anything goes.
+ * asking "where would it go" (laneOf) never changes where anything goes. "Members" includes
+ * the order lanes came and went in: the hash policies' slot table (slot-table.ts) moves the
+ * fewest ids on each change, so its answer depends on that history, the same for every
+ * process that replays it; one table per pool answers for all its lanes, thread lanes too.
  */
 export interface SessionPlacement {
   /** Policies whose answer depends on loads: a kept idle session is placed again when it wakes. */
