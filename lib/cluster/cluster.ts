@@ -6,7 +6,7 @@
  * the session id), and within this replica through the Dispatcher's own lanes.
  * pg-boss is loaded only by start(): without cluster mode nothing of it is.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { DrainReport } from '../core/drain-report.js';
@@ -36,6 +36,7 @@ import {
   resolveClusterOptions,
 } from './cluster.options.js';
 import { ResultListener } from './cluster.results.js';
+import { ShardWriter } from './cluster.writer.js';
 import { findNotJson } from './json.js';
 
 type ClusterState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -58,8 +59,10 @@ export class Cluster {
   private boss: PgBoss | undefined;
   private ownsBoss = false;
   private fetchers: ShardFetcher[] = [];
+  private writers: ShardWriter[] = [];
   private readonly room: HeldCount;
   private results: ResultListener | undefined;
+  private wakeups: { close(): Promise<void> } | undefined;
   /** Per session, the last store under way on this replica (see inOrder). */
   private readonly storing = new Map<string, Promise<void>>();
   /** This replica's reply channel for submit() results. */
@@ -115,6 +118,7 @@ export class Cluster {
     }
     const boss = this.boss;
     for (let shard = 0; shard < this.options.shards; shard++) {
+      this.writers.push(new ShardWriter(boss, this.queueName(shard)));
       this.fetchers.push(
         new ShardFetcher(
           boss,
@@ -126,9 +130,34 @@ export class Cluster {
         ),
       );
     }
+    await this.listenForTasks(boss);
     this.dispatcher.start();
     this.state = 'running';
     for (const fetcher of this.fetchers) fetcher.start();
+  }
+
+  /**
+   * Wakes a shard's fetcher when a task is stored in its queue, on any replica: the queues are
+   * made with pg-boss's `notify`, so each INSERT that stores a runnable task sends a NOTIFY (in
+   * its transaction) on pg-boss's channel for the schema, naming the queue. Without it an idle
+   * shard finds new tasks at its next poll. Best effort: the poll stays the fallback.
+   */
+  private async listenForTasks(boss: PgBoss): Promise<void> {
+    const db = boss.getDb();
+    if (db.listen === undefined) return;
+    const byQueue = new Map(this.fetchers.map((f) => [f.queue, f]));
+    // pg-boss's channel name (plans.notifyChannelSql): 'pgboss_' and 24 hex digits of sha224(schema).
+    const digest = createHash('sha224').update(this.options.schema).digest('hex');
+    try {
+      this.wakeups = await db.listen(
+        `pgboss_${digest.slice(0, 24)}`,
+        (queue) => byQueue.get(queue)?.wake(),
+        // Reconnected: notifications may have been missed meanwhile.
+        () => this.fetchers.forEach((f) => f.wake()),
+      );
+    } catch (error) {
+      this.options.onError(error);
+    }
   }
 
   /**
@@ -141,9 +170,9 @@ export class Cluster {
     options: ClusterEnqueueOptions = {},
   ): Promise<string> {
     const job = this.prepare(type, payload, options);
+    const id = randomUUID();
     return this.inOrder(job.key, async () => {
-      const id = await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key });
-      if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in ${job.queue}`);
+      await this.writers[job.shard]!.store({ id, singletonKey: job.key, data: job.data });
       return id;
     });
   }
@@ -173,7 +202,7 @@ export class Cluster {
       await results.listen();
       const result = results.wait(id, job.queue, type, timeoutMs);
       try {
-        await this.boss!.send(job.queue, job.data as object, { singletonKey: job.key, id });
+        await this.writers[job.shard]!.store({ id, singletonKey: job.key, data: job.data });
       } catch (error) {
         results.settle(id, undefined, error);
       }
@@ -210,7 +239,7 @@ export class Cluster {
     type: string,
     payload: unknown,
     options: ClusterEnqueueOptions,
-  ): { queue: string; key: string; data: Envelope } {
+  ): { shard: number; queue: string; key: string; data: Envelope } {
     if (this.state !== 'running') throw new ClusterNotRunningError(this.state);
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError(
@@ -231,8 +260,13 @@ export class Cluster {
     if (bad !== undefined) throw new NotJsonError('payload', type, bad.path, bad.found);
     // Session keys and unkeyed keys cannot collide: 's:' and 'u:'.
     const key = sessionId === undefined ? `u:${randomUUID()}` : `s:${sessionId}`;
-    const queue = this.queueName(hash32(key) % this.options.shards);
-    return { queue, key, data: { t: type, s: sessionId ?? null, p: payload } };
+    const shard = hash32(key) % this.options.shards;
+    return {
+      shard,
+      queue: this.queueName(shard),
+      key,
+      data: { t: type, s: sessionId ?? null, p: payload },
+    };
   }
 
   /**
@@ -248,6 +282,7 @@ export class Cluster {
     const report = await this.dispatcher.drain(deadlineMs, drain);
     await Promise.all(this.fetchers.map((f) => f.whenEmpty()));
     await this.results?.close();
+    await this.wakeups?.close();
     if (this.ownsBoss) await this.boss!.stop({ graceful: true, close: true });
     this.state = 'stopped';
     return report;
@@ -399,6 +434,8 @@ export class Cluster {
       retryDelay: retry.delaySeconds,
       retryBackoff: retry.backoff,
       heartbeatSeconds,
+      // A stored task wakes the fetchers at once (see listenForTasks).
+      notify: true,
     };
     for (let shard = 0; shard < this.options.shards; shard++) {
       const name = this.queueName(shard);
