@@ -2,9 +2,9 @@
  * Cluster mode against plain pg-boss: `npm run bench:cluster` (Node >= 22.12, PostgreSQL on
  * 127.0.0.1:5432 with trust auth; PGHOST/PGPORT/PGUSER override). Three replica processes,
  * started afresh for each round, run trivial tasks from 4 key_strict_fifo shard queues,
- * either through cluster mode (fetch + the pool's lanes; its queues NOTIFY on insert) or
- * through plain pg-boss `work()` with the same batch size (pg-boss's defaults: no NOTIFY, a
- * poll every 0.5 s, burst fetching while batches come back full). Scenarios:
+ * either through cluster mode (fetch + the pool's lanes, a poll every 0.5 s per idle shard) or
+ * through plain pg-boss `work()` with the same batch size (a poll every 0.5 s, burst fetching
+ * while batches come back full). Scenarios:
  *   drain    `tasks` tasks over `sessions` sessions stored beforehand in one INSERT per shard;
  *            timed until every one is completed in the database.
  *   enqueue  the replicas store the tasks themselves through the API (cluster.enqueue, or
@@ -45,11 +45,12 @@ const config = {
   replicas: 3,
   shards: 4,
   batch: 50,
-  rounds: QUICK ? 1 : 3,
+  rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3)),
   drain: { tasks: QUICK ? 5_000 : 20_000, sessions: QUICK ? 500 : 2_000 },
   enqueue: { tasks: QUICK ? 3_000 : 6_000, sessions: QUICK ? 300 : 600 },
-  // Well below capacity on a loaded 2-core machine: the wait a task sees, not a backlog.
-  latency: { ratePerReplica: 100, seconds: QUICK ? 3 : 5 },
+  // Well below either contender's capacity on a loaded 2-core machine (plain pg-boss's
+  // per-job send stored 150 /s at load average 35): the wait a task sees, not a backlog.
+  latency: { ratePerReplica: 30, seconds: QUICK ? 4 : 8 },
 };
 
 type Mode = 'cluster' | 'pg-boss';
@@ -72,6 +73,8 @@ interface Round {
   /** cluster mode: tasks a fetch brought, on average over the replicas. */
   tasksPerFetch?: number;
   loadavg: number;
+  /** Why the round ended early (it counts in no median). */
+  error?: string;
 }
 
 async function admin(sql: string): Promise<void> {
@@ -142,6 +145,23 @@ async function round(boss: PgBoss, url: string, scenario: Scenario, mode: Mode, 
   await db.connect();
   await db.query(`DELETE FROM pgboss.job WHERE name LIKE $1`, [`${prefix}.%`]);
   const replicas = Array.from({ length: config.replicas }, () => new Replica(env));
+  try {
+    return await measure(boss, db, replicas, scenario, mode, r);
+  } finally {
+    for (const c of replicas) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+    await db.end();
+  }
+}
+
+async function measure(
+  boss: PgBoss,
+  db: pg.Client,
+  replicas: Replica[],
+  scenario: Scenario,
+  mode: Mode,
+  r: number,
+): Promise<Round> {
+  const prefix = mode;
   await Promise.all(replicas.map((c) => c.next('ready')));
   const result: Round = { scenario, mode, round: r, loadavg: os.loadavg()[0]! };
   if (scenario === 'drain') {
@@ -195,14 +215,24 @@ async function round(boss: PgBoss, url: string, scenario: Scenario, mode: Mode, 
     result.p50 = percentile(latencies, 50);
     result.p99 = percentile(latencies, 99);
   }
-  await Promise.all(replicas.map((c) => new Promise((resolve) => c.child.once('exit', resolve))));
-  await db.end();
+  await Promise.all(
+    replicas.map((c) =>
+      c.child.exitCode === null ? new Promise((resolve) => c.child.once('exit', resolve)) : null,
+    ),
+  );
   return result;
 }
 
 async function main(): Promise<void> {
   const name = `nwp_bench_${process.pid}`;
   await admin(`CREATE DATABASE ${name}`);
+  // Stopped by a signal: drop the database all the same.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(
+      signal,
+      () =>
+        void admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => process.exit(130)),
+    );
   const url = `postgres://${server.user}@${server.host}:${server.port}/${name}`;
   const started = new Date();
   const loadavgAtStart = os.loadavg();
@@ -218,8 +248,7 @@ async function main(): Promise<void> {
     await boss.start();
     for (const mode of MODES) {
       for (let i = 0; i < config.shards; i++) {
-        // pg-boss's defaults for plain pg-boss (no NOTIFY: each notifying commit takes a
-        // database-wide lock, which costs per-job sends dearly); cluster mode turns it on.
+        // pg-boss's defaults (no NOTIFY), as cluster mode makes its queues.
         await boss.createQueue(`${mode}.${i}`, { policy: 'key_strict_fifo' });
       }
     }
@@ -232,7 +261,22 @@ async function main(): Promise<void> {
     for (let r = 1; r <= config.rounds; r++) {
       for (const i of shuffledOrder(cells.length)) {
         const { scenario, mode } = cells[i]!;
-        const result = await round(boss, url, scenario, mode, r);
+        let result: Round;
+        try {
+          result = await round(boss, url, scenario, mode, r);
+        } catch (error) {
+          // Recorded, and the run goes on: on a shared server a round can lose its connections.
+          const failed = {
+            scenario,
+            mode,
+            round: r,
+            loadavg: os.loadavg()[0]!,
+            error: String(error),
+          };
+          rounds.push(failed);
+          console.log(`round ${r} ${scenario} ${mode}: FAILED ${failed.error}`);
+          continue;
+        }
         rounds.push(result);
         console.log(
           `round ${r} ${scenario} ${mode}: ` +
@@ -251,7 +295,9 @@ async function main(): Promise<void> {
   }
   const med = (scenario: Scenario, mode: Mode, key: keyof Round) =>
     median(
-      rounds.filter((r) => r.scenario === scenario && r.mode === mode).map((r) => r[key] as number),
+      rounds
+        .filter((r) => r.scenario === scenario && r.mode === mode && r.error === undefined)
+        .map((r) => r[key] as number),
     );
   const ratio = (scenario: Scenario, key: keyof Round) =>
     (med(scenario, 'cluster', key) / med(scenario, 'pg-boss', key)).toFixed(2);

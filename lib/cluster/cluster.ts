@@ -6,7 +6,7 @@
  * the session id), and within this replica through the Dispatcher's own lanes.
  * pg-boss is loaded only by start(): without cluster mode nothing of it is.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { DrainReport } from '../core/drain-report.js';
@@ -62,7 +62,6 @@ export class Cluster {
   private writers: ShardWriter[] = [];
   private readonly room: HeldCount;
   private results: ResultListener | undefined;
-  private wakeups: { close(): Promise<void> } | undefined;
   /** Per session, the last store under way on this replica (see inOrder). */
   private readonly storing = new Map<string, Promise<void>>();
   /** This replica's reply channel for submit() results. */
@@ -130,34 +129,9 @@ export class Cluster {
         ),
       );
     }
-    await this.listenForTasks(boss);
     this.dispatcher.start();
     this.state = 'running';
     for (const fetcher of this.fetchers) fetcher.start();
-  }
-
-  /**
-   * Wakes a shard's fetcher when a task is stored in its queue, on any replica: the queues are
-   * made with pg-boss's `notify`, so each INSERT that stores a runnable task sends a NOTIFY (in
-   * its transaction) on pg-boss's channel for the schema, naming the queue. Without it an idle
-   * shard finds new tasks at its next poll. Best effort: the poll stays the fallback.
-   */
-  private async listenForTasks(boss: PgBoss): Promise<void> {
-    const db = boss.getDb();
-    if (db.listen === undefined) return;
-    const byQueue = new Map(this.fetchers.map((f) => [f.queue, f]));
-    // pg-boss's channel name (plans.notifyChannelSql): 'pgboss_' and 24 hex digits of sha224(schema).
-    const digest = createHash('sha224').update(this.options.schema).digest('hex');
-    try {
-      this.wakeups = await db.listen(
-        `pgboss_${digest.slice(0, 24)}`,
-        (queue) => byQueue.get(queue)?.wake(),
-        // Reconnected: notifications may have been missed meanwhile.
-        () => this.fetchers.forEach((f) => f.wake()),
-      );
-    } catch (error) {
-      this.options.onError(error);
-    }
   }
 
   /**
@@ -282,7 +256,6 @@ export class Cluster {
     const report = await this.dispatcher.drain(deadlineMs, drain);
     await Promise.all(this.fetchers.map((f) => f.whenEmpty()));
     await this.results?.close();
-    await this.wakeups?.close();
     if (this.ownsBoss) await this.boss!.stop({ graceful: true, close: true });
     this.state = 'stopped';
     return report;
@@ -434,8 +407,6 @@ export class Cluster {
       retryDelay: retry.delaySeconds,
       retryBackoff: retry.backoff,
       heartbeatSeconds,
-      // A stored task wakes the fetchers at once (see listenForTasks).
-      notify: true,
     };
     for (let shard = 0; shard < this.options.shards; shard++) {
       const name = this.queueName(shard);

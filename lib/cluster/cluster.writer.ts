@@ -24,9 +24,6 @@ export class ShardWriter {
   private pending: Store[] = [];
   private writing = false;
   private scheduled = false;
-  /** INSERT statements sent, and rows they stored (for stats and the benchmark). */
-  inserts = 0;
-  rows = 0;
 
   constructor(
     private readonly boss: PgBoss,
@@ -48,7 +45,6 @@ export class ShardWriter {
     this.writing = true;
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, MAX_ROWS_PER_INSERT);
-      this.inserts++;
       try {
         const ids = await this.boss.insert(
           this.queue,
@@ -60,7 +56,6 @@ export class ShardWriter {
           if (stored.has(s.job.id)) s.resolve();
           else s.reject(new Error(`pg-boss stored no job ${s.job.id} in ${this.queue}`));
         }
-        this.rows += stored.size;
       } catch (error) {
         for (const s of batch) s.reject(error);
       }

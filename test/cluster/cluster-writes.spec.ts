@@ -1,6 +1,5 @@
-// How cluster mode talks to PostgreSQL under load, on the real database: stores made together
-// share INSERT statements (group commit) and keep each session's call order; a stored task
-// wakes an idle shard's fetcher at once (the queue's NOTIFY), not at its next poll.
+// How cluster mode writes to PostgreSQL under load, on the real database: stores made together
+// share INSERT statements (group commit) and keep each session's call order.
 import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
 import type { PgBoss } from 'pg-boss';
 import { Dispatcher } from '../../lib/core/index.js';
@@ -8,7 +7,7 @@ import { Cluster, type ClusterOptions } from '../../lib/cluster/index.js';
 import { deferred } from '../support/deferred.js';
 import { describeCluster, freshDatabase } from '../support/cluster.js';
 
-describeCluster('cluster mode: statements and wake-ups', () => {
+describeCluster('cluster mode: statements', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let boss: PgBoss;
   /** Calls that store jobs: send() stores one, insert() a list. */
@@ -75,16 +74,5 @@ describeCluster('cluster mode: statements and wake-ups', () => {
     expect(statements).toBeLessThanOrEqual(60);
     await all.promise;
     for (let s = 0; s < 200; s++) expect(seen.get(`s${s}`)).toEqual([0, 1, 2]);
-  });
-
-  it('a task stored while its shard is idle starts at once, not at the next poll an hour later', async () => {
-    const c = cluster({ pollIntervalMs: 3_600_000 });
-    const ran = deferred<string>();
-    c.registerHandler('ping', (text: string) => ran.resolve(text));
-    await c.start();
-    // Each shard's first fetch found nothing: from here only a wake-up fetches again.
-    while (c.stats().fetches < 2) await new Promise((resolve) => setImmediate(resolve));
-    await c.enqueue('ping', 'hello', { sessionId: 'idle' });
-    expect(await ran.promise).toBe('hello');
   });
 });
