@@ -32,6 +32,7 @@ export class ShardFetcher {
   private readonly held = new Map<string, JobAttempt>();
   private completions: JobAttempt[] = [];
   private flushScheduled = false;
+  private flushing = false;
   private stopped = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeUp: (() => void) | undefined;
@@ -145,24 +146,32 @@ export class ShardFetcher {
 
   private completed(attempt: JobAttempt): void {
     this.completions.push(attempt);
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.flushing) return;
     this.flushScheduled = true;
-    // One complete() for the tasks that finished in the same turn.
     setImmediate(() => void this.flush());
   }
 
+  /**
+   * One complete() for the tasks that finished in the same turn, and at most one under way:
+   * those that finish meanwhile go in the next (group commit: under load, fewer and larger
+   * statements rather than a queue of them for the connection pool).
+   */
   private async flush(): Promise<void> {
     this.flushScheduled = false;
-    const batch = this.completions;
-    this.completions = [];
-    try {
-      await this.boss.complete(this.queue, batch);
-      this.counts.completed += batch.length;
-    } catch (error) {
-      this.counts.writeErrors++;
-      this.options.onError(error);
+    this.flushing = true;
+    while (this.completions.length > 0) {
+      const batch = this.completions;
+      this.completions = [];
+      try {
+        await this.boss.complete(this.queue, batch);
+        this.counts.completed += batch.length;
+      } catch (error) {
+        this.counts.writeErrors++;
+        this.options.onError(error);
+      }
+      for (const attempt of batch) this.release(attempt);
     }
-    for (const attempt of batch) this.release(attempt);
+    this.flushing = false;
   }
 
   /** A submit()'s task: its result is stored on the job, then sent to the submitter. */

@@ -37,6 +37,7 @@ import {
   resolveClusterOptions,
 } from './cluster.options.js';
 import { ResultListener } from './cluster.results.js';
+import { ShardWriter } from './cluster.writer.js';
 import { findNotJson } from './json.js';
 
 type ClusterState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -64,6 +65,7 @@ export class Cluster {
   private boss: PgBoss | undefined;
   private ownsBoss = false;
   private fetchers: ShardFetcher[] = [];
+  private writers: ShardWriter[] = [];
   private readonly room: HeldCount;
   private results: ResultListener | undefined;
   /** Per session, the last store under way on this replica (see inOrder). */
@@ -133,6 +135,7 @@ export class Cluster {
     if (this.stopping !== undefined) return;
     const boss = this.boss;
     for (let shard = 0; shard < this.options.shards; shard++) {
+      this.writers.push(new ShardWriter(boss, this.queueName(shard)));
       this.fetchers.push(
         new ShardFetcher(
           boss,
@@ -159,9 +162,9 @@ export class Cluster {
     options: ClusterEnqueueOptions = {},
   ): Promise<string> {
     const job = this.prepare(type, payload, options);
+    const id = randomUUID();
     return this.inOrder(job.key, async () => {
-      const id = await this.store(job, type);
-      if (id === null) throw new Error(`pg-boss stored no job for task "${type}" in ${job.queue}`);
+      await this.store(job, type, id);
       return id;
     });
   }
@@ -205,17 +208,17 @@ export class Cluster {
     ).result) as R;
   }
 
-  /** Sends a job; a failed write is ClusterUnavailableError, naming what to check. */
+  /**
+   * Stores a job through its shard's writer (calls made together share one INSERT); a failed
+   * write is ClusterUnavailableError, naming what to check.
+   */
   private async store(
-    job: { queue: string; key: string; data: Envelope },
+    job: { shard: number; key: string; data: Envelope },
     type: string,
-    id?: string,
-  ): Promise<string | null> {
+    id: string,
+  ): Promise<void> {
     try {
-      return await this.boss!.send(job.queue, job.data as object, {
-        singletonKey: job.key,
-        ...(id === undefined ? {} : { id }),
-      });
+      await this.writers[job.shard]!.store({ id, singletonKey: job.key, data: job.data });
     } catch (error) {
       throw new ClusterUnavailableError(type, this.target, error);
     }
@@ -253,7 +256,7 @@ export class Cluster {
     type: string,
     payload: unknown,
     options: ClusterEnqueueOptions,
-  ): { queue: string; key: string; data: Envelope } {
+  ): { shard: number; queue: string; key: string; data: Envelope } {
     if (this.state !== 'running') throw new ClusterNotRunningError(this.state);
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidOptionError(
@@ -274,8 +277,13 @@ export class Cluster {
     if (bad !== undefined) throw new NotJsonError('payload', type, bad.path, bad.found);
     // Session keys and unkeyed keys cannot collide: 's:' and 'u:'.
     const key = sessionId === undefined ? `u:${randomUUID()}` : `s:${sessionId}`;
-    const queue = this.queueName(hash32(key) % this.options.shards);
-    return { queue, key, data: { t: type, s: sessionId ?? null, p: payload } };
+    const shard = hash32(key) % this.options.shards;
+    return {
+      shard,
+      queue: this.queueName(shard),
+      key,
+      data: { t: type, s: sessionId ?? null, p: payload },
+    };
   }
 
   /**

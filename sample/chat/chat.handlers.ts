@@ -10,7 +10,7 @@ export class ChatHandlers {
   /** Runs one message at a time per conversation, in order; conversations run in parallel. */
   @TaskHandler('chat.message')
   async onMessage(message: ChatMessage, ctx: TaskContext): Promise<ProcessedMessage> {
-    this.log.started(message.conversationId, message.seq);
+    await this.log.started(message.conversationId, message.seq);
     try {
       // Stands in for I/O: a model call, a database write.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
@@ -21,7 +21,7 @@ export class ChatHandlers {
         reply: `echo: ${message.text}`,
       };
     } finally {
-      this.log.finished(message.conversationId);
+      await this.log.finished(message.conversationId);
     }
   }
 }
