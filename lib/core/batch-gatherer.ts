@@ -1,8 +1,8 @@
 import { Batch } from './batch.js';
-import type { Lane } from './lane.js';
+import type { Lane } from './lanes/lane.js';
 import { type Task, TaskState } from './task.js';
 
-/** What gathering needs of the scheduler. */
+/** What gathering needs of where work waits (WaitingWork). */
 export interface GatherHost {
   /** A batch closed by its maxWaitMs: it waits for a slot of its lane like any ready work. */
   ready(lane: Lane, batch: Batch): void;

@@ -1,35 +1,29 @@
 import type { Observable } from 'rxjs';
-import { Admission } from './admission.js';
-import { type CallerContext, captureContext } from './async-context.js';
 import type { BatchHandlerFn, BatchOptions } from './batch.js';
-import { Drain } from './drain.js';
-import { LaneSizing } from './lane-sizing.js';
-import { collectStats } from './pool-stats.js';
-import { SelfWaitCheck } from './self-wait.js';
-import { StagedStart } from './staged-start.js';
+import { Drain } from './drain/drain.js';
 import type { DrainReport } from './drain-report.js';
-import { InvalidOptionError, PoolClosedError, TaskCancelledError } from './errors.js';
+import { InvalidOptionError, PoolClosedError } from './errors.js';
 import type { PoolEvent } from './events.js';
-import { type HandlerEntry, HandlerRegistry } from './handler-registry.js';
-import { instrumentAccept } from './instrument.js';
+import { HandlerRegistry } from './handler-registry.js';
+import { Intake } from './intake/intake.js';
+import type { LaneListener } from './lanes/lane-lifecycle.js';
+import { LaneSizing } from './lanes/lane-sizing.js';
+import { StagedStart } from './lanes/staged-start.js';
+import { ThroughputMeter } from './load-meter.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
-import { ThroughputMeter, now } from './load-meter.js';
 import { Outcomes } from './outcomes.js';
-import {
-  type BatchTask,
-  type DrainOptions,
-  type HandlerRegistration,
-  type SubmitOptions,
-  checkSubmitOptions,
-} from './submit-options.js';
-import { type LaneListener, Scheduler } from './scheduler.js';
-import type { Session } from './session.js';
+import { collectStats } from './pool-stats.js';
+import { Scheduler } from './scheduler.js';
+import { SelfWaitCheck } from './self-wait.js';
 import type { AutoscaleReport, LaneStats, PoolState, PoolStats, ThreadStats } from './stats.js';
-import { unwatch, watch } from './signal-watch.js';
-import { Task, type TaskHandlerFn } from './task.js';
+import type {
+  BatchTask,
+  DrainOptions,
+  HandlerRegistration,
+  SubmitOptions,
+} from './submit-options.js';
+import type { TaskHandlerFn } from './task.js';
 import { TaskGroup } from './task-group.js';
-import { createPlacement } from './placement/create-placement.js';
-import { type TaskPolicy, resolveTaskPolicy } from './task-policy.js';
 
 const ACCEPTED: Promise<void> = Promise.resolve();
 
@@ -81,13 +75,11 @@ function readOnce(t: BatchTask): BatchTask {
 export class Dispatcher {
   readonly options: ResolvedPoolOptions;
   private readonly handlers: HandlerRegistry;
+  /** The engine: lanes, sessions, waiting work, run loops (see scheduler.ts). */
   private readonly scheduler: Scheduler;
-  private readonly admission: Admission;
+  private readonly intake: Intake;
   private readonly outcomes: Outcomes;
   private state: PoolState = 'created';
-  /** Set with 'draining' (which 'stopped' follows): one boolean test per submit, not two string compares. */
-  private refusing = false;
-  private nextTaskId = 1;
   private draining: Promise<DrainReport> | undefined;
   private autoscaleReport: (() => AutoscaleReport) | undefined;
   private threadsReport: ((lanes: LaneStats[]) => ThreadStats[]) | undefined;
@@ -95,66 +87,41 @@ export class Dispatcher {
   private drainer: Drain | undefined;
   private readonly staging: StagedStart;
   private readonly sizing: LaneSizing;
-  private readonly selfWait: SelfWaitCheck | undefined;
 
   constructor(options?: PoolOptions) {
-    this.options = resolvePoolOptions(options);
-    this.outcomes = new Outcomes(this.options);
-    this.scheduler = new Scheduler(
-      this.options.laneConcurrency,
-      {
-        started: (task) => {
-          this.admission.released(task.session?.id);
-          this.outcomes.started(task);
-        },
-        retryDelay: (task, error) => this.outcomes.retryDelay(task, error),
-        withdrawn: (task) => this.admission.released(task.session?.id),
-        abandonedSettled: () => void this.outcomes.counts.lateSettlements++,
-        expired: (task) => {
-          this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown'));
-          this.checkIdle();
-        },
-        lateSettled: () => this.checkIdle(),
-        batchStarted: (batch) => this.outcomes.batchStarted(batch),
-        finished: (task, ok, value) => {
-          this.outcomes.settle(task, ok, value);
-          this.checkIdle();
-        },
-      },
-      {
-        strategy: this.options.unkeyedPlacement,
-        steal: this.options.stealUnkeyed,
-        betweenTasks: this.options.rebalance === 'between-tasks',
-        sessions: createPlacement(this.options.placement, this.options.balanceFactor),
-      },
-    );
-    this.selfWait = this.options.checkSelfWait ? new SelfWaitCheck() : undefined;
-    this.handlers = new HandlerRegistry(this.scheduler.limits, this.options.context, this.selfWait);
-    this.admission = new Admission(
-      this.scheduler,
-      this.options.maxQueued,
-      this.options.maxQueuedPerSession,
+    const o = (this.options = resolvePoolOptions(options));
+    this.outcomes = new Outcomes(o);
+    const engine = (this.scheduler = new Scheduler(o, this.outcomes));
+    const selfWait = o.checkSelfWait ? new SelfWaitCheck() : undefined;
+    this.handlers = new HandlerRegistry(engine.work.limits, o.context, selfWait);
+    this.intake = new Intake(
+      o,
+      this.handlers,
+      selfWait,
+      engine.admission,
+      engine.sessionTable,
+      engine.work,
+      engine.loops,
+      this.outcomes,
     );
     this.sizing = new LaneSizing(
-      this.scheduler,
+      engine.laneSet,
+      engine.lifecycle,
       this.outcomes,
-      this.options.maxLanes,
-      this.selfWait,
+      o.maxLanes,
+      selfWait,
     );
     this.staging = new StagedStart(
-      this.options.stagedStart,
-      this.options.lanes,
-      () => this.scheduler.lanes.size,
+      o.stagedStart,
+      o.lanes,
+      () => engine.laneSet.byId.size,
       () => void this.sizing.grow(),
       () => {
         if (this.state === 'starting') this.state = 'running';
       },
     );
-    this.scheduler.instrument = this.options.instrument;
-    for (let i = 0; i < this.staging.first; i++) this.scheduler.addLane();
-    if (this.options.rateLimit !== undefined) {
-      this.scheduler.limits.pool = this.scheduler.limits.create(this.options.rateLimit);
-    }
+    for (let i = 0; i < this.staging.first; i++) engine.lifecycle.add();
+    if (o.rateLimit !== undefined) engine.work.limits.pool = engine.work.limits.create(o.rateLimit);
   }
 
   get accepting(): boolean {
@@ -189,7 +156,7 @@ export class Dispatcher {
   start(): void {
     if (this.state !== 'created') return;
     this.state = 'running';
-    this.scheduler.start();
+    this.scheduler.loops.start();
     if (!this.staging.active) return;
     this.state = 'starting';
     this.staging.begin();
@@ -201,7 +168,7 @@ export class Dispatcher {
     const resolve = captured.resolve;
     const reject = captured.reject;
     try {
-      this.accept(type, payload, options, resolve, reject)?.catch(reject);
+      this.intake.accept(type, payload, options, resolve, reject)?.catch(reject);
     } catch (error) {
       reject(error);
     }
@@ -214,7 +181,7 @@ export class Dispatcher {
    */
   enqueue<P = unknown>(type: string, payload: P, options?: SubmitOptions): Promise<void> {
     try {
-      return this.accept(type, payload, options, undefined, undefined) ?? ACCEPTED;
+      return this.intake.accept(type, payload, options, undefined, undefined) ?? ACCEPTED;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -232,9 +199,10 @@ export class Dispatcher {
         throw new InvalidOptionError('tasks', tasks, 'an array of { type, payload, options? }');
       // Each field read once: what was checked is what is submitted (getters may change).
       list = tasks.map(readOnce);
-      for (const t of list) this.accept(t.type, t.payload, t.options, undefined, undefined, true);
+      for (const t of list)
+        this.intake.accept(t.type, t.payload, t.options, undefined, undefined, true);
       // Room for the whole list now, in the pool and in each of its sessions.
-      const refusal = this.admission.roomFor(list.map((t) => t.options?.sessionId));
+      const refusal = this.scheduler.admission.roomFor(list.map((t) => t.options?.sessionId));
       if (refusal !== undefined) {
         this.outcomes.counts.rejected += list.length;
         throw refusal;
@@ -283,12 +251,23 @@ export class Dispatcher {
     }
     this.staging.end();
     this.state = 'draining';
-    this.refusing = true;
+    this.intake.refusing = 'draining';
     if (this.outcomes.watched) this.outcomes.publish({ type: 'drain-started', deadlineMs });
-    this.admission.refuseAll(new PoolClosedError('draining'));
-    this.scheduler.start();
-    this.drainer = new Drain(this.scheduler, this.outcomes);
-    this.draining = this.drainer.run(deadlineMs, graceMs, () => (this.state = 'stopped'));
+    const engine = this.scheduler;
+    engine.admission.refuseAll(new PoolClosedError('draining'));
+    engine.loops.start();
+    this.drainer = new Drain(
+      engine.loops,
+      engine.cutoff,
+      engine.sessionTable,
+      engine.work.limits,
+      this.outcomes,
+    );
+    engine.loops.drain = this.drainer;
+    this.draining = this.drainer.run(deadlineMs, graceMs, () => {
+      this.state = 'stopped';
+      this.intake.refusing = 'stopped';
+    });
     return this.draining;
   }
 
@@ -298,7 +277,6 @@ export class Dispatcher {
       scheduler: this.scheduler,
       outcomes: this.outcomes,
       handlers: this.handlers,
-      admission: this.admission,
       throughput: this.throughput,
       autoscale: this.autoscaleReport,
       threads: this.threadsReport,
@@ -311,7 +289,7 @@ export class Dispatcher {
    * `sessionInfo(sessionId).laneId` says.
    */
   laneOf(sessionId: string): number | undefined {
-    const place = this.scheduler.placeOf(checkSessionId(sessionId));
+    const place = this.scheduler.sessionTable.placeOf(checkSessionId(sessionId));
     return place.active ? place.laneId : undefined;
   }
 
@@ -320,83 +298,8 @@ export class Dispatcher {
    * would go when it has none), its tasks waiting, and whether one runs. Creates no state.
    */
   sessionInfo(sessionId: string): SessionInfo {
-    const place = this.scheduler.placeOf(checkSessionId(sessionId));
+    const place = this.scheduler.sessionTable.placeOf(checkSessionId(sessionId));
     return { sessionId, ...place };
-  }
-
-  // Returns a promise only when the caller has to wait for queue room.
-  private accept(
-    type: string,
-    payload: unknown,
-    options: SubmitOptions | undefined,
-    resolve: ((v: unknown) => void) | undefined,
-    reject: ((e: unknown) => void) | undefined,
-    onlyCheck = false,
-  ): Promise<void> | undefined {
-    if (this.refusing) {
-      this.outcomes.counts.rejected++;
-      throw new PoolClosedError(this.state);
-    }
-    const entry = this.handlers.get(type);
-    let sessionId: string | undefined;
-    let signal: AbortSignal | undefined;
-    if (options !== undefined) {
-      checkSubmitOptions(options);
-      sessionId = options.sessionId;
-      signal = options.signal;
-      // Only an awaited result deadlocks: enqueue queues a follow-up task freely.
-      if (this.selfWait !== undefined && sessionId !== undefined && resolve !== undefined) {
-        const error = this.selfWait.submitError(sessionId);
-        if (error !== undefined) {
-          this.outcomes.counts.rejected++;
-          this.outcomes.counts.selfWaits++;
-          throw error;
-        }
-      }
-      if (signal?.aborted) {
-        this.outcomes.counts.rejected++;
-        throw new TaskCancelledError(0, 'aborted', signal.reason);
-      }
-    }
-    const policy =
-      options === undefined ||
-      (options.retry === undefined &&
-        options.timeoutMs === undefined &&
-        options.overlapOnTimeout === undefined &&
-        options.priority === undefined)
-        ? entry.policy
-        : resolveTaskPolicy(entry.policy, options);
-    if (onlyCheck) return undefined;
-    // Captured now, in the caller's call: a caller admitted later is woken by the pool.
-    const context = entry.captures ? captureContext() : undefined;
-    const session = sessionId === undefined ? undefined : this.scheduler.sessions.get(sessionId);
-    const scope = this.admission.full(sessionId, session);
-    if (scope === undefined) {
-      const s = sessionId === undefined ? undefined : (session ?? this.scheduler.open(sessionId));
-      this.push(entry, policy, payload, s, context, options, resolve, reject);
-      return undefined;
-    }
-    if (this.options.whenFull === 'reject') {
-      this.outcomes.counts.rejected++;
-      throw this.admission.error(scope, sessionId);
-    }
-    return new Promise<void>((admitted, refused) => {
-      this.admission.wait(
-        scope,
-        sessionId,
-        signal,
-        () => {
-          // Looked up again: the session may have come or gone while the caller waited.
-          const s = sessionId === undefined ? undefined : this.scheduler.session(sessionId);
-          this.push(entry, policy, payload, s, context, options, resolve, reject);
-          admitted();
-        },
-        (error) => {
-          this.outcomes.counts.rejected++;
-          refused(error);
-        },
-      );
-    });
   }
 
   /**
@@ -433,62 +336,12 @@ export class Dispatcher {
 
   /** Tells `listener` of the lanes there are, then of each lane added, removed and gone. */
   watchLanes(listener: LaneListener): void {
-    this.scheduler.laneListener = listener;
-    for (const id of this.scheduler.lanes.keys()) listener.added(id);
+    this.scheduler.lifecycle.listener = listener;
+    for (const id of this.scheduler.laneSet.byId.keys()) listener.added(id);
   }
 
   /** Publishes an event on `events$`; for extensions such as the autoscaler. */
   publish(event: PoolEvent): void {
     this.outcomes.publish(event);
-  }
-
-  private push(
-    entry: HandlerEntry,
-    policy: TaskPolicy,
-    payload: unknown,
-    session: Session | undefined,
-    context: CallerContext,
-    options: SubmitOptions | undefined,
-    resolve: ((v: unknown) => void) | undefined,
-    reject: ((e: unknown) => void) | undefined,
-  ): void {
-    const task = new Task(this.nextTaskId++, entry, payload, session, context);
-    const signal = options?.signal;
-    task.resolve = resolve;
-    task.reject = reject;
-    task.policy = policy;
-    const onSettled = options?.onSettled;
-    // One task in latencySampleEvery carries its timestamps; the others read no clock.
-    const timed = this.outcomes.sample();
-    if (signal !== undefined || onSettled !== undefined || timed) {
-      const extra = task.more();
-      extra.onSettled = onSettled;
-      if (timed) extra.timedAt = now();
-    }
-    if (signal !== undefined) this.follow(task, signal);
-    const instrument = this.options.instrument;
-    if (instrument !== undefined) instrumentAccept(instrument, task);
-    this.outcomes.accepted(task);
-    this.scheduler.enqueue(task);
-  }
-
-  // The caller's AbortSignal: a task not yet started leaves the pool, a running one is
-  // told to stop through ctx.signal (its handler decides the outcome).
-  private follow(task: Task, signal: AbortSignal): void {
-    const onAbort = () => {
-      if (this.scheduler.withdraw(task)) {
-        this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'aborted', signal.reason));
-        this.checkIdle();
-      } else {
-        task.abort(signal.reason);
-      }
-    };
-    watch(signal, onAbort);
-    task.extra!.detach = () => unwatch(signal, onAbort);
-    task.extra!.callerSignal = signal;
-  }
-
-  private checkIdle(): void {
-    this.drainer?.checkIdle();
   }
 }

@@ -1,4 +1,3 @@
-import type { Admission } from './admission.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import { LatencyRecorder } from './latency.js';
 import { type ThroughputMeter, now } from './load-meter.js';
@@ -12,7 +11,6 @@ export interface StatsSources {
   scheduler: Scheduler;
   outcomes: Outcomes;
   handlers: HandlerRegistry;
-  admission: Admission;
   throughput: ThroughputMeter;
   /** An attached autoscaler's report, and thread mode's per-thread figures, if any. */
   autoscale: (() => AutoscaleReport) | undefined;
@@ -21,11 +19,11 @@ export interface StatsSources {
 
 /** A snapshot of the pool (see PoolStats). Reads one clock value; costs nothing between calls. */
 export function collectStats(src: StatsSources): PoolStats {
-  const s = src.scheduler;
+  const { laneSet, sessionTable, work, loops, lifecycle, admission } = src.scheduler;
   const at = now();
-  s.accepted.checkpoint(s.lastTaskId + 1, at);
-  let busyMs = s.retiredBusyMs;
-  const lanes = [...s.lanes.values(), ...s.retiring].map((l) => {
+  loops.accepted.checkpoint(work.lastTaskId + 1, at);
+  let busyMs = lifecycle.retiredBusyMs;
+  const lanes = laneSet.all().map((l) => {
     const laneBusy = l.busy.busyMs(at);
     busyMs += laneBusy;
     const age = at - l.createdAt;
@@ -39,7 +37,7 @@ export function collectStats(src: StatsSources): PoolStats {
       utilization: age > 0 ? Math.min(1, laneBusy / (age * l.concurrency)) : 0,
     };
   });
-  const oldest = s.oldestQueuedId();
+  const oldest = work.oldestQueuedId();
   const finished =
     src.outcomes.counts.completed + src.outcomes.counts.failed + src.outcomes.counts.timedOut;
   const [last1s, last10s, last60s] = src.throughput.rates(at, finished, [1_000, 10_000, 60_000]);
@@ -49,16 +47,16 @@ export function collectStats(src: StatsSources): PoolStats {
   return {
     state: src.state,
     lanes,
-    queued: s.queued,
-    running: s.running,
-    activeSessions: s.sessions.size - s.idleKept,
-    oldestWaitMs: oldest === undefined ? 0 : s.accepted.ageOf(oldest, at),
+    queued: work.queued,
+    running: loops.running,
+    activeSessions: sessionTable.active,
+    oldestWaitMs: oldest === undefined ? 0 : loops.accepted.ageOf(oldest, at),
     busyMs,
-    retrying: s.delayed.size,
-    batching: s.batched,
-    rateLimited: s.limits.parked,
-    lateTasks: s.late.size,
-    overdueTasks: s.overdue(at),
+    retrying: loops.delayed.size,
+    batching: work.batched,
+    rateLimited: work.limits.parked,
+    lateTasks: loops.late.size,
+    overdueTasks: loops.overdue(at),
     ...(src.autoscale === undefined ? {} : { autoscale: src.autoscale() }),
     ...(src.threads === undefined ? {} : { threads: src.threads(lanes) }),
     latency: LatencyRecorder.merge(recorders),
@@ -72,7 +70,7 @@ export function collectStats(src: StatsSources): PoolStats {
           : { ...e.counts, latency: LatencyRecorder.merge([e.latency]) },
       ]),
     ),
-    waiting: src.admission.waiting,
+    waiting: admission.waiting,
     ...src.outcomes.counts,
   };
 }

@@ -1,6 +1,6 @@
 import { now } from './load-meter.js';
 import { type RateLimit, RateLimiter } from './rate-limiter.js';
-import { Session } from './session.js';
+import { Session } from './lanes/session.js';
 import { Task, TaskState } from './task.js';
 
 /** Work a rate limit can hold back: an unkeyed task, or a session (for its head task). */

@@ -1,118 +1,75 @@
-import { now } from './load-meter.js';
-import { RunLoops } from './run-loops.js';
-import { Task, TaskState } from './task.js';
+import { Cutoff } from './drain/cutoff.js';
+import { Admission } from './intake/admission.js';
+import type { Lane } from './lanes/lane.js';
+import { LaneLifecycle } from './lanes/lane-lifecycle.js';
+import { LaneSet } from './lanes/lane-set.js';
+import type { Session } from './lanes/session.js';
+import { SessionTable } from './lanes/session-table.js';
+import { WaitingWork } from './lanes/waiting-work.js';
+import type { ResolvedPoolOptions } from './options.js';
+import type { Outcomes } from './outcomes.js';
+import { createPlacement } from './placement/create-placement.js';
+import { UnkeyedPlacement } from './placement/unkeyed-placement.js';
+import { RunLoops } from './run/run-loops.js';
 
-export { IDLE_SESSIONS_KEPT, type LaneListener, type Placement } from './lane-placement.js';
-export type { SchedulerHooks } from './run-loops.js';
+export { IDLE_SESSIONS_KEPT } from './lanes/session-table.js';
 
 /**
- * The pool's engine below the Dispatcher: lanes and sessions (LanePlacement), run loops
- * (RunLoops), and here what a drain does to the work left at its deadline and after its
- * grace period: cancel what waits, abort what runs, then give up on what still runs.
+ * The engine below the Dispatcher, composed: each part owns one concept and is handed, when
+ * built, the parts it needs. Follow a keyed task through them:
+ *
+ *   Intake.accept (intake/)  -> Admission: is there room?
+ *   WaitingWork.enqueue      -> SessionTable: the session's lane (asks the SessionPlacement)
+ *   RunLoops.runSlot (run/)  -> takes it from the lane's ready queue, runs it, settles it
+ *                               through Outcomes, frees its room in Admission
+ *   WaitingWork.release      -> SessionTable: the session's next task, or it goes idle
+ *
+ * Where a session goes: placement/ (SessionPlacement); where an unkeyed task goes and when it
+ * may move: placement/unkeyed-placement.ts; lanes coming and going: LaneLifecycle; what a
+ * drain does at its deadline: drain/cutoff.ts.
  */
-export class Scheduler extends RunLoops {
-  /** Empties every queue, handing each waiting task to `each` in submission order per session. */
-  cancelQueued(cancel: (task: Task) => void): void {
-    this.closed = true;
-    this.dropIdle();
-    const each = (task: Task) => {
-      task.state = TaskState.Done;
-      cancel(task);
-    };
-    // A postponed task is its session's oldest: it goes first, and frees its session.
-    for (const [task, timer] of this.delayed) {
-      clearTimeout(timer);
-      each(task);
-      if (task.session !== undefined) task.session.running = false;
-    }
-    this.delayed.clear();
-    // A batched task too is its session's oldest.
-    for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      this.gatherer.cancel(lane, (task) => {
-        each(task);
-        if (task.session !== undefined) task.session.running = false;
-      });
-    }
-    // Parked sessions' tasks go with the sessions below; parked unkeyed tasks go here.
-    this.limits.clear((item) => {
-      if (item instanceof Task && item.state === TaskState.Queued) each(item);
-    });
-    for (const s of this.sessions.values()) {
-      let t: Task | undefined;
-      while ((t = s.shift()) !== undefined) each(t);
-      if (!s.running) this.sessions.delete(s.id);
-    }
-    for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      lane.ready.drain((item) => {
-        if (item instanceof Task && item.state === TaskState.Queued) each(item);
-      });
-      lane.queued = 0;
-    }
-    this.queued = 0;
+export class Scheduler {
+  readonly laneSet = new LaneSet();
+  readonly sessionTable: SessionTable;
+  readonly work: WaitingWork;
+  readonly lifecycle: LaneLifecycle;
+  readonly admission: Admission;
+  readonly loops: RunLoops;
+  readonly cutoff: Cutoff;
+  /** The live lanes by id (the LaneSet's table). */
+  readonly lanes: ReadonlyMap<number, Lane>;
+  /** Active sessions and the idle ones kept (the SessionTable's). */
+  readonly sessions: ReadonlyMap<string, Session>;
+
+  constructor(options: ResolvedPoolOptions, outcomes: Outcomes) {
+    const lanes = this.laneSet;
+    const sessions = (this.sessionTable = new SessionTable(
+      createPlacement(options.placement, options.balanceFactor),
+      lanes,
+      options.rebalance === 'between-tasks',
+    ));
+    const unkeyed = new UnkeyedPlacement(lanes, options.unkeyedPlacement);
+    const work = (this.work = new WaitingWork(lanes, sessions, unkeyed));
+    this.lifecycle = new LaneLifecycle(lanes, sessions, work, options.laneConcurrency);
+    this.admission = new Admission(work, sessions, options.maxQueued, options.maxQueuedPerSession);
+    this.loops = new RunLoops(
+      lanes,
+      this.lifecycle,
+      sessions,
+      work,
+      options.stealUnkeyed ? unkeyed : undefined,
+      this.admission,
+      outcomes,
+    );
+    work.servedBy(this.loops);
+    this.loops.instrument = options.instrument;
+    this.cutoff = new Cutoff(lanes, this.lifecycle, sessions, work, this.loops);
+    this.lanes = lanes.byId;
+    this.sessions = sessions.byId;
   }
 
-  /** Aborts the ctx.signal of every running handler (a batch's and each of its tasks'). */
-  abortRunning(reason: (taskId: number) => unknown): void {
-    for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      for (const { task, batch } of lane.loops) {
-        if (task !== undefined) task.abort(reason(task.taskId));
-        if (batch !== undefined) {
-          for (const t of batch.tasks) t.abort(reason(t.taskId));
-          batch.abort(reason(batch.tasks[0].taskId));
-        }
-      }
-    }
-  }
-
-  /**
-   * Gives up on every handler still running (and every late one past its timeout), so the
-   * pool can stop. Each running task is handed to `each` to settle its caller.
-   */
-  abandon(each: (task: Task) => void): void {
-    const give = (task: Task) => {
-      task.state = TaskState.Abandoned;
-      const s = task.session;
-      if (s !== undefined) {
-        s.running = false;
-        if (s.size === 0) this.sessions.delete(s.id);
-      }
-    };
-    const at = now();
-    for (const lane of [...this.lanes.values(), ...this.retiring]) {
-      for (const loop of [...lane.loops]) {
-        for (const task of loop.batch?.tasks ?? (loop.task === undefined ? [] : [loop.task])) {
-          if (task.state !== TaskState.Running) continue;
-          give(task);
-          lane.running--;
-          this.running--;
-          each(task);
-          loop.abandoned = true;
-        }
-        // The loop waits on for its handler, but as no part of the lane: its slot is free.
-        if (!loop.abandoned) continue;
-        lane.loops.delete(loop);
-        lane.slots--;
-        lane.busy.ended(at, loop.startedAt);
-      }
-    }
-    for (const { task } of this.late.keys()) {
-      // A late handler's caller heard of its timeout already, unless a retry was to follow.
-      const retrying = task.state === TaskState.Delayed;
-      give(task);
-      if (retrying) each(task);
-    }
-    this.late.clear();
-    // A removed lane runs nothing the pool still waits for: it is gone now, and whoever
-    // awaits its removal (a resize, the autoscaler) is not held up by a hung handler.
-    for (const lane of [...this.retiring])
-      if (lane.running === 0 && lane.slots === 0) this.retire(lane);
-  }
-
-  /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
-  overdue(at: number): number {
-    let n = 0;
-    for (const [{ task }, timedOutAt] of this.late)
-      if (at - timedOutAt > (task.policy.timeoutMs ?? 0)) n++;
-    return n;
+  /** Idle sessions kept for reuse (counted in `sessions`). */
+  get idleKept(): number {
+    return this.sessionTable.idleKept;
   }
 }

@@ -2,7 +2,7 @@ import { type CallerContext, inTaskScope, runIn } from './async-context.js';
 import type { HandlerEntry } from './handler-registry.js';
 import { type TaskInstrument, attemptCall } from './instrument.js';
 import { ReadyKind } from './ready-queue.js';
-import type { Session } from './session.js';
+import type { Session } from './lanes/session.js';
 import type { TaskPolicy } from './task-policy.js';
 
 /** What a handler receives beside its payload. */

@@ -1,6 +1,6 @@
 import type { Dispatcher } from '../core/dispatcher.js';
 import { TaskTimeoutError } from '../core/errors.js';
-import type { LaneListener } from '../core/scheduler.js';
+import type { LaneListener } from '../core/lanes/lane-lifecycle.js';
 import type { LaneStats, ThreadStats } from '../core/stats.js';
 import type { Task } from '../core/task.js';
 import { threadEntryUrl } from './entry-url.js';

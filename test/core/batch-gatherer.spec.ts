@@ -3,7 +3,7 @@ import { Batch } from '../../lib/core/batch.js';
 import { BatchGatherer } from '../../lib/core/batch-gatherer.js';
 import { BatchResultError, TaskTimeoutError } from '../../lib/core/errors.js';
 import type { HandlerEntry } from '../../lib/core/handler-registry.js';
-import { Lane } from '../../lib/core/lane.js';
+import { Lane } from '../../lib/core/lanes/lane.js';
 import { DEFAULT_TASK_POLICY } from '../../lib/core/task-policy.js';
 import { Task, TaskState } from '../../lib/core/task.js';
 

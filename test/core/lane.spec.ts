@@ -1,6 +1,6 @@
 import { Dispatcher } from '../../lib/core/index.js';
-import { Lane } from '../../lib/core/lane.js';
-import { Session } from '../../lib/core/session.js';
+import { Lane } from '../../lib/core/lanes/lane.js';
+import { Session } from '../../lib/core/lanes/session.js';
 import { rng } from '../support/deferred.js';
 
 describe('Lane', () => {

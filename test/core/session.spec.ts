@@ -1,5 +1,5 @@
-import { Lane } from '../../lib/core/lane.js';
-import { Session } from '../../lib/core/session.js';
+import { Lane } from '../../lib/core/lanes/lane.js';
+import { Session } from '../../lib/core/lanes/session.js';
 import { Task } from '../../lib/core/task.js';
 import { DEFAULT_TASK_POLICY } from '../../lib/core/task-policy.js';
 

@@ -1,30 +1,32 @@
-import type { Batch } from './batch.js';
-import type { Lane, RunLoop } from './lane.js';
-import { type Placement, LanePlacement, isDead } from './lane-placement.js';
-import { type TaskInstrument, endAttempt } from './instrument.js';
-import { AcceptClock, now } from './load-meter.js';
-import { ReadyKind } from './ready-queue.js';
-import type { Session } from './session.js';
-import { type Task, TaskState } from './task.js';
+import type { Batch } from '../batch.js';
+import type { BatchGatherer } from '../batch-gatherer.js';
+import { TaskCancelledError } from '../errors.js';
+import { type TaskInstrument, endAttempt } from '../instrument.js';
+import type { Admission } from '../intake/admission.js';
+import { type Lane, type RunLoop, isDead } from '../lanes/lane.js';
+import type { LaneLifecycle } from '../lanes/lane-lifecycle.js';
+import type { LaneSet } from '../lanes/lane-set.js';
+import type { Session } from '../lanes/session.js';
+import type { SessionTable } from '../lanes/session-table.js';
+import type { WaitingWork } from '../lanes/waiting-work.js';
+import { runInPool } from '../async-context.js';
+import { AcceptClock, now } from '../load-meter.js';
+import type { Outcomes } from '../outcomes.js';
+import type { UnkeyedPlacement } from '../placement/unkeyed-placement.js';
+import type { RateLimits } from '../rate-limits.js';
+import { ReadyKind } from '../ready-queue.js';
+import { type Task, TaskState } from '../task.js';
 import { runTimed, runTimedTask } from './timeout.js';
 
-export interface SchedulerHooks {
-  /** A queued task started: its queue slot (pool and session) is free again. */
-  started(task: Task): void;
-  /** A handler threw: milliseconds to wait before running the task again, or undefined to let it fail. */
-  retryDelay(task: Task, error: unknown): number | undefined;
-  /** A task's handler returned or threw (for the last time). */
-  finished(task: Task, ok: boolean, value: unknown): void;
-  /** A waiting task was withdrawn: its queue room is free. */
-  withdrawn(task: Task): void;
-  /** A handler the pool abandoned has settled after all: only counted. */
-  abandonedSettled(task: Task): void;
-  /** A retry that would start after the drain deadline: it is cancelled instead. */
-  expired(task: Task): void;
-  /** A handler that ran past its timeout has returned: the pool may have become idle. */
-  lateSettled(): void;
-  /** A batch handler was called with `batch.tasks` (each also reported as `started`). */
-  batchStarted(batch: Batch): void;
+/** What run loops tell of a task's life: its start, whether it retries, how it ended. */
+export type TaskOutcomes = Pick<
+  Outcomes,
+  'started' | 'batchStarted' | 'retryDelay' | 'settle' | 'cancel' | 'counts'
+>;
+
+/** A drain under way: told whenever the pool may have run out of work. */
+export interface IdleWatch {
+  checkIdle(): void;
 }
 
 /** One late handler: a task's attempt still running past its timeout. */
@@ -33,14 +35,15 @@ interface LateRun {
 }
 
 /**
- * Runs the work that LanePlacement keeps: run loops take ready work from their lane, run
- * handlers (and batches) against their timeouts, and settle, retry or release what follows.
- * Also withdraws queued work. (Scheduler adds what a drain does at its deadline.)
+ * Run loops take the work WaitingWork keeps ready on their lane, run handlers (and batches)
+ * against their timeouts, and settle, retry or release what follows: outcomes go to
+ * Outcomes, freed queue room to Admission, the session's next task back to WaitingWork.
+ * Also withdraws work that has not started.
  *
  * Invariant: `running` equals the sum over lanes, live and retiring; a session's next task
  * starts only once its running task (and, unless overlapOnTimeout, its late handler) settled.
  */
-export abstract class RunLoops extends LanePlacement {
+export class RunLoops {
   running = 0;
   readonly accepted = new AcceptClock();
   /**
@@ -49,33 +52,52 @@ export abstract class RunLoops extends LanePlacement {
    */
   readonly delayed = new Map<Task, NodeJS.Timeout>();
   /** Set at the drain deadline: nothing queued or retried starts after it. */
-  protected closed = false;
+  closed = false;
   /** Handlers still running past their timeout; drain waits for them too. */
   readonly late = new Map<LateRun, number>();
   /** The pool's `instrument` option: called around each attempt (see instrument.ts). */
   instrument: TaskInstrument | undefined = undefined;
+  /** Run loops start only once this is set. */
+  started = false;
+  /** The drain under way, if any. */
+  drain: IdleWatch | undefined = undefined;
+  private readonly limits: RateLimits;
+  private readonly gatherer: BatchGatherer;
 
   constructor(
-    laneConcurrency: number,
-    private readonly hooks: SchedulerHooks,
-    placement: Placement = { strategy: 'least-loaded', steal: false, betweenTasks: false },
+    private readonly lanes: LaneSet,
+    private readonly lifecycle: LaneLifecycle,
+    private readonly sessions: SessionTable,
+    private readonly work: WaitingWork,
+    /** Set with `stealUnkeyed`: a lane that runs dry takes waiting unkeyed tasks from others. */
+    private readonly unkeyed: UnkeyedPlacement | undefined,
+    private readonly admission: Pick<Admission, 'released'>,
+    private readonly outcomes: TaskOutcomes,
   ) {
-    super(laneConcurrency, placement);
+    this.limits = work.limits;
+    this.gatherer = work.gatherer;
   }
 
   start(): void {
     if (this.started) return;
     this.started = true;
-    for (const lane of this.lanes.values()) this.wake(lane);
+    for (const lane of this.lanes.byId.values()) this.wake(lane);
+  }
+
+  private wake(lane: Lane): void {
+    while (lane.slots < lane.concurrency && lane.slots < lane.ready.length) {
+      lane.slots++;
+      void runInPool(this, this.runSlot, lane);
+    }
   }
 
   // One run loop: it lives while its lane has ready work, so a busy lane pays no
   // wake-up per task. Handlers start on a fresh microtask, never inside submit().
-  protected async runSlot(lane: Lane): Promise<void> {
+  async runSlot(lane: Lane): Promise<void> {
     await undefined;
     const startedAt = now();
     lane.busy.started(startedAt);
-    this.accepted.checkpoint(this.lastTaskId + 1, startedAt);
+    this.accepted.checkpoint(this.work.lastTaskId + 1, startedAt);
     // Known per loop, not per task, so the running tasks can be reached at a deadline.
     const loop: RunLoop = { task: undefined, batch: undefined, startedAt, abandoned: false };
     lane.loops.add(loop);
@@ -106,7 +128,7 @@ export abstract class RunLoops extends LanePlacement {
     lane.loops.delete(loop);
     lane.slots--;
     lane.busy.ended(now(), startedAt);
-    if (lane.removed && lane.slots === 0 && lane.running === 0) this.retire(lane);
+    if (lane.removed && lane.slots === 0 && lane.running === 0) this.lifecycle.retire(lane);
   }
 
   /** One call of a batch handler; then each task settles (or retries) on its own. */
@@ -156,7 +178,10 @@ export abstract class RunLoops extends LanePlacement {
       item = lane.ready.shift();
       if (item === undefined) {
         // Unkeyed work may leave a busy lane for one that ran dry; keyed work never does.
-        return this.placement.steal ? this.steal(lane) : undefined;
+        // Stolen work would skip the pool's rate limit.
+        return this.unkeyed === undefined || this.limits.pool !== undefined
+          ? undefined
+          : this.unkeyed.steal(lane);
       }
       if (item.kind === ReadyKind.Task) {
         if (item.state !== TaskState.Queued) continue; // withdrawn by its caller, or stolen
@@ -179,20 +204,22 @@ export abstract class RunLoops extends LanePlacement {
     task.laneId = lane.id;
     lane.queued--;
     lane.running++;
-    this.queued--;
+    this.work.queued--;
     this.running++;
-    this.hooks.started(task);
+    // Its queue room (pool and session) is free again.
+    this.admission.released(task.session?.id);
+    this.outcomes.started(task);
   }
 
   private beginBatch(lane: Lane, batch: Batch): Batch {
     lane.batches.delete(batch);
     for (const task of batch.tasks) this.begin(lane, task);
-    this.hooks.batchStarted(batch);
+    this.outcomes.batchStarted(batch);
     return batch;
   }
 
   private finish(lane: Lane, task: Task, ok: boolean, value: unknown): void {
-    if (task.state === TaskState.Abandoned) return this.hooks.abandonedSettled(task);
+    if (task.state === TaskState.Abandoned) return this.abandonedSettled();
     lane.running--;
     this.running--;
     // A handler running on past its timeout is tracked per attempt, and before the caller
@@ -201,13 +228,14 @@ export abstract class RunLoops extends LanePlacement {
     if (zombie !== undefined) task.extra!.zombie = undefined;
     const late: LateRun | undefined = zombie === undefined ? undefined : { task };
     if (late !== undefined) this.late.set(late, now());
-    const delay = ok ? undefined : this.hooks.retryDelay(task, value);
+    const delay = ok ? undefined : this.outcomes.retryDelay(task, value);
     if (this.instrument !== undefined)
       endAttempt(this.instrument, task, ok, value, delay !== undefined);
     if (delay === undefined) {
       task.state = TaskState.Done;
       // The caller learns the outcome now, even if a timed-out handler runs on.
-      this.hooks.finished(task, ok, value);
+      this.outcomes.settle(task, ok, value);
+      this.checkIdle();
     } else {
       task.state = TaskState.Delayed;
     }
@@ -216,9 +244,9 @@ export abstract class RunLoops extends LanePlacement {
     if (!holds) this.next(task, delay);
     void zombie!.then(() => {
       // Gone from `late`: a forced drain abandoned it meanwhile.
-      if (!this.late.delete(late)) return this.hooks.abandonedSettled(task);
+      if (!this.late.delete(late)) return this.abandonedSettled();
       if (holds) this.next(task, delay);
-      this.hooks.lateSettled();
+      this.checkIdle();
     });
   }
 
@@ -229,11 +257,12 @@ export abstract class RunLoops extends LanePlacement {
     if (delay !== undefined && this.closed) {
       // Past the drain deadline nothing starts again: the retry is cancelled instead.
       task.state = TaskState.Done;
-      this.hooks.expired(task);
+      this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown'));
+      this.checkIdle();
       delay = undefined;
     }
     if (delay !== undefined) this.postpone(task, delay);
-    else if (task.session !== undefined) this.release(task.session);
+    else if (task.session !== undefined) this.work.release(task.session);
   }
 
   /**
@@ -248,19 +277,19 @@ export abstract class RunLoops extends LanePlacement {
       if (timer === undefined) return true;
       clearTimeout(timer);
       this.delayed.delete(task);
-      if (task.session !== undefined) this.release(task.session);
+      if (task.session !== undefined) this.work.release(task.session);
       return true;
     }
     if (task.state === TaskState.Batched) return this.unjoin(task);
     if (task.state !== TaskState.Queued) return false;
     task.state = TaskState.Done;
     task.payload = undefined; // a tombstone left behind holds no user data
-    this.queued--;
+    this.work.queued--;
     const s = task.session;
     if (s === undefined) {
       // Left in its ready queue (or a rate limiter) as a tombstone that is skipped. A task a
       // limiter held back may name a lane removed meanwhile, retiring or gone.
-      const lane = this.lanes.get(task.laneId) ?? this.home(task.laneId);
+      const lane = this.lanes.byId.get(task.laneId) ?? this.lanes.home(task.laneId);
       if (lane !== undefined) {
         lane.queued--;
         lane.ready.died(isDead);
@@ -270,29 +299,29 @@ export abstract class RunLoops extends LanePlacement {
       s.lane.queued--;
       // A session left empty and idle is dropped now; a stale ready entry is skipped.
       if (s.size === 0 && !s.running) {
-        this.sessions.delete(s.id);
+        this.sessions.byId.delete(s.id);
         s.lane.ready.died(isDead);
       }
     }
-    this.hooks.withdrawn(task);
+    this.admission.released(task.session?.id);
     return true;
   }
 
   // A gathered task is on a live lane: a removed lane gives its batches back at once.
   private unjoin(task: Task): true {
-    const lane = this.lanes.get(task.laneId)!;
+    const lane = this.lanes.byId.get(task.laneId)!;
     this.gatherer.leave(lane, task);
     task.state = TaskState.Done;
-    this.queued--;
+    this.work.queued--;
     lane.queued--;
-    if (task.session !== undefined) this.release(task.session);
-    this.hooks.withdrawn(task);
+    if (task.session !== undefined) this.work.release(task.session);
+    this.admission.released(task.session?.id);
     return true;
   }
 
   /** Tasks queued, running or waiting to retry: zero when the pool has nothing left to do. */
   get pending(): number {
-    return this.queued + this.running + this.delayed.size + this.late.size;
+    return this.work.queued + this.running + this.delayed.size + this.late.size;
   }
 
   // The session stays marked running, so its later tasks wait behind the retry.
@@ -304,13 +333,31 @@ export abstract class RunLoops extends LanePlacement {
         task.attempt++;
         task.state = TaskState.Queued;
         task.resetSignal(); // each attempt gets its own ctx.signal
-        this.queued++;
+        this.work.queued++;
         const s = task.session;
-        if (s === undefined) return this.place(task);
+        if (s === undefined) return this.work.place(task);
         s.unshift(task);
         s.lane.queued++;
-        this.release(s);
+        this.work.release(s);
       }, delayMs),
     );
+  }
+
+  /** Late handlers running longer than twice their timeout: the sign of a stuck lane. */
+  overdue(at: number): number {
+    let n = 0;
+    for (const [{ task }, timedOutAt] of this.late)
+      if (at - timedOutAt > (task.policy.timeoutMs ?? 0)) n++;
+    return n;
+  }
+
+  /** Work may have finished: a drain under way checks whether the pool is idle. */
+  checkIdle(): void {
+    this.drain?.checkIdle();
+  }
+
+  // A handler the pool abandoned has settled after all: only counted.
+  private abandonedSettled(): void {
+    this.outcomes.counts.lateSettlements++;
   }
 }

@@ -1,7 +1,8 @@
-import { InvalidOptionError } from './errors.js';
-import type { Outcomes } from './outcomes.js';
-import type { SelfWaitCheck } from './self-wait.js';
-import type { Scheduler } from './scheduler.js';
+import { InvalidOptionError } from '../errors.js';
+import type { Outcomes } from '../outcomes.js';
+import type { SelfWaitCheck } from '../self-wait.js';
+import type { LaneLifecycle } from './lane-lifecycle.js';
+import type { LaneSet } from './lane-set.js';
 
 /**
  * Growing and shrinking a pool: argument checks against maxLanes, and the lane events
@@ -9,17 +10,18 @@ import type { Scheduler } from './scheduler.js';
  */
 export class LaneSizing {
   constructor(
-    private readonly scheduler: Scheduler,
+    private readonly lanes: LaneSet,
+    private readonly lifecycle: LaneLifecycle,
     private readonly outcomes: Outcomes,
     private readonly maxLanes: number,
     private readonly selfWait: SelfWaitCheck | undefined,
   ) {}
 
   add(): number {
-    if (this.scheduler.lanes.size >= this.maxLanes) {
+    if (this.lanes.byId.size >= this.maxLanes) {
       throw new InvalidOptionError(
         'lanes',
-        this.scheduler.lanes.size + 1,
+        this.lanes.byId.size + 1,
         `at most maxLanes (${this.maxLanes})`,
       );
     }
@@ -46,16 +48,16 @@ export class LaneSizing {
         `an integer from 1 to maxLanes (${this.maxLanes})`,
       );
     }
-    const from = this.scheduler.lanes.size;
+    const from = this.lanes.byId.size;
     if (lanes < from) {
-      const ids = [...this.scheduler.lanes.keys()].sort((a, b) => b - a);
+      const ids = [...this.lanes.byId.keys()].sort((a, b) => b - a);
       this.refuseSelfWait(ids.slice(0, from - lanes));
     }
-    while (this.scheduler.lanes.size < lanes) this.grow();
+    while (this.lanes.byId.size < lanes) this.grow();
     const removals: Promise<void>[] = [];
     // Highest ids first, sorted once: shrinking by N lanes is not N scans of the lanes.
-    const ids = [...this.scheduler.lanes.keys()].sort((a, b) => b - a);
-    for (let i = 0; this.scheduler.lanes.size > lanes; i++) removals.push(this.shrink(ids[i]));
+    const ids = [...this.lanes.byId.keys()].sort((a, b) => b - a);
+    for (let i = 0; this.lanes.byId.size > lanes; i++) removals.push(this.shrink(ids[i]));
     if (from !== lanes && this.outcomes.watched)
       this.outcomes.publish({ type: 'resized', from, to: lanes });
     return Promise.all(removals).then(() => undefined);
@@ -71,13 +73,13 @@ export class LaneSizing {
 
   /** Adds a lane without the maxLanes check (staged start adds up to the configured size). */
   grow(): number {
-    const id = this.scheduler.addLane().id;
+    const id = this.lifecycle.add().id;
     if (this.outcomes.watched) this.outcomes.publish({ type: 'lane-added', laneId: id });
     return id;
   }
 
   private shrink(laneId: number): Promise<void> {
-    const gone = this.scheduler.removeLane(laneId);
+    const gone = this.lifecycle.remove(laneId);
     if (!this.outcomes.watched) return gone;
     this.outcomes.publish({ type: 'lane-retiring', laneId });
     return gone.then(() => this.outcomes.publish({ type: 'lane-removed', laneId }));

@@ -1,14 +1,18 @@
-import type { DrainReport } from './drain-report.js';
-import { InvalidOptionError, TaskCancelledError } from './errors.js';
-import { MAX_TIMER_MS, checkDelay, checkKeys } from './options.js';
-import type { DrainOptions } from './submit-options.js';
-import type { Outcomes } from './outcomes.js';
-import type { Scheduler } from './scheduler.js';
+import type { DrainReport } from '../drain-report.js';
+import { InvalidOptionError, TaskCancelledError } from '../errors.js';
+import type { SessionTable } from '../lanes/session-table.js';
+import { MAX_TIMER_MS, checkDelay, checkKeys } from '../options.js';
+import type { DrainOptions } from '../submit-options.js';
+import type { Outcomes } from '../outcomes.js';
+import type { RateLimits } from '../rate-limits.js';
+import type { RunLoops } from '../run/run-loops.js';
+import type { Cutoff } from './cutoff.js';
 
 /**
  * One drain of a pool: waits until nothing is pending; at `deadlineMs` cancels what is
  * still queued and aborts running handlers' signals; `graceMs` later abandons the handlers
- * still running. The pool calls `checkIdle()` whenever work may have finished.
+ * still running (what each step does to the work is Cutoff's). RunLoops calls `checkIdle()`
+ * whenever work may have finished.
  *
  * Invariant: the deadline and the abandonment are the soonest any call asked for: a later
  * call (`bound`) may bring either forward, never put it back.
@@ -33,7 +37,10 @@ export class Drain {
   private done = false;
 
   constructor(
-    private readonly scheduler: Scheduler,
+    private readonly loops: Pick<RunLoops, 'pending' | 'running'>,
+    private readonly cutoff: Cutoff,
+    private readonly sessions: Pick<SessionTable, 'dropIdle'>,
+    private readonly limits: Pick<RateLimits, 'clear'>,
     private readonly outcomes: Outcomes,
   ) {}
 
@@ -50,7 +57,7 @@ export class Drain {
   }
 
   checkIdle(): void {
-    if (this.idle !== undefined && this.scheduler.pending === 0) this.idle();
+    if (this.idle !== undefined && this.loops.pending === 0) this.idle();
   }
 
   /** Resolves with the report; `stopped` runs once the pool is idle, before `drained` is published. */
@@ -67,8 +74,8 @@ export class Drain {
     clearTimeout(this.timer);
     clearTimeout(this.grace);
     // Work a limiter still holds back was withdrawn by its callers: drop it and its timers.
-    this.scheduler.limits.clear();
-    this.scheduler.dropIdle(); // a stopped pool keeps no session state
+    this.limits.clear();
+    this.sessions.dropIdle(); // a stopped pool keeps no session state
     this.idle = undefined;
     stopped();
     report.completed = counts.completed - before.completed;
@@ -108,11 +115,11 @@ export class Drain {
   private deadline(): void {
     const report = this.report;
     report.deadlineReached = true;
-    report.runningAtDeadline = this.scheduler.running;
+    report.runningAtDeadline = this.loops.running;
     this.abandonLater();
     // Running handlers are awaited, but told to stop through ctx.signal.
-    this.scheduler.abortRunning((taskId) => new TaskCancelledError(taskId, 'deadline'));
-    this.scheduler.cancelQueued((task) =>
+    this.cutoff.abortRunning((taskId) => new TaskCancelledError(taskId, 'deadline'));
+    this.cutoff.cancelQueued((task) =>
       this.outcomes.cancel(task, new TaskCancelledError(task.taskId, 'shutdown')),
     );
     this.checkIdle();
@@ -132,7 +139,7 @@ export class Drain {
 
   // The grace period after the deadline is over: give up on what still runs.
   private abandon(graceMs: number): void {
-    this.scheduler.abandon((task) => this.outcomes.abandon(task, graceMs, this.report));
+    this.cutoff.abandon((task) => this.outcomes.abandon(task, graceMs, this.report));
     this.checkIdle();
   }
 }

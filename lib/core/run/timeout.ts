@@ -1,5 +1,5 @@
-import { TaskTimeoutError } from './errors.js';
-import type { Task } from './task.js';
+import { TaskTimeoutError } from '../errors.js';
+import type { Task } from '../task.js';
 
 const ignore = (): void => undefined;
 

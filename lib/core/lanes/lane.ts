@@ -1,8 +1,8 @@
-import type { Batch } from './batch.js';
-import { ReadyQueue } from './ready-queue.js';
-import { BusyMeter, now } from './load-meter.js';
-import { Session } from './session.js';
-import type { Task } from './task.js';
+import type { Batch } from '../batch.js';
+import { ReadyKind, ReadyQueue } from '../ready-queue.js';
+import { BusyMeter, now } from '../load-meter.js';
+import type { Session } from './session.js';
+import { type Task, TaskState } from '../task.js';
 
 /**
  * A logical worker: up to `concurrency` tasks at once, taken from `ready` in turn.
@@ -45,4 +45,9 @@ export class Lane {
   get load(): number {
     return this.queued + this.running;
   }
+}
+
+/** A ready entry run loops would skip: a task withdrawn or stolen, a session or batch emptied. */
+export function isDead(item: Session | Task | Batch): boolean {
+  return item.kind === ReadyKind.Task ? item.state !== TaskState.Queued : item.size === 0;
 }

@@ -1,7 +1,8 @@
-import { QueueFullError, TaskCancelledError } from './errors.js';
-import type { Scheduler } from './scheduler.js';
-import type { Session } from './session.js';
-import { unwatch, watch } from './signal-watch.js';
+import { QueueFullError, TaskCancelledError } from '../errors.js';
+import type { Session } from '../lanes/session.js';
+import type { SessionTable } from '../lanes/session-table.js';
+import type { WaitingWork } from '../lanes/waiting-work.js';
+import { unwatch, watch } from '../signal-watch.js';
 import { WaitList, WaitNode } from './wait-list.js';
 
 export type FullScope = 'pool' | 'session';
@@ -31,7 +32,10 @@ export class Admission {
   private readonly sessionWaiters = new Map<string, WaitList<Waiter>>();
 
   constructor(
-    private readonly scheduler: Scheduler,
+    /** The pool's queued tasks (`queued`)... */
+    private readonly work: Pick<WaitingWork, 'queued'>,
+    /** ...and each session's (`byId`). */
+    private readonly sessions: Pick<SessionTable, 'byId'>,
     private readonly maxQueued: number,
     private readonly maxPerSession: number,
   ) {}
@@ -52,7 +56,7 @@ export class Admission {
     ) {
       return 'session';
     }
-    if (this.poolWaiters.length > 0 || this.scheduler.queued >= this.maxQueued) return 'pool';
+    if (this.poolWaiters.length > 0 || this.work.queued >= this.maxQueued) return 'pool';
     if (session !== undefined && session.size >= this.maxPerSession) return 'session';
     return undefined;
   }
@@ -62,13 +66,13 @@ export class Admission {
    * error that refuses them if not. They never wait: nobody may be waiting either.
    */
   roomFor(sessionIds: ReadonlyArray<string | undefined>): QueueFullError | undefined {
-    if (this.waiting > 0 || this.scheduler.queued + sessionIds.length > this.maxQueued)
+    if (this.waiting > 0 || this.work.queued + sessionIds.length > this.maxQueued)
       return this.error('pool', undefined);
     const bySession = new Map<string, number>();
     for (const id of sessionIds)
       if (id !== undefined) bySession.set(id, (bySession.get(id) ?? 0) + 1);
     for (const [id, n] of bySession) {
-      if ((this.scheduler.sessions.get(id)?.size ?? 0) + n > this.maxPerSession)
+      if ((this.sessions.byId.get(id)?.size ?? 0) + n > this.maxPerSession)
         return this.error('session', id);
     }
     return undefined;
@@ -158,9 +162,9 @@ export class Admission {
   }
 
   private limit(sessionId: string | undefined, poolBusy: boolean): FullScope | undefined {
-    if (poolBusy || this.scheduler.queued >= this.maxQueued) return 'pool';
+    if (poolBusy || this.work.queued >= this.maxQueued) return 'pool';
     if (sessionId !== undefined) {
-      const s = this.scheduler.sessions.get(sessionId);
+      const s = this.sessions.byId.get(sessionId);
       if (s !== undefined && s.size >= this.maxPerSession) return 'session';
     }
     return undefined;

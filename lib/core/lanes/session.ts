@@ -1,6 +1,6 @@
 import type { Lane } from './lane.js';
-import { ReadyKind } from './ready-queue.js';
-import type { Task } from './task.js';
+import { ReadyKind } from '../ready-queue.js';
+import type { Task } from '../task.js';
 
 /**
  * The queue of one session: a FIFO of tasks linked through `task.next`.
@@ -8,16 +8,16 @@ import type { Task } from './task.js';
  * Invariant: a session is in its lane's ready queue exactly when it has queued tasks and
  * none running. That is what gives per-session order and mutual exclusion on a lane of any
  * concurrency. An idle session (nothing queued or running) is dropped, or kept for reuse in
- * the scheduler's bounded idle cache (`cached`).
+ * the SessionTable's bounded idle cache (`cached`).
  */
 export class Session {
   head: Task | undefined = undefined;
   tail: Task | undefined = undefined;
   size = 0;
   running = false;
-  /** The ring's version when the session was placed on `lane` (see Scheduler.ringVersion). */
+  /** The ring's version when the session was placed on `lane` (see SessionTable.ringVersion). */
   homedAt = 0;
-  /** Idle, and held by the scheduler's idle cache (counted in `idleKept`). */
+  /** Idle, and held by the SessionTable's idle cache (counted in `idleKept`). */
   cached = false;
   /** Has an entry in the idle cache's FIFO (possibly stale: the session may be active again). */
   kept = false;
