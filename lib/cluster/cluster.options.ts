@@ -55,7 +55,10 @@ export interface ClusterOptions {
   fetchBatchSize?: number;
   /** Most tasks this replica holds at once (fetched and not yet settled). Default 200. */
   maxHeld?: number;
-  /** How often an idle shard is polled, in ms. Default 500. A finished task wakes its shard at once. */
+  /**
+   * How often an idle shard is polled, in ms. Default 500. A task this replica stores, or one
+   * that finishes here, wakes its shard's fetch at once; tasks other replicas store wait for it.
+   */
   pollIntervalMs?: number;
   /** Queue retries (the in-process `retry` of a handler is not applied to cluster tasks). */
   retry?: ClusterRetryOptions;
@@ -79,6 +82,13 @@ export interface ClusterOptions {
   monitorIntervalSeconds?: number;
   /** How long submit() awaits a result by default, in ms. Default 30_000. */
   submitTimeoutMs?: number;
+  /**
+   * Connections the pool opens to the database (pg-boss's `max`), besides one for LISTEN.
+   * Default 10 (pg-boss's). Each shard has up to three statements under way (a fetch, a store,
+   * a completion): more shards may want more, within the server's max_connections over all
+   * replicas. Not with `boss` (that instance's own `max` applies).
+   */
+  poolSize?: number;
   /** Errors of the background work (a fetch or a completion that failed). Default: console.error. */
   onError?: (error: unknown) => void;
 }
@@ -97,6 +107,7 @@ export interface ResolvedClusterOptions {
   readonly heartbeatSeconds: number;
   readonly monitorIntervalSeconds: number;
   readonly submitTimeoutMs: number;
+  readonly poolSize: number;
   readonly onError: (error: unknown) => void;
 }
 
@@ -114,6 +125,7 @@ const KEYS = [
   'heartbeatSeconds',
   'monitorIntervalSeconds',
   'submitTimeoutMs',
+  'poolSize',
   'onError',
 ];
 const RETRY_KEYS = ['limit', 'delaySeconds', 'backoff'];
@@ -151,6 +163,13 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       'cluster.boss',
       boss,
       'a started PgBoss instance (new PgBoss(...), then await start())',
+    );
+  }
+  if (boss !== undefined && options.poolSize !== undefined) {
+    throw new InvalidOptionError(
+      'cluster.poolSize',
+      options.poolSize,
+      'no poolSize with cluster.boss: that instance has its own pool (its `max` option)',
     );
   }
   const queuePrefix = options.queuePrefix ?? 'nwp';
@@ -241,6 +260,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       1,
       2 ** 31 - 1,
     ),
+    poolSize: intInRange('cluster.poolSize', options.poolSize ?? 10, 1, 10_000),
     onError,
   };
 }

@@ -210,7 +210,7 @@ export class Cluster {
 
   /**
    * Stores a job through its shard's writer (calls made together share one INSERT); a failed
-   * write is ClusterUnavailableError, naming what to check.
+   * write is ClusterUnavailableError, naming what to check. Then wakes the shard's fetcher.
    */
   private async store(
     job: { shard: number; key: string; data: Envelope },
@@ -222,6 +222,9 @@ export class Cluster {
     } catch (error) {
       throw new ClusterUnavailableError(type, this.target, error);
     }
+    // This replica fetches what it stored now rather than at its next poll (other replicas
+    // still poll: waking them all on every store cost more than it saved, see docs/cluster.md).
+    this.fetchers[job.shard]?.wake();
   }
 
   /** Where the database is, for messages: never a password. */
@@ -440,6 +443,7 @@ export class Cluster {
       connectionString: url,
       schedule: false,
       connectionTimeoutMillis: 10_000,
+      max: this.options.poolSize,
       instanceName: this.instanceName,
       schema: this.options.schema,
       superviseIntervalSeconds: this.options.monitorIntervalSeconds,

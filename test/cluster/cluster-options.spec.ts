@@ -44,6 +44,10 @@ describe('cluster options', () => {
     expect(refused({ connectionString: url, pollIntervalMs: 0 }).option).toBe(
       'cluster.pollIntervalMs',
     );
+    expect(refused({ connectionString: url, poolSize: 0 }).option).toBe('cluster.poolSize');
+    expect(refused({ boss: { fetch() {} }, poolSize: 4 }).message).toMatch(
+      /"cluster\.poolSize".*no poolSize with cluster\.boss/,
+    );
     expect(refused({ connectionString: url, fetchbatchSize: 5 }).message).toMatch(
       /"cluster\.fetchbatchSize".*known options:.*fetchBatchSize/,
     );

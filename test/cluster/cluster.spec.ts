@@ -74,6 +74,68 @@ describeCluster('cluster mode on one replica', () => {
     expect(ctx.jobId).toBe(id);
   });
 
+  it('a task this replica stores is fetched at once, not at the next poll of its shard (polls an hour apart)', async () => {
+    const { PgBoss } = await import('pg-boss');
+    const boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false });
+    boss.on('error', () => {});
+    await boss.start();
+    try {
+      // The signal that the shard's first fetch came back: from then on only a wake-up fetches.
+      const firstFetch = deferred();
+      const fetch = boss.fetch.bind(boss) as (...args: unknown[]) => Promise<unknown>;
+      (boss as unknown as { fetch: unknown }).fetch = async (...args: unknown[]) => {
+        const jobs = await fetch(...args);
+        firstFetch.resolve();
+        return jobs;
+      };
+      const { cluster: c } = cluster({
+        connectionString: undefined,
+        boss,
+        shards: 1,
+        pollIntervalMs: 3_600_000,
+      });
+      const ran = deferred<string>();
+      c.registerHandler('t', (name: string) => ran.resolve(name));
+      await c.start();
+      await firstFetch.promise;
+      await c.enqueue('t', 'stored-after-the-poll', { sessionId: 's' });
+      const late = new Promise((resolve) =>
+        setTimeout(resolve, 10_000, 'not run within 10 s').unref(),
+      );
+      expect(await Promise.race([ran.promise, late])).toBe('stored-after-the-poll');
+      await c.stop();
+    } finally {
+      await boss.stop({ graceful: false });
+    }
+  });
+
+  it('poolSize bounds the connections a replica opens: 4 shards fetching, storing and completing at once over poolSize 2', async () => {
+    // Its own application_name, so its connections can be told from the test's.
+    const name = `nwp_pool_${prefixes + 1}`;
+    const { cluster: c } = cluster({
+      connectionString: `${db.url}?application_name=${name}`,
+      shards: 4,
+      poolSize: 2,
+    });
+    let left = 200;
+    const all = deferred();
+    c.registerHandler('t', () => {
+      if (--left === 0) all.resolve();
+    });
+    await c.start();
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => c.enqueue('t', i, { sessionId: `s${i}` })),
+    );
+    await all.promise;
+    // A pg pool keeps its connections open a while once made: those made during the run.
+    const { rows } = await admin
+      .getDb()
+      .executeSql('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+        name,
+      ]);
+    expect(rows[0]).toEqual({ n: 2 });
+  });
+
   it('a failed attempt is retried by the queue: ctx.attempt counts on, redelivered stays false, and the session waits for it', async () => {
     const { cluster: c } = cluster({ retry: { limit: 2 } });
     const runs: string[] = [];
