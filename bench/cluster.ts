@@ -12,7 +12,8 @@
  *            the store rate, and the rate until every task is completed.
  *   latency  tasks offered at a fixed rate (open loop) through the API; enqueue -> start.
  * Rounds run in a shuffled order (BENCH_SEED replays it); tables show medians of the rounds.
- * Writes bench/results/cluster-<date>.json. BENCH_QUICK=1: fewer tasks and rounds.
+ * Writes bench/results/cluster-<date>.json. BENCH_QUICK=1: fewer tasks and rounds; BENCH_ROUNDS,
+ * BENCH_SHARDS (default 4) and BENCH_CELLS (e.g. drain:cluster,latency:pg-boss) narrow a run.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -43,7 +44,7 @@ const server = {
 };
 const config = {
   replicas: 3,
-  shards: 4,
+  shards: Number(process.env.BENCH_SHARDS ?? 4),
   batch: 50,
   rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3)),
   drain: { tasks: QUICK ? 5_000 : 20_000, sessions: QUICK ? 500 : 2_000 },
