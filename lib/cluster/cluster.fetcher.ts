@@ -17,6 +17,7 @@ import { ClusterTaskFailedError, NotJsonError } from './cluster.errors.js';
 import type { ResolvedClusterOptions } from './cluster.options.js';
 import { MAX_NOTIFY_BYTES, type Outcome, type ResultOutput } from './cluster.results.js';
 import type { FetcherCounts } from './cluster.stats.js';
+import { GroupCommit } from './group-commit.js';
 import { findNotJson } from './json.js';
 
 /** Room shared by a replica's fetchers: at most `maxHeld` jobs in hand. */
@@ -30,9 +31,8 @@ export class HeldCount {
 
 export class ShardFetcher {
   private readonly held = new Map<string, JobAttempt>();
-  private completions: JobAttempt[] = [];
-  private flushScheduled = false;
-  private flushing = false;
+  /** complete() for the tasks that finished together, one under way (see GroupCommit). */
+  private readonly completions = new GroupCommit<JobAttempt>((batch) => this.complete(batch));
   private stopped = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeUp: (() => void) | undefined;
@@ -138,40 +138,21 @@ export class ShardFetcher {
     this.run(new Delivery(job.id, job.data, job.retryCount, redelivered)).then(
       (value) =>
         reply === undefined
-          ? this.completed(attempt)
+          ? this.completions.add(attempt)
           : void this.completedWithResult(attempt, job.data.t, last, reply, value),
       (error: unknown) => void this.failed(attempt, job.data.t, last, error, reply),
     );
   }
 
-  private completed(attempt: JobAttempt): void {
-    this.completions.push(attempt);
-    if (this.flushScheduled || this.flushing) return;
-    this.flushScheduled = true;
-    setImmediate(() => void this.flush());
-  }
-
-  /**
-   * One complete() for the tasks that finished in the same turn, and at most one under way:
-   * those that finish meanwhile go in the next (group commit: under load, fewer and larger
-   * statements rather than a queue of them for the connection pool).
-   */
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    this.flushing = true;
-    while (this.completions.length > 0) {
-      const batch = this.completions;
-      this.completions = [];
-      try {
-        await this.boss.complete(this.queue, batch);
-        this.counts.completed += batch.length;
-      } catch (error) {
-        this.counts.writeErrors++;
-        this.options.onError(error);
-      }
-      for (const attempt of batch) this.release(attempt);
+  private async complete(batch: JobAttempt[]): Promise<void> {
+    try {
+      await this.boss.complete(this.queue, batch);
+      this.counts.completed += batch.length;
+    } catch (error) {
+      this.counts.writeErrors++;
+      this.options.onError(error);
     }
-    this.flushing = false;
+    for (const attempt of batch) this.release(attempt);
   }
 
   /** A submit()'s task: its result is stored on the job, then sent to the submitter. */
