@@ -136,6 +136,16 @@ describeCluster('cluster mode on one replica', () => {
     expect(rows[0]).toEqual({ n: 2 });
   });
 
+  it("each shard queue gets a table of its own, so a fetch scans its shard's jobs only, not every shard's", async () => {
+    const { cluster: c } = cluster({ shards: 3 });
+    await c.start();
+    const queues = await Promise.all([0, 1, 2].map((i) => admin.getQueue(c.queueName(i))));
+    const tables = queues.map((q) => q?.table);
+    expect(queues.map((q) => q?.partition)).toEqual([true, true, true]);
+    expect(new Set(tables).size).toBe(3);
+    expect(tables).not.toContain('job_common');
+  });
+
   it('a failed attempt is retried by the queue: ctx.attempt counts on, redelivered stays false, and the session waits for it', async () => {
     const { cluster: c } = cluster({ retry: { limit: 2 } });
     const runs: string[] = [];
