@@ -44,14 +44,9 @@ export class ResultListener {
 
   /** Listens on the channel (once); a submit awaits this before it stores its task. */
   listen(): Promise<unknown> {
-    const db = this.boss.getDb();
-    if (db.listen === undefined) {
-      return Promise.reject(
-        new Error('submit() needs LISTEN/NOTIFY, which this PgBoss database adapter lacks'),
-      );
-    }
     if (this.listening === undefined) {
-      const listening = db.listen(
+      // Cluster.submit checked that the adapter can listen.
+      const listening = this.boss.getDb().listen!(
         this.channel,
         (payload) => this.received(payload),
         () => void this.recover(),

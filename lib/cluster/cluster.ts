@@ -182,6 +182,13 @@ export class Cluster {
     const { timeoutMs = this.options.submitTimeoutMs } = options ?? {};
     checkDelay('timeoutMs', timeoutMs, false);
     const job = this.prepare(type, payload, options);
+    if (this.boss!.getDb().listen === undefined) {
+      throw new InvalidOptionError(
+        'cluster.boss',
+        'a PgBoss whose database adapter has no listen()',
+        'a PgBoss on a connection of its own (new PgBoss({ connectionString })) or an adapter with listen(): submit() gets results by LISTEN/NOTIFY. enqueue() needs neither',
+      );
+    }
     const results = (this.results ??= new ResultListener(
       this.boss!,
       this.channel,

@@ -3,7 +3,9 @@
 // attempt failed blocks (or its task goes to the dead-letter queue); bad input is refused by
 // name before anything is stored or connected.
 import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
+import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
+import { InvalidOptionError } from '../../lib/core/errors.js';
 import { Dispatcher } from '../../lib/core/index.js';
 import {
   Cluster,
@@ -144,6 +146,45 @@ describeCluster('cluster mode on one replica', () => {
     expect(queues.map((q) => q?.partition)).toEqual([true, true, true]);
     expect(new Set(tables).size).toBe(3);
     expect(tables).not.toContain('job_common');
+  });
+
+  it("a PgBoss on the app's own pg Pool (a db adapter) as cluster.boss: tasks are stored and run through that pool; submit(), which needs LISTEN, is refused by name before anything is stored", async () => {
+    const appPool = new pg.Pool({ connectionString: db.url, max: 2 });
+    const { PgBoss } = await import('pg-boss');
+    const boss = new PgBoss({
+      db: { executeSql: (text: string, values?: unknown[]) => appPool.query(text, values) },
+      supervise: false,
+      schedule: false,
+    });
+    boss.on('error', () => {});
+    await boss.start();
+    try {
+      let queries = 0;
+      const query = appPool.query.bind(appPool) as (...args: unknown[]) => unknown;
+      (appPool as unknown as { query: unknown }).query = (...args: unknown[]) => {
+        queries++;
+        return query(...args);
+      };
+      const { cluster: c } = cluster({ connectionString: undefined, boss, shards: 1 });
+      const ran = deferred<string>();
+      c.registerHandler('t', (name: string) => ran.resolve(name));
+      await c.start();
+      await c.enqueue('t', 'through-the-app-pool', { sessionId: 's' });
+      expect(await ran.promise).toBe('through-the-app-pool');
+      expect(queries).toBeGreaterThan(0);
+      const refused = await c.submit('t', 'x', { sessionId: 's' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InvalidOptionError);
+      expect((refused as Error).message).toMatch(/"cluster\.boss".*LISTEN.*enqueue\(\)/);
+      await c.stop();
+      // The enqueued task only: the refused submit stored nothing.
+      const { rows } = await admin
+        .getDb()
+        .executeSql('SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1', [c.queueName(0)]);
+      expect(rows[0]).toEqual({ n: 1 });
+    } finally {
+      await boss.stop({ graceful: false });
+      await appPool.end();
+    }
   });
 
   it('a failed attempt is retried by the queue: ctx.attempt counts on, redelivered stays false, and the session waits for it', async () => {
