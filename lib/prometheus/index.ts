@@ -1,1 +1,2 @@
 export { type PoolMetricsOptions, registerPoolMetrics } from './pool-metrics.js';
+export { type ClusterMetricsSource, registerClusterMetrics } from './cluster-metrics.js';

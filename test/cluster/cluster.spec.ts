@@ -4,8 +4,10 @@
 // name before anything is stored or connected.
 import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import type { PgBoss } from 'pg-boss';
 import { InvalidOptionError } from '../../lib/core/errors.js';
+import { registerClusterMetrics } from '../../lib/prometheus/index.js';
 import { Dispatcher } from '../../lib/core/index.js';
 import {
   Cluster,
@@ -370,6 +372,42 @@ describeCluster('cluster mode on one replica', () => {
     expect((error as Error).message).toMatch(/within 100 ms \(cluster\.submitTimeoutMs/);
     release.resolve();
     await finished.promise;
+  });
+
+  it("registerClusterMetrics scrapes a real cluster: a session blocked by a failed task, the task waiting behind it, this replica's counts, then database_up 0 once the database is cut off", async () => {
+    const own = await freshDatabase();
+    const { cluster: c } = cluster({
+      connectionString: own.url,
+      retry: { limit: 0 },
+      shards: 1,
+      onError: () => {},
+    });
+    c.registerHandler('t', (name: string) => {
+      if (name === 'poison') throw new Error('poison');
+    });
+    try {
+      await c.start();
+      const registry = new Registry();
+      registerClusterMetrics(c, { registry, pool: 'chat' });
+      // submit() settles once the failure is written.
+      await c.submit('t', 'poison', { sessionId: 'a' }).catch(() => {});
+      await c.enqueue('t', 'behind-poison', { sessionId: 'a' });
+      const text = await registry.metrics();
+      expect(text).toContain('worker_pool_cluster_database_up{pool="chat"} 1');
+      expect(text).toContain('worker_pool_cluster_blocked_sessions{pool="chat"} 1');
+      expect(text).toContain('worker_pool_cluster_queued_tasks{pool="chat"} 1');
+      expect(text).toContain('worker_pool_cluster_jobs_total{pool="chat",outcome="failed"} 1');
+      expect(text).toContain('worker_pool_cluster_replicas{pool="chat"} 1');
+      const reopen = await cutOff(own.name);
+      await new Promise((resolve) => setImmediate(resolve));
+      const down = await registry.metrics();
+      await reopen();
+      expect(down).toContain('worker_pool_cluster_database_up{pool="chat"} 0');
+      expect(down).not.toMatch(/worker_pool_cluster_queued_tasks\{/);
+    } finally {
+      await c.stop(1_000);
+      await own.drop();
+    }
   });
 
   it('a blocked session is listed by clusterStats(); retrySession runs its failed task again, skipSession drops it, then its next task runs', async () => {
