@@ -137,9 +137,10 @@ describe('regressions found by the property suite', () => {
   });
 
   // ------------------------------------------------------------------------------------
-  // Found by the policies property (policies.property.spec.ts); not fixed yet, so each is
-  // Found by the policies property and fixed; kept as regressions. (They were `it.failing`
-  // drop `.failing` and flip the flag in POLICY_DEFECTS, policy-model.ts).
+  // Found by the policies property (policies.property.spec.ts) and fixed; kept as regressions
+  // (they were `it.failing` while POLICY_DEFECTS in policy-model.ts flagged them). The root
+  // causes below name the code as it was then: Scheduler's finish(), next(), postpone(),
+  // withdraw() and timed() now live in RunLoops (lib/core/run/run-loops.ts).
 
   /*
    * POLICY_DEFECTS.drainIgnoresLastLateHandler — drain() resolves while a timed-out handler
