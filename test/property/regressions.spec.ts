@@ -138,7 +138,7 @@ describe('regressions found by the property suite', () => {
 
   // ------------------------------------------------------------------------------------
   // Found by the policies property (policies.property.spec.ts) and fixed; kept as regressions
-  // (they were `it.failing` while POLICY_DEFECTS in policy-model.ts flagged them). The root
+  // (each was `it.failing` until its fix; the names below were its flag in the model). The root
   // causes below name the code as it was then: Scheduler's finish(), next(), postpone(),
   // withdraw() and timed() now live in RunLoops (lib/core/run/run-loops.ts).
 
