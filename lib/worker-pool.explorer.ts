@@ -38,9 +38,10 @@ export class WorkerPoolExplorer {
       if (meta.pool !== this.pool.name) continue;
       if (!wrapper.isDependencyTreeStatic()) throw new RequestScopedHandlerError(origin);
       const { type, pool: _pool, ...registration } = meta;
+      const options = { ...registration, origin };
       // In cluster mode the handler is wrapped to read cluster tasks (ctx.attempt, redelivered).
-      const target = this.pool.cluster ?? this.pool.dispatcher;
-      target.registerHandler(type, fn, { ...registration, origin });
+      if (this.pool.cluster !== null) this.pool.cluster.registerHandler(type, fn, options);
+      else this.pool.dispatcher.registerHandler(type, fn, options);
     }
   }
 }

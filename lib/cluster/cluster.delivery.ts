@@ -1,8 +1,10 @@
 /**
  * A task fetched from the cluster's queues, as the local Dispatcher carries it: the payload
- * the handler sees is unwrapped by the handler's wrapper (`clusterHandler`), which gives it a
- * context whose `attempt` counts the job's attempts on every replica, not only this one.
+ * the handler sees is unwrapped by the handler's wrapper (`clusterHandler`, or
+ * `clusterBatchHandler` for each item of a batch), which gives it a context whose `attempt`
+ * counts the job's attempts on every replica, not only this one.
  */
+import type { BatchContext, BatchHandlerFn, BatchItem } from '../core/batch.js';
 import type { TaskContext, TaskHandlerFn } from '../core/task.js';
 
 /** What is stored as a job's data: the task's type, session and payload. */
@@ -95,4 +97,53 @@ export function clusterHandler<P, R>(handler: TaskHandlerFn<P, R>): TaskHandlerF
     payload instanceof Delivery
       ? handler(payload.envelope.p as P, new DeliveryContext(ctx, payload))
       : handler(payload as P, ctx);
+}
+
+/** One item of a batch handler in cluster mode: a cluster task's item has a ClusterTaskContext. */
+export interface ClusterBatchItem<P = any> extends BatchItem<P> {
+  readonly ctx: ClusterTaskContext;
+}
+
+/** A batch handler in cluster mode: each item settles its own job (see BatchItem.fail). */
+export type ClusterBatchHandlerFn<P = any, R = any> = (
+  items: ClusterBatchItem<P>[],
+  ctx: BatchContext,
+) => R[] | void | Promise<R[] | void>;
+
+class DeliveryItem implements ClusterBatchItem {
+  readonly ctx: ClusterTaskContext;
+  constructor(
+    private readonly item: BatchItem,
+    private readonly delivery: Delivery,
+  ) {
+    this.ctx = new DeliveryContext(item.ctx, delivery);
+  }
+  get payload(): unknown {
+    return this.delivery.envelope.p;
+  }
+  run<R>(fn: () => R): R {
+    return this.item.run(fn);
+  }
+  fail(error: unknown): void {
+    this.item.fail(error);
+  }
+}
+
+/**
+ * The batch handler the Dispatcher runs for `handler` in cluster mode: each cluster task's
+ * item gets its own payload and a ClusterTaskContext, and its outcome (result, item.fail, or
+ * the call's error) settles its own job; an item submitted in-process passes through unchanged.
+ */
+export function clusterBatchHandler<P, R>(
+  handler: ClusterBatchHandlerFn<P, R>,
+): BatchHandlerFn<unknown, R> {
+  return (items, ctx) =>
+    handler(
+      items.map((item) =>
+        item.payload instanceof Delivery
+          ? (new DeliveryItem(item, item.payload) as ClusterBatchItem<P>)
+          : (item as ClusterBatchItem<P>),
+      ),
+      ctx,
+    );
 }

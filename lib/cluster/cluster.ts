@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
+import type { BatchOptions } from '../core/batch.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { DrainReport } from '../core/drain-report.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -16,9 +17,11 @@ import { hash32 } from '../core/hash.js';
 import type { DrainOptions, HandlerRegistration } from '../core/submit-options.js';
 import type { TaskHandlerFn } from '../core/task.js';
 import {
+  type ClusterBatchHandlerFn,
   type ClusterTaskContext,
   type Envelope,
   Delivery,
+  clusterBatchHandler,
   clusterHandler,
 } from './cluster.delivery.js';
 import {
@@ -93,20 +96,32 @@ export class Cluster {
   /**
    * Registers a handler on the pool for cluster tasks and in-process ones alike; a cluster
    * task's ctx is a ClusterTaskContext (its attempt counted on every replica, `redelivered`).
+   * A batch handler (the `batch` option) gathers fetched tasks as in-process; each item's
+   * ctx is a ClusterTaskContext, and each item's outcome settles its own job.
    */
+  registerHandler<P, R>(
+    type: string,
+    handler: ClusterBatchHandlerFn<P, R>,
+    options: HandlerRegistration & { batch: BatchOptions },
+  ): void;
   registerHandler<P, R>(
     type: string,
     handler: (payload: P, ctx: ClusterTaskContext) => R | Promise<R>,
     options?: string | HandlerRegistration,
+  ): void;
+  registerHandler(
+    type: string,
+    handler: (...args: any[]) => unknown,
+    options?: string | HandlerRegistration,
   ): void {
-    if (typeof options === 'object' && options?.batch !== undefined) {
-      throw new InvalidOptionError(
-        'batch',
-        options.batch,
-        'no batch option: cluster mode runs handlers one task at a time (batch handlers come later)',
-      );
-    }
-    this.dispatcher.registerHandler(type, clusterHandler(handler as TaskHandlerFn<P, R>), options);
+    const batch = typeof options === 'object' && options?.batch !== undefined;
+    this.dispatcher.registerHandler(
+      type,
+      batch
+        ? (clusterBatchHandler(handler as ClusterBatchHandlerFn) as unknown as TaskHandlerFn)
+        : clusterHandler(handler as TaskHandlerFn),
+      options,
+    );
   }
 
   /**

@@ -1,6 +1,10 @@
 export { Cluster, type ClusterEnqueueOptions, type ClusterSubmitOptions } from './cluster.js';
 export type { ClusterStats, ClusterWideStats } from './cluster.stats.js';
-export type { ClusterTaskContext } from './cluster.delivery.js';
+export type {
+  ClusterBatchHandlerFn,
+  ClusterBatchItem,
+  ClusterTaskContext,
+} from './cluster.delivery.js';
 export * from './cluster.errors.js';
 export type {
   ClusterOnFailure,

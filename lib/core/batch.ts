@@ -32,6 +32,12 @@ export interface BatchItem<P = any> {
    * With a pool `instrument` (tracing), `fn` also runs inside the item's own task span.
    */
   run<R>(fn: () => R): R;
+  /**
+   * Fails this item alone with `error` (its retry policy applies), whatever the call returns
+   * or throws for the others: a bulk write that refused one row. Call it before the handler
+   * returns; the first call counts, and one after the batch settled does nothing.
+   */
+  fail(error: unknown): void;
 }
 
 class Item implements BatchItem {
@@ -51,6 +57,10 @@ class Item implements BatchItem {
     return instrument === undefined
       ? inTaskScope(context, selfWait, batch, callThunk<R>, fn, undefined)
       : inTaskScope(context, selfWait, batch, runInAttempt<R>, this, fn);
+  }
+
+  fail(error: unknown): void {
+    this.batch.fail(this.ctx, error);
   }
 }
 
@@ -74,7 +84,8 @@ export interface BatchContext {
 
 /**
  * Handles several tasks in one call. Returns one result per item, in order, or nothing
- * (every item completes with undefined); throwing fails every item, each retried by its policy.
+ * (every item completes with undefined); throwing fails every item, each retried by its policy;
+ * `item.fail(error)` fails one item alone.
  */
 export type BatchHandlerFn<P = any, R = any> = (
   items: BatchItem<P>[],
@@ -108,6 +119,8 @@ export class Batch implements BatchContext {
   closed = false;
   private controller: AbortController | undefined = undefined;
   private timeout: TaskTimeoutError | undefined = undefined;
+  /** Items failed on their own by the handler (item.fail), with their errors. */
+  private failures: Map<Task, unknown> | undefined = undefined;
 
   constructor(
     readonly handler: HandlerEntry,
@@ -177,11 +190,21 @@ export class Batch implements BatchContext {
     return true;
   }
 
+  /** See BatchItem.fail. */
+  fail(task: Task, error: unknown): void {
+    const failures = (this.failures ??= new Map());
+    if (!failures.has(task)) failures.set(task, error);
+  }
+
   /**
-   * Each item's outcome from the call's: its own result, or the call's error. The batch's
-   * timeout becomes one TaskTimeoutError per task, so each caller sees its own task id.
+   * Each item's outcome from the call's: the error it was failed with, else its own result,
+   * or the call's error. The batch's timeout becomes one TaskTimeoutError per task, so each
+   * caller sees its own task id.
    */
   outcome(i: number, ok: boolean, value: unknown): [ok: boolean, value: unknown] {
+    const failures = this.failures;
+    if (failures !== undefined && failures.has(this.tasks[i]))
+      return [false, failures.get(this.tasks[i])];
     if (!ok) {
       if (value === this.timeout && this.timeout !== undefined)
         return [false, new TaskTimeoutError(this.tasks[i].taskId, this.timeout.timeoutMs)];

@@ -18,7 +18,7 @@ export interface ClusterSampleOptions {
 /**
  * The sample app of AppModule, one replica of it in cluster mode: the same chat controller,
  * handlers and service, its pool fed from PostgreSQL. Left out: the audit batch handler
- * (batch handlers do not run in cluster mode yet), the thread pool, the autoscaler and the live view.
+ * (its rows are counted in memory per process), the thread pool, the autoscaler and the live view.
  */
 @Module({})
 export class ClusterAppModule {

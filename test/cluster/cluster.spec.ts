@@ -2,15 +2,16 @@
 // run by the pool's handler; attempts count across the queue's retries; a session whose last
 // attempt failed blocks (or its task goes to the dead-letter queue); bad input is refused by
 // name before anything is stored or connected.
-import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import type { PgBoss } from 'pg-boss';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import { registerClusterMetrics } from '../../lib/prometheus/index.js';
-import { Dispatcher } from '../../lib/core/index.js';
+import { type BatchContext, Dispatcher } from '../../lib/core/index.js';
 import {
   Cluster,
+  type ClusterBatchItem,
   type ClusterOptions,
   type ClusterTaskContext,
   ClusterConnectionError,
@@ -47,8 +48,11 @@ describeCluster('cluster mode on one replica', () => {
   });
 
   /** A cluster on its own queues (a fresh prefix per test), not yet started. */
-  function cluster(options: Partial<ClusterOptions> = {}): { pool: Dispatcher; cluster: Cluster } {
-    const pool = new Dispatcher({ lanes: 4 });
+  function cluster(
+    options: Partial<ClusterOptions> = {},
+    lanes = 4,
+  ): { pool: Dispatcher; cluster: Cluster } {
+    const pool = new Dispatcher({ lanes });
     const c = new Cluster(pool, {
       connectionString: db.url,
       queuePrefix: `t${++prefixes}`,
@@ -655,5 +659,125 @@ describeCluster('cluster mode on one replica', () => {
     expect(await b.retrySession('s')).toBe(true);
     expect(await greeted.promise).toEqual(['ada', 2]);
     await known.promise;
+  });
+
+  describe('batch handlers', () => {
+    // maxSize 3 with a wait far longer than a fetch: a batch starts when full, and it holds at
+    // most one task per session, so with 3 sessions each call is exactly one item of each. A
+    // wrong count of runs shows as a short last call 10 s later, not as a test that hangs.
+    const FULL_OF_3 = { batch: { maxSize: 3, maxWaitMs: 10_000 } };
+    const sorted = (calls: string[][]) => calls.map((call) => [...call].sort());
+
+    it("gets several sessions' items in one call as their payloads, each with its own ClusterTaskContext, each session in order; submit() gets its own item's result", async () => {
+      const { cluster: c } = cluster({ shards: 1 }, 1);
+      const calls: string[][] = [];
+      const ctxs = new Map<string, ClusterTaskContext>();
+      const ranAll = deferred();
+      c.registerHandler(
+        'write',
+        (items: ClusterBatchItem<string>[], ctx: BatchContext) => {
+          expect(ctx).toMatchObject({ type: 'write', size: items.length });
+          calls.push(items.map((i) => i.payload));
+          for (const i of items) ctxs.set(i.payload, i.ctx);
+          if (calls.flat().length === 9) ranAll.resolve();
+          return items.map((i) => `${i.payload}@${i.ctx.jobId}`);
+        },
+        FULL_OF_3,
+      );
+      await c.start();
+      // Sessions a and b await their results; c's tasks are enqueued. Not awaited one by one.
+      const submitted: Promise<string>[] = [];
+      const enqueued: Promise<string>[] = [];
+      for (let n = 0; n < 3; n++) {
+        submitted.push(c.submit<string>('write', `a${n}`, { sessionId: 'a' }));
+        submitted.push(c.submit<string>('write', `b${n}`, { sessionId: 'b' }));
+        enqueued.push(c.enqueue('write', `c${n}`, { sessionId: 'c' }));
+      }
+      const results = await Promise.all(submitted);
+      const ids = await Promise.all(enqueued);
+      await ranAll.promise;
+      expect(sorted(calls)).toEqual([
+        ['a0', 'b0', 'c0'],
+        ['a1', 'b1', 'c1'],
+        ['a2', 'b2', 'c2'],
+      ]);
+      // Each submit got the result of its own item, not of another one in its batch.
+      expect(results).toEqual(
+        ['a0', 'b0', 'a1', 'b1', 'a2', 'b2'].map((p) => `${p}@${ctxs.get(p)!.jobId}`),
+      );
+      expect(ctxs.get('b1')).toMatchObject({
+        type: 'write',
+        sessionId: 'b',
+        attempt: 1,
+        redelivered: false,
+      });
+      expect(['c0', 'c1', 'c2'].map((p) => ctxs.get(p)!.jobId)).toEqual(ids);
+      await c.stop(); // every outcome written
+      const jobs = await admin.findJobs(c.queueName(0));
+      expect(jobs.map((j) => [j.state, j.retryCount])).toEqual(
+        Array.from({ length: 9 }, () => ['completed', 0]),
+      );
+    });
+
+    it('an item failed with item.fail() fails only its own job: the queue retries it (in its session, before its next task), the others complete once', async () => {
+      const { cluster: c } = cluster({ shards: 1, retry: { limit: 1 } }, 1);
+      const calls: string[][] = [];
+      c.registerHandler(
+        'write',
+        (items: ClusterBatchItem<string>[]) => {
+          calls.push(items.map((i) => `${i.payload}#${i.ctx.attempt}`));
+          return items.map((i) => {
+            if (i.payload === 'a0' && i.ctx.attempt === 1) i.fail(new Error('a0: row refused'));
+            return i.payload.toUpperCase();
+          });
+        },
+        FULL_OF_3,
+      );
+      await c.start();
+      // a's first task runs twice: 3 runs for each session, so every batch fills.
+      const tasks = [
+        ['a', 'a0'],
+        ['a', 'a1'],
+        ...['b', 'c'].flatMap((s) => [0, 1, 2].map((n) => [s, `${s}${n}`])),
+      ];
+      const results = await Promise.all(
+        tasks.map(([s, p]) => c.submit<string>('write', p, { sessionId: s })),
+      );
+      expect(results).toEqual(tasks.map(([, p]) => p!.toUpperCase()));
+      expect(sorted(calls)).toEqual([
+        ['a0#1', 'b0#1', 'c0#1'],
+        ['a0#2', 'b1#1', 'c1#1'],
+        ['a1#1', 'b2#1', 'c2#1'],
+      ]);
+      await c.stop();
+      const jobs = await admin.findJobs<{ p: string }>(c.queueName(0));
+      expect(jobs.map((j) => [j.data.p, j.state, j.retryCount]).sort()).toEqual(
+        tasks.map(([, p]) => [p, 'completed', p === 'a0' ? 1 : 0]).sort(),
+      );
+    });
+
+    it('a result that is not JSON fails only its own item, with NotJsonError, into the failure policy', async () => {
+      const { cluster: c } = cluster({ shards: 1, retry: { limit: 0 } }, 1);
+      c.registerHandler(
+        'write',
+        (items: ClusterBatchItem<string>[]) =>
+          items.map((i) => (i.payload === 'b' ? { at: new Date(0) } : i.payload)),
+        FULL_OF_3,
+      );
+      await c.start();
+      const [a, b, cc] = await Promise.allSettled(
+        ['a', 'b', 'c'].map((s) => c.submit('write', s, { sessionId: s })),
+      );
+      expect(a).toEqual({ status: 'fulfilled', value: 'a' });
+      expect(cc).toEqual({ status: 'fulfilled', value: 'c' });
+      const error = (b as PromiseRejectedResult).reason as ClusterTaskFailedError;
+      expect(error).toBeInstanceOf(ClusterTaskFailedError);
+      expect(error.remoteName).toBe('NotJsonError');
+      expect(error.remoteMessage).toMatch(
+        /result of task "write" is not JSON: result\.at is a Date/,
+      );
+      await c.stop();
+      expect(await admin.getBlockedKeys(c.queueName(0))).toEqual(['s:b']);
+    });
   });
 });

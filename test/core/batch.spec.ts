@@ -216,6 +216,46 @@ describe('batch handlers', () => {
     expect(pool.stats()).toMatchObject({ completed: 2, failed: 1, retried: 2 });
   });
 
+  it('item.fail(error) fails that item alone, retried by its own policy; the others complete with their results', async () => {
+    jest.useFakeTimers();
+    const retry = { attempts: 2, delayMs: 10, jitter: false };
+    const { pool, calls } = batchPool(
+      { maxSize: 3, maxWaitMs: 0 },
+      1,
+      (items) => {
+        // The first call refuses item 2 (calls holds this call already).
+        if (calls.length === 1) items[1]!.fail(new Error('row 2 refused'));
+        return items.map((i) => i.payload * 10);
+      },
+      { retry },
+    );
+    pool.start();
+    const work = [1, 2, 3].map((n) => pool.submit('write', n, { sessionId: `s${n}` }));
+    await jest.advanceTimersByTimeAsync(50);
+    expect(await Promise.all(work)).toEqual([10, 20, 30]);
+    expect(calls.map((c) => c.payloads)).toEqual([[1, 2, 3], [2]]);
+    expect(pool.stats()).toMatchObject({ completed: 3, failed: 0, retried: 1 });
+  });
+
+  it('an item failed with item.fail() keeps its own error when the call throws or returns no matching results', async () => {
+    for (const ending of ['throws', 'returns one result'] as const) {
+      const { pool } = batchPool({ maxSize: 2, maxWaitMs: 0 }, 1, (items) => {
+        items[1]!.fail(new Error('own error'));
+        if (ending === 'throws') throw new Error('call error');
+        return ['one'];
+      });
+      pool.start();
+      const [first, second] = await Promise.allSettled(
+        [1, 2].map((n) => pool.submit('write', n, { sessionId: `s${n}` })),
+      );
+      expect(first).toMatchObject({
+        status: 'rejected',
+        reason: ending === 'throws' ? { message: 'call error' } : expect.any(BatchResultError),
+      });
+      expect(second).toMatchObject({ status: 'rejected', reason: { message: 'own error' } });
+    }
+  });
+
   it('fails every item with BatchResultError when the results do not match the items', async () => {
     const { pool } = batchPool({ maxSize: 2, maxWaitMs: 0 }, 1, () => ['only one']);
     pool.start();

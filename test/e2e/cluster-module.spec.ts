@@ -7,6 +7,7 @@ import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import {
   Cluster,
+  type ClusterBatchItem,
   type ClusterTaskContext,
   Dispatcher,
   InjectCluster,
@@ -25,6 +26,18 @@ class Greeter {
   @TaskHandler('greet')
   greet(name: string, ctx: ClusterTaskContext): void {
     seen.get(name)?.resolve([name, ctx.attempt, ctx.sessionId]);
+  }
+}
+
+@Injectable()
+class AuditWriter {
+  readonly calls: Array<Array<[string, string | undefined, number]>> = [];
+
+  // Starts when it holds 2 tasks (one per session): each test's tasks fill it.
+  @TaskHandler('audit', { batch: { maxSize: 2, maxWaitMs: 60_000 } })
+  write(items: ClusterBatchItem<string>[]): string[] {
+    this.calls.push(items.map((i) => [i.payload, i.ctx.sessionId, i.ctx.attempt]));
+    return items.map((i) => `row of ${i.payload}`);
   }
 }
 
@@ -70,6 +83,34 @@ describeCluster('cluster mode through WorkerPoolModule (e2e)', () => {
     await nest.close();
     expect(nest.get(Dispatcher).stats().state).toBe('stopped');
     await expect(cluster.enqueue('greet', 'late')).rejects.toThrow(/stopped/);
+  });
+
+  it('a @TaskHandler batch method runs cluster tasks: one call for two sessions, each submit gets its own row', async () => {
+    const nest = await app(
+      [
+        WorkerPoolModule.forRoot({
+          lanes: 1,
+          cluster: { connectionString: db.url, queuePrefix: 'e2e-batch', pollIntervalMs: 50 },
+        }),
+      ],
+      [AuditWriter],
+    );
+    try {
+      const cluster = nest.get(Cluster);
+      const rows = await Promise.all([
+        cluster.submit('audit', 'login', { sessionId: 'ada' }),
+        cluster.submit('audit', 'logout', { sessionId: 'bob' }),
+      ]);
+      expect(rows).toEqual(['row of login', 'row of logout']);
+      expect(nest.get(AuditWriter).calls.map((c) => [...c].sort())).toEqual([
+        [
+          ['login', 'ada', 1],
+          ['logout', 'bob', 1],
+        ],
+      ]);
+    } finally {
+      await nest.close();
+    }
   });
 
   it('forRootAsync: the cluster options come from a factory', async () => {
