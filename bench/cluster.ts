@@ -249,9 +249,8 @@ async function main(): Promise<void> {
     await boss.start();
     for (const mode of MODES) {
       for (let i = 0; i < config.shards; i++) {
-        // As cluster mode makes its queues, for both contenders: a table per shard (partition),
-        // pg-boss's defaults otherwise (no NOTIFY).
-        await boss.createQueue(`${mode}.${i}`, { policy: 'key_strict_fifo', partition: true });
+        // pg-boss's defaults (no NOTIFY), as cluster mode makes its queues.
+        await boss.createQueue(`${mode}.${i}`, { policy: 'key_strict_fifo' });
       }
     }
     // Every (scenario, contender) once per round, in a shuffled order.

@@ -144,16 +144,6 @@ describeCluster('cluster mode on one replica', () => {
     expect(rows[0]).toEqual({ n: 2 });
   });
 
-  it("each shard queue gets a table of its own, so a fetch scans its shard's jobs only, not every shard's", async () => {
-    const { cluster: c } = cluster({ shards: 3 });
-    await c.start();
-    const queues = await Promise.all([0, 1, 2].map((i) => admin.getQueue(c.queueName(i))));
-    const tables = queues.map((q) => q?.table);
-    expect(queues.map((q) => q?.partition)).toEqual([true, true, true]);
-    expect(new Set(tables).size).toBe(3);
-    expect(tables).not.toContain('job_common');
-  });
-
   it("a PgBoss on the app's own pg Pool (a db adapter) as cluster.boss: tasks are stored and run through that pool; submit(), which needs LISTEN, is refused by name before anything is stored", async () => {
     const appPool = new pg.Pool({ connectionString: db.url, max: 2 });
     const { PgBoss } = await import('pg-boss');
