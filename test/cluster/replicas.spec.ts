@@ -410,6 +410,57 @@ describeCluster('cluster mode across replica processes', () => {
     expect(replicas.slice(1).flatMap((r) => r.errors)).toEqual([]);
   }, 120_000);
 
+  it("a replica paused past its heartbeat (SIGSTOP) mid-task: the task runs again on another replica (redelivered, attempt 2), and the paused one's outcome, written once it resumes, is fenced off: the job stays the other's, the session's next task waits for it, and it is not counted as completed", async () => {
+    const started = new Map<string, Deferred>([
+      ['0/1', deferred()],
+      ['0/2', deferred()],
+    ]);
+    const { allRan, join } = await start(
+      1,
+      2,
+      {},
+      'fence',
+      { heartbeatSeconds: 10, monitorIntervalSeconds: 1 },
+      (_s, seq, m) => started.get(`${seq}/${m.attempt}`)?.resolve(),
+    );
+    const paused = replicas[0]!;
+    // Its first task waits for 'release': the replica holds it when it is paused.
+    await paused.enqueue({ kind: 'send', session: 's0', payload: { seq: 0, gate: true } });
+    await paused.enqueue({ kind: 'send', session: 's0', payload: { seq: 1 } });
+    await started.get('0/1')!.promise;
+    paused.child.kill('SIGSTOP');
+    // Paused past its heartbeat, it counts as dead: its claim on the session is void, and its
+    // handler, resumed, ends beside the rerun (at least once; handlers must be idempotent).
+    await sql.query('INSERT INTO dead VALUES (0)');
+    const other = await join();
+    // Its heartbeat lapses; the other replica runs the task again (and waits for 'release' too).
+    await started.get('0/2')!.promise;
+    paused.child.kill('SIGCONT');
+    paused.command({ kind: 'release' });
+    // Its handler ends and it writes the outcome of its attempt: once written, it holds nothing.
+    while ((await paused.holding()) > 0);
+    const { rows: jobs } = await sql.query<{ seq: number; state: string; retry_count: number }>(
+      `SELECT (data->'p'->>'seq')::int AS seq, state::text, retry_count FROM pgboss.job
+        WHERE name LIKE 'fence.%' ORDER BY 1`,
+    );
+    // Unfenced, that write would complete the job the other replica runs, and free the session.
+    expect(jobs).toEqual([
+      { seq: 0, state: 'active', retry_count: 1 },
+      { seq: 1, state: 'created', retry_count: 0 },
+    ]);
+    other.command({ kind: 'release' });
+    await allRan;
+    const stopped = await stopAll();
+    // Two jobs, each completed once: the fenced-off write is no completion (stats().completed).
+    expect(stopped.map((s) => s.completed).reduce((a, b) => a + b)).toBe(2);
+    const all = await runs();
+    expect(all.map((r) => [r.seq, r.replica, r.attempt, r.redelivered, r.overlap])).toEqual([
+      [0, 0, 1, false, false],
+      [0, 1, 2, true, false],
+      [1, expect.any(Number), 1, false, false],
+    ]);
+  }, 60_000);
+
   it('a 4th replica joining mid-run takes work (it runs tasks), and the contract holds over all four', async () => {
     const { allRan, reached, join } = await start(3, 2_000, { NWP_WORK_MS: '2' }, 'join', {
       maxHeld: 30,
