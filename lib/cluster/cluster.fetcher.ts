@@ -146,8 +146,7 @@ export class ShardFetcher {
 
   private async complete(batch: JobAttempt[]): Promise<void> {
     try {
-      await this.boss.complete(this.queue, batch);
-      this.counts.completed += batch.length;
+      this.counts.completed += affected(await this.boss.complete(this.queue, batch));
     } catch (error) {
       this.counts.writeErrors++;
       this.options.onError(error);
@@ -171,9 +170,9 @@ export class ShardFetcher {
     const output: ResultOutput = value === undefined ? { nwp: 'done' } : { nwp: 'done', v: value };
     try {
       const result = await this.boss.complete(this.queue, attempt, output as unknown as object);
-      this.counts.completed++;
       // Not ours any more (the claim lapsed and another replica took it): that one replies.
-      if ((result as { affected?: number }).affected === 1) {
+      if (affected(result) === 1) {
+        this.counts.completed++;
         await this.notify(reply, { id: attempt.id, ok: true, v: value });
       }
     } catch (error) {
@@ -214,11 +213,11 @@ export class ShardFetcher {
     if (typeof e?.code === 'string') output.code = e.code;
     try {
       const result = await this.boss.fail(this.queue, attempt, output as unknown as object);
-      this.counts.failed++;
       // pg-boss has copied it to the dead-letter queue, but the failed job would still hold
       // the session. By id: a fenced delete leaves failed jobs alone. Only if this fail was
       // ours (affected), not after the claim lapsed and another replica took the job.
-      const ours = (result as { affected?: number }).affected === 1;
+      const ours = affected(result) === 1;
+      if (ours) this.counts.failed++;
       if (last && ours && this.options.onFailure === 'dead-letter')
         await this.boss.deleteJob(this.queue, attempt.id);
       const attempts = attempt.retryCount + 1;
@@ -247,14 +246,15 @@ export class ShardFetcher {
   private async handBack(attempt: JobAttempt, started: boolean): Promise<void> {
     const output: HandedBackOutput = { nwp: 'handed-back', started };
     try {
-      await this.boss.getDb().executeSql(
+      const { rows } = await this.boss.getDb().executeSql(
         `UPDATE ${this.options.schema}.job
             SET state = 'created', started_on = NULL, heartbeat_on = NULL, upsert_by_key = NULL,
                 output = $4::jsonb
-          WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $3`,
+          WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $3
+          RETURNING id`,
         [this.queue, attempt.id, attempt.retryCount, JSON.stringify(output)],
       );
-      this.counts.handedBack++;
+      this.counts.handedBack += rows.length;
     } catch (writeError) {
       // Not written: the job stays active here and its heartbeat lapses once we stop.
       this.counts.writeErrors++;
@@ -283,4 +283,13 @@ export class ShardFetcher {
       .touch(this.queue, [...this.held.values()])
       .catch((error: unknown) => this.options.onError(error));
   }
+}
+
+/**
+ * How many of the jobs a complete() or fail() named it settled: fewer where our claim had
+ * lapsed and another replica took the job (the write is fenced to our attempt), and those are
+ * not counted as ours.
+ */
+function affected(result: unknown): number {
+  return (result as { affected?: number }).affected ?? 0;
 }

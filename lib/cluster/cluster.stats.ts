@@ -4,11 +4,11 @@ export interface FetcherCounts {
   fetches: number;
   /** Jobs fetched. */
   fetched: number;
-  /** Jobs completed (written). */
+  /** Jobs completed (written; not one whose claim had lapsed, which another replica then holds). */
   completed: number;
-  /** Attempts failed (written; the queue retries them, or they block or go to dead letter). */
+  /** Attempts failed (written, as completed is; the queue retries them, or they block or go to dead letter). */
   failed: number;
-  /** Jobs handed back to their queue by a drain (cancelled at its deadline; no attempt used). */
+  /** Jobs handed back to their queue by a drain (cancelled at its deadline; no attempt used; written, as completed is). */
   handedBack: number;
   /** Outcomes that could not be written (the job runs again elsewhere after its heartbeat). */
   writeErrors: number;
