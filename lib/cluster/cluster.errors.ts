@@ -143,3 +143,22 @@ export class ClusterTaskFailedError extends WorkerPoolError {
     );
   }
 }
+
+/**
+ * ctx.signal's reason when this replica no longer holds a task it runs: its heartbeat lapsed
+ * and another replica took the job (which runs it again). Its outcome here is not written.
+ */
+export class ClusterClaimLostError extends WorkerPoolError {
+  override readonly code = 'CLUSTER_CLAIM_LOST';
+  constructor(
+    readonly type: string,
+    readonly jobId: string,
+  ) {
+    super(
+      `Task "${type}" (job ${jobId}) is no longer held by this replica: its heartbeat lapsed (the ` +
+        `process paused, or lost the database, for longer than cluster.heartbeatSeconds) and another ` +
+        `replica runs it again. Its outcome here is not written: stop its work. Raise ` +
+        `cluster.heartbeatSeconds if such pauses are expected.`,
+    );
+  }
+}

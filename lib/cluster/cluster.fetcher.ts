@@ -13,7 +13,7 @@ import {
   Delivery,
 } from './cluster.delivery.js';
 import { TaskCancelledError } from '../core/errors.js';
-import { ClusterTaskFailedError, NotJsonError } from './cluster.errors.js';
+import { ClusterClaimLostError, ClusterTaskFailedError, NotJsonError } from './cluster.errors.js';
 import type { ResolvedClusterOptions } from './cluster.options.js';
 import { MAX_NOTIFY_BYTES, type Outcome, type ResultOutput } from './cluster.results.js';
 import type { FetcherCounts } from './cluster.stats.js';
@@ -29,8 +29,16 @@ export class HeldCount {
   }
 }
 
+/** A job this replica holds: its attempt (what our writes are fenced to) and its claim. */
+interface Held {
+  attempt: JobAttempt;
+  type: string;
+  /** Aborted when a heartbeat finds the job taken by another replica (ctx.signal follows). */
+  claim: AbortController;
+}
+
 export class ShardFetcher {
-  private readonly held = new Map<string, JobAttempt>();
+  private readonly held = new Map<string, Held>();
   /** complete() for the tasks that finished together, one under way (see GroupCommit). */
   private readonly completions = new GroupCommit<JobAttempt>((batch) => this.complete(batch));
   private stopped = false;
@@ -54,8 +62,8 @@ export class ShardFetcher {
     readonly queue: string,
     private readonly options: ResolvedClusterOptions,
     private readonly room: HeldCount,
-    /** Runs a job's task locally; settles when the task does. */
-    private readonly run: (delivery: Delivery) => Promise<unknown>,
+    /** Runs a job's task locally, `claim` aborting it; settles when the task does. */
+    private readonly run: (delivery: Delivery, claim: AbortSignal) => Promise<unknown>,
     /** Called when room frees up, so that every fetcher may fetch again. */
     private readonly roomFreed: () => void,
   ) {}
@@ -123,7 +131,8 @@ export class ShardFetcher {
 
   private take(job: JobWithMetadata<Envelope>): void {
     const attempt: JobAttempt = { id: job.id, retryCount: job.retryCount };
-    this.held.set(job.id, attempt);
+    const claim = new AbortController();
+    this.held.set(job.id, { attempt, type: job.data.t, claim });
     this.room.count++;
     this.counts.fetched++;
     // An attempt after the first whose predecessor wrote no failure of ours: that one never
@@ -135,7 +144,7 @@ export class ShardFetcher {
         : job.retryCount > 0 && output?.nwp !== 'failed';
     const last = job.retryCount >= job.retryLimit;
     const reply = job.data.c;
-    this.run(new Delivery(job.id, job.data, job.retryCount, redelivered)).then(
+    this.run(new Delivery(job.id, job.data, job.retryCount, redelivered), claim.signal).then(
       (value) =>
         reply === undefined
           ? this.completions.add(attempt)
@@ -277,11 +286,32 @@ export class ShardFetcher {
     }
   }
 
+  /**
+   * Refreshes the heartbeat of every held job (fenced to our attempts, as pg-boss's own worker
+   * does). One not refreshed is no longer ours: its heartbeat lapsed and another replica took
+   * it, so its task here is aborted. A heartbeat that failed says nothing: nothing is aborted.
+   */
   private touch(): void {
     if (this.held.size === 0) return;
+    const touched = [...this.held.values()];
     this.boss
-      .touch(this.queue, [...this.held.values()])
-      .catch((error: unknown) => this.options.onError(error));
+      .touch(
+        this.queue,
+        touched.map((h) => h.attempt),
+      )
+      .then(
+        (result) => {
+          const settled = (result as { settled?: string[] }).settled;
+          if (settled === undefined) return;
+          const refreshed = new Set(settled);
+          for (const h of touched) {
+            // Not refreshed because it settled meanwhile: released, or about to be.
+            if (refreshed.has(h.attempt.id) || this.held.get(h.attempt.id) !== h) continue;
+            h.claim.abort(new ClusterClaimLostError(h.type, h.attempt.id));
+          }
+        },
+        (error: unknown) => this.options.onError(error),
+      );
   }
 }
 

@@ -157,7 +157,7 @@ export class Cluster {
           this.queueName(shard),
           this.options,
           this.room,
-          (delivery) => this.runLocally(delivery),
+          (delivery, claim) => this.runLocally(delivery, claim),
           () => this.fetchers.forEach((f) => f.wake()),
         ),
       );
@@ -439,13 +439,14 @@ export class Cluster {
     return `nest-worker-pool:${this.options.queuePrefix}`;
   }
 
-  private runLocally(delivery: Delivery): Promise<unknown> {
+  private runLocally(delivery: Delivery, claim: AbortSignal): Promise<unknown> {
     const { t, s } = delivery.envelope;
     // One attempt here; the queue's retries take over from there (on any replica, in order).
+    // A lost claim withdraws the task or aborts its ctx.signal (ShardFetcher.touch).
     return this.dispatcher.submit(
       t,
       delivery,
-      s === null ? { retry: 1 } : { sessionId: s, retry: 1 },
+      s === null ? { retry: 1, signal: claim } : { sessionId: s, retry: 1, signal: claim },
     );
   }
 

@@ -14,6 +14,7 @@ import {
   type ClusterBatchItem,
   type ClusterOptions,
   type ClusterTaskContext,
+  ClusterClaimLostError,
   ClusterConnectionError,
   ClusterNotRunningError,
   ClusterSubmitTimeoutError,
@@ -182,6 +183,37 @@ describeCluster('cluster mode on one replica', () => {
       await appPool.end();
     }
   });
+
+  it("a replica whose claim on a running task lapsed (another replica took the job) aborts its handler's ctx.signal with ClusterClaimLostError at its next heartbeat, and writes no outcome over the other replica's", async () => {
+    const { cluster: c } = cluster({ heartbeatSeconds: 10, shards: 1 });
+    const started = deferred<string>();
+    const aborted = deferred<unknown>();
+    c.registerHandler('hold', async (_: null, ctx: ClusterTaskContext) => {
+      started.resolve(ctx.jobId!);
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      aborted.resolve(ctx.signal.reason);
+    });
+    await c.start();
+    await c.enqueue('hold', null, { sessionId: 's' });
+    const id = await started.promise;
+    // What another replica's fetch does to a job whose heartbeat lapsed: a new attempt, ours fenced off.
+    await admin
+      .getDb()
+      .executeSql('UPDATE pgboss.job SET retry_count = retry_count + 1 WHERE id = $1', [id]);
+    // A heartbeat comes every heartbeatSeconds / 2 = 5 s.
+    const late = new Promise((resolve) =>
+      setTimeout(resolve, 10_000, 'not aborted in 10 s').unref(),
+    );
+    const reason = await Promise.race([aborted.promise, late]);
+    expect(reason).toBeInstanceOf(ClusterClaimLostError);
+    expect((reason as Error).message).toMatch(
+      new RegExp(`job ${id}\\) is no longer held by this replica.*cluster\\.heartbeatSeconds`),
+    );
+    await c.stop(1_000);
+    const [job] = await admin.findJobs(c.queueName(0), { id });
+    expect(job).toMatchObject({ state: 'active', retryCount: 1 });
+    expect(c.stats()).toMatchObject({ completed: 0, failed: 0 });
+  }, 30_000);
 
   it('a failed attempt is retried by the queue: ctx.attempt counts on, redelivered stays false, and the session waits for it', async () => {
     const { cluster: c } = cluster({ retry: { limit: 2 } });
