@@ -23,8 +23,9 @@ export class WorkerPoolLifecycle implements OnModuleInit, BeforeApplicationShutd
     private readonly explorer: WorkerPoolExplorer,
   ) {}
 
-  // In thread mode the pool is ready only once the threads have booted and reported their types;
-  // in cluster mode once connected to its queues (then it starts the pool and fetching).
+  // In thread mode the pool is ready only once the threads have booted and reported their types
+  // (their proxies read cluster tasks themselves); in cluster mode once connected to its queues
+  // (then it starts the pool and fetching).
   async onModuleInit(): Promise<void> {
     this.explorer.registerHandlers();
     await this.pool.threads?.start();

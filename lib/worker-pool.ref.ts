@@ -46,13 +46,6 @@ export class WorkerPoolRef {
     checkDelay('drainGraceMs', drainGraceMs, true);
     this.drainTimeoutMs = drainTimeoutMs;
     this.drainGraceMs = drainGraceMs;
-    if (cluster !== undefined && threads !== undefined) {
-      throw new InvalidOptionError(
-        'cluster',
-        '{ ... } beside threads',
-        'cluster mode without the threads option (thread lanes in cluster mode come later)',
-      );
-    }
     this.dispatcher = new Dispatcher({
       onUnhandledFailure: (error, task) => {
         // Cancelled or abandoned by a drain: the drain's report lists it, and the lifecycle

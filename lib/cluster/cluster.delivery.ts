@@ -2,9 +2,11 @@
  * A task fetched from the cluster's queues, as the local Dispatcher carries it: the payload
  * the handler sees is unwrapped by the handler's wrapper (`clusterHandler`, or
  * `clusterBatchHandler` for each item of a batch), which gives it a context whose `attempt`
- * counts the job's attempts on every replica, not only this one.
+ * counts the job's attempts on every replica, not only this one. A thread lane's proxy handler
+ * does the same in its thread (see DurableTask).
  */
 import type { BatchContext, BatchHandlerFn, BatchItem } from '../core/batch.js';
+import { DurableTask } from '../core/durable-task.js';
 import type { TaskContext, TaskHandlerFn } from '../core/task.js';
 
 /** What is stored as a job's data: the task's type, session and payload. */
@@ -47,14 +49,23 @@ export interface ClusterTaskContext extends TaskContext {
   readonly jobId: string | undefined;
 }
 
-export class Delivery {
+/** A fetched job as the Dispatcher carries it (a DurableTask: thread lanes unwrap it too). */
+export class Delivery extends DurableTask {
   constructor(
     readonly jobId: string,
     readonly envelope: Envelope,
     /** 0 on the first attempt. */
     readonly retryCount: number,
     readonly redelivered: boolean,
-  ) {}
+  ) {
+    super();
+  }
+  get payload(): unknown {
+    return this.envelope.p;
+  }
+  get attempt(): number {
+    return this.retryCount + 1;
+  }
 }
 
 class DeliveryContext implements ClusterTaskContext {
@@ -72,7 +83,7 @@ class DeliveryContext implements ClusterTaskContext {
     return this.ctx.sessionId;
   }
   get attempt(): number {
-    return this.delivery.retryCount + 1;
+    return this.delivery.attempt;
   }
   get laneId(): number {
     return this.ctx.laneId;
@@ -95,7 +106,7 @@ class DeliveryContext implements ClusterTaskContext {
 export function clusterHandler<P, R>(handler: TaskHandlerFn<P, R>): TaskHandlerFn<unknown, R> {
   return (payload, ctx) =>
     payload instanceof Delivery
-      ? handler(payload.envelope.p as P, new DeliveryContext(ctx, payload))
+      ? handler(payload.payload as P, new DeliveryContext(ctx, payload))
       : handler(payload as P, ctx);
 }
 
@@ -119,7 +130,7 @@ class DeliveryItem implements ClusterBatchItem {
     this.ctx = new DeliveryContext(item.ctx, delivery);
   }
   get payload(): unknown {
-    return this.delivery.envelope.p;
+    return this.delivery.payload;
   }
   run<R>(fn: () => R): R {
     return this.item.run(fn);

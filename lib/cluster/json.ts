@@ -47,7 +47,7 @@ function walk(
     return undefined;
   }
   const proto = Object.getPrototypeOf(object);
-  if (proto !== Object.prototype && proto !== null) {
+  if (!isPlainPrototype(proto)) {
     const name = (proto?.constructor as { name?: string } | undefined)?.name;
     return { path, found: name ? `a ${name}` : 'an object that is not plain' };
   }
@@ -58,6 +58,19 @@ function walk(
   }
   seen.delete(object);
   return undefined;
+}
+
+/**
+ * Null, or an Object.prototype: this realm's or another's. A thread handler's result is made
+ * by structured clone in the realm that received the message, which under a vm context (as
+ * Jest runs tests) is not the one this code runs in.
+ */
+function isPlainPrototype(proto: object | null): boolean {
+  if (proto === null || proto === Object.prototype) return true;
+  return (
+    Object.getPrototypeOf(proto) === null &&
+    (proto as { constructor?: { name?: unknown } }).constructor?.name === 'Object'
+  );
 }
 
 function propertyPath(path: string, key: string): string {

@@ -1,4 +1,5 @@
 import { type ResourceLimits, type Transferable, Worker } from 'node:worker_threads';
+import { DurableTask } from '../core/durable-task.js';
 import type { Task } from '../core/task.js';
 import {
   AbortReasonNotCloneableError,
@@ -8,6 +9,7 @@ import {
 import {
   type FromThread,
   RESULT_STRIDE,
+  Settled,
   TASK_STRIDE,
   type ThreadData,
   type ToThread,
@@ -133,15 +135,41 @@ export class LaneThread {
     rec.seq = seq;
     rec.thread = this;
     this.inFlight.set(seq, rec);
-    let payload = rec.task.payload;
-    if (isTransfer(payload)) {
-      for (const t of payload.list) this.transfers.push(t);
-      payload = payload.value;
-    }
     const t = rec.task;
     const sid = t.sessionId;
-    const arrived = sid === undefined || this.owner.memory.arrive(sid, this.threadId) ? 1 : 0;
-    this.batch.push(seq, rec.typeIndex, sid ?? null, t.attempt, t.taskId, payload, arrived);
+    let payload = t.payload;
+    let attempt = t.attempt;
+    let arrived: number;
+    let redelivered = 0;
+    let jobId: string | null = null;
+    if (payload instanceof DurableTask) {
+      // A cluster task: its session's tasks run on any replica, so no thread here can know it
+      // holds the session's current state. It arrives, and the memory forgets the session so
+      // that a task submitted here after it arrives too.
+      if (sid !== undefined) this.owner.memory.forget(sid);
+      arrived = 1;
+      attempt = payload.attempt;
+      redelivered = payload.redelivered ? 1 : 0;
+      jobId = payload.jobId;
+      payload = payload.payload;
+    } else {
+      if (isTransfer(payload)) {
+        for (const item of payload.list) this.transfers.push(item);
+        payload = payload.value;
+      }
+      arrived = sid === undefined || this.owner.memory.arrive(sid, this.threadId) ? 1 : 0;
+    }
+    this.batch.push(
+      seq,
+      rec.typeIndex,
+      sid ?? null,
+      attempt,
+      t.taskId,
+      payload,
+      arrived,
+      redelivered,
+      jobId,
+    );
     this.items.push(rec);
     if (rec.traceparent !== undefined) (this.traces ??= []).push(seq, rec.traceparent);
     if (!this.scheduled) {
@@ -242,7 +270,9 @@ export class LaneThread {
       if (rec === undefined) continue;
       this.inFlight.delete(rec.seq);
       if (rec.preempt !== undefined) clearTimeout(rec.preempt);
-      if (r[i + 1] === 1) rec.resolve(r[i + 2]);
+      const settled = r[i + 1] as Settled;
+      if (settled === Settled.Completed) rec.resolve(r[i + 2]);
+      else if (settled === Settled.FailedWithAbortReason) rec.reject(rec.task.abortReason);
       else rec.reject(resultError(rec, fromWire(r[i + 2])));
     }
   }

@@ -18,6 +18,7 @@ import {
   type FromThread,
   RESULT_STRIDE,
   type ReportedHandler,
+  Settled,
   TASK_STRIDE,
   type ThreadData,
   type ToThread,
@@ -196,6 +197,8 @@ function run(batch: unknown[], traces: unknown[] | undefined): void {
       batch[i + 3] as number,
       data.laneId,
       sessionId !== undefined && batch[i + 6] === 1,
+      batch[i + 7] === 1,
+      (batch[i + 8] as string | null) ?? undefined,
     );
     // Read by the main thread if this thread ends: tasks after it never started.
     Atomics.store(started, 0, seq);
@@ -223,13 +226,16 @@ function run(batch: unknown[], traces: unknown[] | undefined): void {
 }
 
 function reply(seq: number, ok: boolean, value: unknown): void {
+  const ctx = running.get(seq);
   running.delete(seq);
   if (ok && isTransfer(value)) {
     for (const t of value.list) transfers.push(t);
     transfersOf.set(seq, value.list);
     value = value.value;
   }
-  results.push(seq, ok ? 1 : 0, ok ? value : toWire(value));
+  if (ok) results.push(seq, Settled.Completed, value);
+  else if (ctx?.isAbortReason(value)) results.push(seq, Settled.FailedWithAbortReason, undefined);
+  else results.push(seq, Settled.Failed, toWire(value));
   // Long synchronous handlers send what is done so far: the main thread refills meanwhile.
   if (performance.now() - lastFlush > FLUSH_AFTER_MS) flush();
   else if (!flushQueued) {
@@ -261,7 +267,7 @@ function flush(): void {
         post({ k: 'done', r: one }, lists.get(one[0] as number));
       } catch (e) {
         const why =
-          one[1] === 1
+          one[1] === Settled.Completed
             ? cloneFailure(e)
             : new Error(
                 `the handler failed with ${describeValue(one[2])}, which cannot be sent between threads`,

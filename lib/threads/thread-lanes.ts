@@ -28,7 +28,9 @@ function capture(resolve: (value: unknown) => void, reject: (reason: unknown) =>
 /**
  * Thread mode for a Dispatcher: one worker thread per lane. The dispatcher keeps every
  * queue and the ordering; each task type the threads report is registered as a proxy
- * handler that runs the task in the thread of the lane the scheduler chose.
+ * handler that runs the task in the thread of the lane the scheduler chose. A cluster task
+ * (its payload a DurableTask) is unwrapped on the way: the thread gets the enqueued payload
+ * and the queue's attempt, redelivered and job id (see LaneThread.send).
  *
  * Invariant: every lane (live or retiring) has exactly one current thread in `threads`;
  * a thread that ends unasked, or overran a timeout, is replaced before its tasks are

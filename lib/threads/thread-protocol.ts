@@ -7,11 +7,25 @@ import type { LogLevel } from '@nestjs/common';
 
 /**
  * Slots per task in a `run` batch: seq, type index, session id, attempt, task id, payload,
- * arrived (1 when the main thread's SessionMemory says the session is new to this thread).
+ * arrived (1 when the main thread's SessionMemory says the session is new to this thread),
+ * then for a task of a durable queue (cluster mode) redelivered (1/0) and its job id (else 0
+ * and null).
  */
-export const TASK_STRIDE = 7;
-/** Slots per result in a `done` batch: seq, ok (1/0), value or wire error. */
+export const TASK_STRIDE = 9;
+/** Slots per result in a `done` batch: seq, outcome (see Settled), value or wire error. */
 export const RESULT_STRIDE = 3;
+
+/** How a task ended in its thread: the `ok` slot of a `done` batch. */
+export const enum Settled {
+  Failed = 0,
+  Completed = 1,
+  /**
+   * Failed with the reason its ctx.signal was aborted with, as sent from the main thread: the
+   * main thread settles it with its own reason object, so a drain's TaskCancelledError (or a
+   * caller's reason) comes back as itself, not as a copy without its class.
+   */
+  FailedWithAbortReason = 2,
+}
 
 /** What a thread is started with (its `workerData`). */
 export interface ThreadData {

@@ -1,5 +1,6 @@
 // Cluster options and payload checks need no database and no pg-boss: they run on every Node,
 // and bad input is refused by name at construction, before anything connects.
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
 import { Dispatcher, InvalidOptionError } from '../../lib/core/index.js';
 import { Cluster, ClusterDependencyError } from '../../lib/cluster/index.js';
@@ -88,6 +89,14 @@ describe('findNotJson', () => {
     }
     expect(findNotJson(undefined, 'payload')).toBeUndefined();
     expect(findNotJson(Object.create(null), 'payload')).toBeUndefined();
+  });
+
+  it("accepts plain objects of another realm (a thread's result received under Jest's vm context), and refuses its Map", () => {
+    expect(findNotJson(runInNewContext('({ a: { b: [1, {}] } })'), 'result')).toBeUndefined();
+    expect(findNotJson(runInNewContext('({ a: new Map() })'), 'result')).toEqual({
+      path: 'result.a',
+      found: 'a Map',
+    });
   });
 
   it('finds the first place JSON would change or refuse, with its path', () => {

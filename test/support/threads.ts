@@ -60,3 +60,9 @@ type WaitAsync = (
   index: number,
   value: number,
 ) => { async: boolean; value: Promise<string> | string };
+
+/** The fixture whose thread handlers report each cluster task they run (see its Run). */
+export const CLUSTER_TASKS_MODULE = new URL(
+  '../../dist/test/fixtures/threads/cluster-tasks.module.js',
+  import.meta.url,
+);

@@ -1,5 +1,5 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { Dispatcher } from '../../lib/core/index.js';
+import { Dispatcher, TaskCancelledError } from '../../lib/core/index.js';
 import { PayloadNotCloneableError, ThreadLanes } from '../../lib/index.js';
 import { failure } from '../support/errors.js';
 
@@ -90,6 +90,25 @@ describe('thread mode: a fault stays with its own task', () => {
       ac.abort(reason);
       expect(await run).toMatchObject(expected);
     }
+  });
+
+  it("settles a task whose handler rejects with its ctx.signal.reason with the main thread's own reason: the caller's object (one the thread got a stand-in for too), a drain deadline's TaskCancelledError", async () => {
+    class PageClosed extends Error {}
+    for (const reason of [new PageClosed('page closed'), Symbol('why')]) {
+      const ac = new AbortController();
+      const run = pool.submit('rethrow-reason', null, { signal: ac.signal });
+      await started(pool, 1);
+      ac.abort(reason);
+      expect(await failure(() => run)).toBe(reason);
+    }
+    const cut = pool.submit('rethrow-reason', null, { sessionId: 'cut' });
+    await started(pool, 1);
+    const drained = pool.drain(0);
+    const error = await failure(() => cut);
+    // Its class kept: a cluster's fetcher hands such a task back to its queue (see ShardFetcher).
+    expect(error).toBeInstanceOf(TaskCancelledError);
+    expect(error).toMatchObject({ reason: 'deadline' });
+    expect(await drained).toMatchObject({ runningAtDeadline: 1, abandonedTasks: [] });
   });
 
   it('fails only the task whose payload getter throws, not the others sent in the same batch', async () => {
