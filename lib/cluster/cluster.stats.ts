@@ -1,4 +1,4 @@
-/** What a replica's cluster mode counts (this replica only; cluster-wide figures come later). */
+/** What a replica's cluster mode counts (this replica only; Cluster.clusterStats() reads the whole cluster). */
 export interface FetcherCounts {
   /** fetch() calls made. */
   fetches: number;
