@@ -11,6 +11,8 @@
  *            boss.send), sessions in parallel and each session's tasks one after the other;
  *            the store rate, and the rate until every task is completed.
  *   latency  tasks offered at a fixed rate (open loop) through the API; enqueue -> start.
+ * The drain also runs through one in-process pool in this process (nothing stored), for what
+ * durability costs.
  * Rounds run in a shuffled order (BENCH_SEED replays it); tables show medians of the rounds.
  * Writes bench/results/cluster-<date>.json. BENCH_QUICK=1: fewer tasks and rounds; BENCH_ROUNDS,
  * BENCH_SHARDS (default 4) and BENCH_CELLS (e.g. drain:cluster,latency:pg-boss) narrow a run.
@@ -24,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { JobInsert, PgBoss } from 'pg-boss';
 import { hash32 } from '../lib/core/hash.js';
+import { Dispatcher } from '../lib/core/index.js';
 import type { ReplicaCommand, ReplicaReply } from './cluster-replica.js';
 import {
   QUICK,
@@ -57,7 +60,8 @@ const config = {
   latency: { ratePerReplica: 30, seconds: QUICK ? 4 : 8 },
 };
 
-type Mode = 'cluster' | 'pg-boss';
+/** 'in-process': one pool in this process, nothing stored (drain only): what durability costs. */
+type Mode = 'cluster' | 'pg-boss' | 'in-process';
 type Scenario = 'drain' | 'enqueue' | 'latency';
 const MODES: Mode[] = ['cluster', 'pg-boss'];
 const SCENARIOS: Scenario[] = ['drain', 'enqueue', 'latency'];
@@ -136,6 +140,7 @@ function deal(sessions: number, replicas: number): string[][] {
 }
 
 async function round(boss: PgBoss, url: string, scenario: Scenario, mode: Mode, r: number) {
+  if (mode === 'in-process') return inProcessDrain(r);
   const prefix = mode;
   const env = {
     ...process.env,
@@ -155,6 +160,28 @@ async function round(boss: PgBoss, url: string, scenario: Scenario, mode: Mode, 
     for (const c of replicas) if (c.child.exitCode === null) c.child.kill('SIGKILL');
     await db.end();
   }
+}
+
+/** The drain's tasks through one in-process pool of 8 lanes: submitted at once, all awaited. */
+async function inProcessDrain(r: number): Promise<Round> {
+  const { tasks, sessions } = config.drain;
+  const result: Round = {
+    scenario: 'drain',
+    mode: 'in-process',
+    round: r,
+    loadavg: os.loadavg()[0]!,
+  };
+  const pool = new Dispatcher({ lanes: 8 });
+  pool.registerHandler('noop', () => {});
+  pool.start();
+  const began = performance.now();
+  const done: Promise<unknown>[] = [];
+  for (let i = 0; i < tasks; i++)
+    done.push(pool.submit('noop', i, { sessionId: `s${i % sessions}` }));
+  await Promise.all(done);
+  result.tasksPerSec = tasks / ((performance.now() - began) / 1000);
+  await pool.drain();
+  return result;
 }
 
 async function measure(
@@ -259,9 +286,10 @@ async function main(): Promise<void> {
     // Every (scenario, contender) once per round, in a shuffled order.
     // BENCH_CELLS=drain:cluster,latency:pg-boss runs only those.
     const only = process.env.BENCH_CELLS?.split(',');
-    const cells = SCENARIOS.flatMap((scenario) => MODES.map((mode) => ({ scenario, mode }))).filter(
-      (c) => only === undefined || only.includes(`${c.scenario}:${c.mode}`),
-    );
+    const cells = [
+      ...SCENARIOS.flatMap((scenario) => MODES.map((mode) => ({ scenario, mode }))),
+      { scenario: 'drain' as const, mode: 'in-process' as const },
+    ].filter((c) => only === undefined || only.includes(`${c.scenario}:${c.mode}`));
     // Warm-up, not recorded: on a new database the first drain runs before autovacuum has
     // analyzed pg-boss's job table, with plans 2-4x slower; whichever contender the shuffle put
     // first would pay for it.
@@ -341,6 +369,11 @@ async function main(): Promise<void> {
       ]),
     ),
   );
+  const inProcess = med('drain', 'in-process', 'tasksPerSec');
+  console.log(
+    `\ndrain through one in-process pool (nothing stored): ${fmtRate(inProcess)}; ` +
+      `cluster mode across ${config.replicas} replicas runs at ${(med('drain', 'cluster', 'tasksPerSec') / inProcess).toFixed(4)} of it`,
+  );
   mkdirSync(RESULTS, { recursive: true });
   const stamp = started.toISOString().slice(0, 16).replace(':', '-');
   const file = join(RESULTS, `cluster-${stamp}${QUICK ? '-quick' : ''}.json`);
@@ -364,6 +397,7 @@ async function main(): Promise<void> {
             { cluster: med(scenario, 'cluster', key), 'pg-boss': med(scenario, 'pg-boss', key) },
           ]),
         ),
+        inProcessDrain: inProcess,
         rounds,
       },
       null,
