@@ -32,7 +32,9 @@ interface Sample {
   bytes: number;
 }
 
-const kept = (): number => {
+/** Heap and array buffers in use; a turn of the event loop first lets freed buffers go. */
+const kept = async (): Promise<number> => {
+  await new Promise((resolve) => setTimeout(resolve, 20));
   gc();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
@@ -45,7 +47,7 @@ async function measure(c: Case): Promise<Sample> {
     pool = new Dispatcher({ lanes: c.from, maxLanes: MAX_LANES });
     pool.registerHandler('t', () => undefined);
   }
-  const before = kept();
+  const before = await kept();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (pool === undefined) {
@@ -55,7 +57,7 @@ async function measure(c: Case): Promise<Sample> {
   void pool.enqueue('t', null, { sessionId: 'first' }); // the placement answers
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const bytes = kept() - before;
+  const bytes = (await kept()) - before;
   if (pool.stats().lanes.length !== c.to) throw new Error(`${c.name}: not ${c.to} lanes`);
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1_000, bytes };
 }
