@@ -115,12 +115,12 @@ export class Dispatcher {
       o.stagedStart,
       o.lanes,
       () => engine.laneSet.byId.size,
-      () => void this.sizing.grow(),
+      () => void this.sizing.grow(1),
       () => {
         if (this.state === 'starting') this.state = 'running';
       },
     );
-    for (let i = 0; i < this.staging.first; i++) engine.lifecycle.add();
+    engine.lifecycle.add(this.staging.first);
     if (o.rateLimit !== undefined) engine.work.limits.pool = engine.work.limits.create(o.rateLimit);
   }
 

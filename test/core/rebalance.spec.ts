@@ -127,7 +127,7 @@ async function growUnderBacklog(options: PoolOptions) {
 
   // A policy of the same kind over the same lanes: what the placement says for given loads.
   const policy = createPlacement(kind as PlacementKind, 0.25);
-  for (let id = 0; id < TO_LANES; id++) policy.added(id);
+  for (let id = 0; id < TO_LANES; id++) policy.added([id]);
   const replaced = new Set<string>();
   const wrong: string[] = [];
   while (open.length > 0) {

@@ -13,7 +13,7 @@ import { deferred, flush } from '../support/deferred.js';
 /** Lanes 0..n-1 with settable loads, as the engine shows them to a policy. */
 function lanesOf(policy: SessionPlacement, n: number) {
   const live = Array.from({ length: n }, (_, id) => ({ id, load: 0 }));
-  for (const l of live) policy.added(l.id);
+  for (const l of live) policy.added([l.id]);
   const loads: LaneLoads = { live, get: (id) => live.find((l) => l.id === id) };
   return { live, loads };
 }
@@ -80,9 +80,9 @@ describe('session placement policies', () => {
   it('ring: idle ids move about 1/N on 10 -> 11 and 11 -> 10 lanes (an arbitrary lane removed), none between surviving lanes', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => `session-${i}`);
     const ring = new RingPlacement();
-    for (let l = 0; l < 10; l++) ring.added(l);
+    for (let l = 0; l < 10; l++) ring.added([l]);
     const before = ids.map((id) => ring.home(id));
-    ring.added(10);
+    ring.added([10]);
     const grown = ids.map((id) => ring.home(id));
     const movedUp = ids.filter((_, i) => grown[i] !== before[i]);
     expect(movedUp.length / ids.length).toBeLessThanOrEqual(1.2 / 11);
@@ -107,7 +107,7 @@ const where = (pool: Dispatcher, id: string): number => pool.sessionInfo(id).lan
 /** Session ids whose ring owner, with lanes 0..n-1, is `lane`. */
 function idsHomedOn(lane: number, n: number, count: number, prefix = 's'): string[] {
   const ring = new RingPlacement();
-  for (let l = 0; l < n; l++) ring.added(l);
+  for (let l = 0; l < n; l++) ring.added([l]);
   const ids: string[] = [];
   for (let i = 0; ids.length < count; i++)
     if (ring.home(`${prefix}-${i}`) === lane) ids.push(`${prefix}-${i}`);
@@ -187,7 +187,7 @@ describe('placement in the engine', () => {
       if (placement === 'ring') {
         // The pool's table: lanes 0-4 added in order, then lane 2 removed.
         const ring = new RingPlacement();
-        for (const l of [0, 1, 2, 3, 4]) ring.added(l);
+        for (const l of [0, 1, 2, 3, 4]) ring.added([l]);
         ring.removed(2);
         for (const id of ids) expect(after.get(id)).toBe(ring.home(id));
       }
@@ -226,6 +226,18 @@ describe('placement in the engine', () => {
       expect(pool.stats().lanes.map((l) => l.id)).toEqual([0, 2, 3]);
     },
   );
+
+  it('ring: a pool built with 100 lanes, then resized to 2,000 (each told to the table in one go), places idle ids where a table given the lanes one by one does', async () => {
+    const pool = new Dispatcher({ lanes: 100, maxLanes: 2_000, placement: 'ring' });
+    const ids = Array.from({ length: 5_000 }, (_, i) => `s-${i}`);
+    const ring = new RingPlacement();
+    for (let l = 0; l < 100; l++) ring.added([l]);
+    expect(ids.map((id) => pool.sessionInfo(id).laneId)).toEqual(ids.map((id) => ring.home(id)));
+    await pool.resize(2_000);
+    for (let l = 100; l < 2_000; l++) ring.added([l]);
+    expect(ids.map((id) => pool.sessionInfo(id).laneId)).toEqual(ids.map((id) => ring.home(id)));
+    await pool.drain();
+  });
 });
 
 describe('the default placement (in-process lanes)', () => {

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import {
   MIN_SLOTS_PER_LANE,
@@ -11,7 +12,50 @@ function tableOf(lanes: Iterable<number>): SlotTable {
   return table;
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+/**
+ * Everything a table's answers and its later changes depend on: each slot's owner and link
+ * (so each lane's list, in order), each member's first slot, count and place among the lanes
+ * of its count, those stacks of lanes in order, and B. Read from the private fields: two
+ * tables are the same table when all of it agrees, not only the lookups of some ids.
+ */
+function stateOf(table: SlotTable) {
+  const t = table as unknown as {
+    slot: Int32Array;
+    lane: Int32Array;
+    stacks: Int32Array[];
+    depths: Int32Array;
+    fewest: number;
+    most: number;
+    members: number;
+    mask: number;
+  };
+  const lanes: number[] = [];
+  for (let id = 0; id < t.lane.length / 4; id++) {
+    if (t.lane[id * 4 + 1] >= 0)
+      lanes.push(id, t.lane[id * 4], t.lane[id * 4 + 1], t.lane[id * 4 + 2]);
+  }
+  const byCount: number[][] = [];
+  for (let c = t.fewest; t.members > 0 && c <= t.most; c++) {
+    byCount.push([c, ...t.stacks[c & 3].subarray(0, t.depths[c & 3])]);
+  }
+  return { slots: t.mask + 1, members: t.members, byCount, lanes, slot: t.slot };
+}
+
+/** Where two tables' states differ first ('' when they are the same table). */
+function difference(a: SlotTable, b: SlotTable): string {
+  const x = stateOf(a);
+  const y = stateOf(b);
+  const { slot: xs, ...xRest } = x;
+  const { slot: ys, ...yRest } = y;
+  if (JSON.stringify(xRest) !== JSON.stringify(yRest)) return 'lanes, counts or B';
+  if (xs.length !== ys.length) return 'slot array length';
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] !== ys[i]) return `slot ${i >> 1}: ${i & 1 ? 'next' : 'owner'} ${xs[i]} vs ${ys[i]}`;
+  }
+  return '';
+}
 const ids = (family: string, n = 10_000) => range(n).map((i) => `${family}-${i}`);
 
 /** Every member's slot count, and the slots they add up to. */
@@ -210,6 +254,61 @@ describe('SlotTable', () => {
     expect(total).toBe(table.slots);
     expect(Math.min(...counts)).toBe(MIN_SLOTS_PER_LANE);
     expect(Math.max(...counts)).toBe(MIN_SLOTS_PER_LANE);
+  });
+
+  it('addAll yields the table adding the same lanes one by one yields, after any history of adds and removes, and the two stay the same through later changes', () => {
+    let inOneGo = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 200 })), { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 3_000 }), { maxLength: 500, size: 'max' }),
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 3_000 })), { maxLength: 20 }),
+        (history, added, later) => {
+          const one = new SlotTable();
+          const all = new SlotTable();
+          const members: number[] = [];
+          for (const [add, id] of history) {
+            const gone = members.length > 0 && !add ? members[id % members.length] : undefined;
+            for (const t of [one, all]) gone === undefined ? t.add(id) : t.remove(gone);
+            if (gone === undefined) members.push(id);
+            else members.splice(members.indexOf(gone), 1);
+          }
+          for (const id of added) one.add(id);
+          const oneByOne = jest.spyOn(all, 'add');
+          all.addAll(added);
+          if (oneByOne.mock.calls.length === 0) inOneGo++;
+          oneByOne.mockRestore();
+          expect(difference(all, one)).toBe('');
+          for (const [add, id] of later) for (const t of [one, all]) add ? t.add(id) : t.remove(id);
+          expect(difference(all, one)).toBe('');
+        },
+      ),
+      // A fixed seed: the same cases on every run (FC_SEED picks others).
+      { numRuns: 200, seed: Number(process.env.FC_SEED ?? 20_261_207) },
+    );
+    // Most cases took the one-go build, not a fallback to one by one.
+    expect(inOneGo).toBeGreaterThan(100);
+  });
+
+  it.each([
+    [0, 65_536],
+    [4_096, 65_536],
+    [1, 4_096],
+  ])('addAll of lanes %i -> %i in one call is the table of adding them one by one', (from, to) => {
+    const one = tableOf(range(to));
+    const all = tableOf(range(from));
+    const oneByOne = jest.spyOn(all, 'add');
+    all.addAll(range(to - from, from));
+    expect(oneByOne).not.toHaveBeenCalled();
+    expect(difference(all, one)).toBe('');
+  });
+
+  it('addAll refuses a bad lane id before adding any lane, and skips members and repeats', () => {
+    const table = tableOf([0, 1]);
+    expect(() => table.addAll([2, 3, 2 ** 20])).toThrow(RangeError);
+    expect(table.size).toBe(2);
+    table.addAll([1, 2, 2, 3]);
+    expect(difference(table, tableOf([0, 1, 2, 3]))).toBe('');
   });
 
   it('gives each id a preference order of distinct lanes: its home first, then every other member', () => {

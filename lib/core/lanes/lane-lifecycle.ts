@@ -36,18 +36,27 @@ export class LaneLifecycle {
     private readonly laneConcurrency: number,
   ) {}
 
-  /** A new live lane with the lowest free id. */
-  add(): Lane {
+  /**
+   * `count` new live lanes with the lowest free ids, in ascending order. The placement hears
+   * of them at once (it builds its table for all of them in one go), then the listener of each.
+   */
+  add(count: number): Lane[] {
     const { byId, live } = this.lanes;
+    const added: Lane[] = [];
+    const ids: number[] = [];
     let id = this.lowestFree;
-    while (byId.has(id) || this.lanes.home(id) !== undefined) id++;
-    this.lowestFree = id + 1;
-    const lane = new Lane(id, this.laneConcurrency);
-    byId.set(id, lane);
-    live.push(lane); // the Map's order: a new key goes last
-    this.sessions.added(id);
-    this.listener?.added(id);
-    return lane;
+    for (let i = 0; i < count; i++, id++) {
+      while (byId.has(id) || this.lanes.home(id) !== undefined) id++;
+      const lane = new Lane(id, this.laneConcurrency);
+      byId.set(id, lane);
+      live.push(lane); // the Map's order: a new key goes last
+      added.push(lane);
+      ids.push(id);
+    }
+    this.lowestFree = id;
+    this.sessions.added(ids);
+    if (this.listener !== undefined) for (const lane of added) this.listener.added(lane.id);
+    return added;
   }
 
   /** Takes the lane out of the ring and moves its waiting work; resolves once it is gone. */

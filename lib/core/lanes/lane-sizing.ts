@@ -25,7 +25,7 @@ export class LaneSizing {
         `at most maxLanes (${this.maxLanes})`,
       );
     }
-    return this.grow();
+    return this.grow(1)[0];
   }
 
   remove(laneId: number): Promise<void> {
@@ -53,7 +53,7 @@ export class LaneSizing {
       const ids = [...this.lanes.byId.keys()].sort((a, b) => b - a);
       this.refuseSelfWait(ids.slice(0, from - lanes));
     }
-    while (this.lanes.byId.size < lanes) this.grow();
+    if (this.lanes.byId.size < lanes) this.grow(lanes - this.lanes.byId.size);
     const removals: Promise<void>[] = [];
     // Highest ids first, sorted once: shrinking by N lanes is not N scans of the lanes.
     const ids = [...this.lanes.byId.keys()].sort((a, b) => b - a);
@@ -71,11 +71,13 @@ export class LaneSizing {
     throw error;
   }
 
-  /** Adds a lane without the maxLanes check (staged start adds up to the configured size). */
-  grow(): number {
-    const id = this.lifecycle.add().id;
-    if (this.outcomes.watched) this.outcomes.publish({ type: 'lane-added', laneId: id });
-    return id;
+  /** Adds lanes without the maxLanes check (staged start adds up to the configured size). */
+  grow(count: number): number[] {
+    const ids = this.lifecycle.add(count).map((lane) => lane.id);
+    if (this.outcomes.watched) {
+      for (const laneId of ids) this.outcomes.publish({ type: 'lane-added', laneId });
+    }
+    return ids;
   }
 
   private shrink(laneId: number): Promise<void> {

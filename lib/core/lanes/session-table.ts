@@ -111,9 +111,9 @@ export class SessionTable {
     return false;
   }
 
-  /** A lane joined: the ring changed. */
-  added(laneId: number): void {
-    this.placement.added(laneId);
+  /** Lanes joined: the ring changed. */
+  added(laneIds: readonly number[]): void {
+    this.placement.added(laneIds);
     this.ringVersion++;
     this.dropIdle();
   }

@@ -18,8 +18,8 @@ export class RingPlacement implements SessionPlacement {
     return this.table.lookup(sessionId);
   }
 
-  added(laneId: number): void {
-    this.table.add(laneId);
+  added(laneIds: readonly number[]): void {
+    this.table.addAll(laneIds);
   }
 
   removed(laneId: number): void {

@@ -17,7 +17,8 @@ export interface SessionPlacement {
   place(sessionId: string, loads: LaneLoads): number;
   /** The session's hash home (its first choice), ignoring load. -1 with no lanes. */
   home(sessionId: string): number;
-  added(laneId: number): void;
+  /** Lanes joined, in this order (a resize or a new pool tells of all its lanes at once). */
+  added(laneIds: readonly number[]): void;
   removed(laneId: number): void;
 }
 

@@ -48,6 +48,7 @@ const PROBES_PER_LANE = 2;
  * two tables given the same changes in the same order agree, which is all the engine needs
  * (one table per pool, which thread lanes ask rather than rebuild). Every change costs
  * O(slots moved), plus O(B) when B doubles; lookups are one hash and one array read.
+ * `addAll` adds many lanes at once and yields the table their adds one by one would.
  */
 export class SlotTable {
   /**
@@ -58,11 +59,16 @@ export class SlotTable {
   private mask = MIN_SLOTS - 1;
   /**
    * Per lane id, side by side: the first of its slots, how many it owns (-1: not a member),
-   * its index in its bucket of `byCount`, and the last walk that offered it.
+   * its index in the stack of its count (see `stacks`), and the last walk that offered it.
    */
   private lane = new Int32Array(0);
-  /** Members by slot count: taking from the most and giving to the fewest is O(1) a slot. */
-  private byCount = new Map<number, number[]>();
+  /**
+   * Members by slot count, a stack per count: taking from the most and giving to the fewest
+   * is O(1) a slot. Counts span at most three values at once (two, but while an add follows a
+   * split that doubled them), so count c has the stack `stacks[c & 3]`, `depths[c & 3]` deep.
+   */
+  private stacks: Int32Array[] = [0, 1, 2, 3].map(() => new Int32Array(0));
+  private readonly depths = new Int32Array(4);
   private fewest = 0;
   private most = 0;
   private members = 0;
@@ -87,46 +93,55 @@ export class SlotTable {
   }
 
   add(laneId: number): void {
-    if (!Number.isInteger(laneId) || laneId < 0 || laneId >= LANE_SPACE) {
-      throw new RangeError(`Lane ids must be integers from 0 to ${LANE_SPACE - 1}; got ${laneId}.`);
-    }
+    checkLaneId(laneId);
     if (this.has(laneId)) return;
     this.reserve(laneId + 1);
     while (this.slots < slotsFor(this.members + 1)) this.split();
-    const slots = this.slots;
     if (this.members === 0) return this.solo(laneId);
     const slot = this.slot;
     const lane = this.lane;
-    const me = laneId * L;
-    const take = Math.floor(slots / (this.members + 1));
+    const take = Math.floor(this.slots / (this.members + 1));
     let head = -1;
-    // Donors: the lanes with the most slots, last in their bucket first; each gives one and
-    // moves down a bucket, so after `take` slots the old lanes differ by at most one.
-    for (let given = 0; given < take;) {
-      const c = this.most;
-      const from = this.byCount.get(c)!;
-      const to = this.bucket(c - 1);
-      while (given < take && from.length > 0) {
-        const id = from.pop()!;
-        const donor = id * L;
-        const s = lane[donor + HEAD];
-        lane[donor + HEAD] = slot[s * 2 + 1];
-        lane[donor + COUNT] = c - 1;
-        lane[donor + POS] = to.length;
-        to.push(id);
-        slot[s * 2] = laneId;
-        slot[s * 2 + 1] = head;
-        head = s;
-        given++;
-      }
-      if (from.length === 0) {
-        this.byCount.delete(c);
-        this.most = c - 1;
-      }
-      if (c - 1 < this.fewest) this.fewest = c - 1;
+    // Each donor gives the first slot of its list; the new lane's list is the reverse of
+    // the order it received them in.
+    for (let given = 0; given < take; given++) {
+      const donor = this.donor() * L;
+      const s = lane[donor + HEAD];
+      lane[donor + HEAD] = slot[s * 2 + 1];
+      slot[s * 2] = laneId;
+      slot[s * 2 + 1] = head;
+      head = s;
     }
-    lane[me + HEAD] = head;
+    lane[laneId * L + HEAD] = head;
     this.enter(laneId, take);
+  }
+
+  /**
+   * Adds the lanes in order (members and repeats skipped): the same table as `add` of each
+   * in turn, but with no slot moved one at a time when many are added (see `build`). A bad
+   * id throws before any lane is added.
+   */
+  addAll(laneIds: readonly number[]): void {
+    let top = -1;
+    for (const id of laneIds) top = Math.max(top, checkLaneId(id));
+    if (top < 0) return;
+    this.reserve(top + 1);
+    const fresh: number[] = [];
+    const queued = new Uint8Array(top + 1);
+    for (const id of laneIds) {
+      if (this.has(id) || queued[id] === 1) continue;
+      queued[id] = 1;
+      fresh.push(id);
+    }
+    // `build` reads and writes every list once (O(B), a random access a slot): worth it
+    // when the adds move many times B slots, each a random access when added one by one.
+    if (moves(this.members, this.slots, fresh.length) < BULK_MOVES_PER_SLOT * this.slots) {
+      for (const id of fresh) this.add(id);
+      return;
+    }
+    let i = 0;
+    if (this.members === 0) this.solo(fresh[i++]);
+    if (i < fresh.length) this.build(fresh, i);
   }
 
   remove(laneId: number): void {
@@ -144,32 +159,20 @@ export class SlotTable {
     if (this.members === 1) {
       // One lane owns every slot whatever B is, so B can start over without moving an id:
       // growing again from one lane then costs what it cost the first time.
-      const only: number = this.byCount.values().next().value![0];
+      const k = this.depths.findIndex((depth) => depth > 0);
+      const only = this.stacks[k][0];
       this.leave(only);
       return this.solo(only);
     }
     // Its slots go one at a time to the lanes with the fewest.
     while (s !== -1) {
-      const c = this.fewest;
-      const from = this.byCount.get(c)!;
-      const to = this.bucket(c + 1);
-      while (s !== -1 && from.length > 0) {
-        const id = from.pop()!;
-        const taker = id * L;
-        const after = slot[s * 2 + 1];
-        slot[s * 2] = id;
-        slot[s * 2 + 1] = lane[taker + HEAD];
-        lane[taker + HEAD] = s;
-        lane[taker + COUNT] = c + 1;
-        lane[taker + POS] = to.length;
-        to.push(id);
-        s = after;
-      }
-      if (from.length === 0) {
-        this.byCount.delete(c);
-        this.fewest = c + 1;
-      }
-      if (c + 1 > this.most) this.most = c + 1;
+      const id = this.taker();
+      const taker = id * L;
+      const after = slot[s * 2 + 1];
+      slot[s * 2] = id;
+      slot[s * 2 + 1] = lane[taker + HEAD];
+      lane[taker + HEAD] = s;
+      s = after;
     }
   }
 
@@ -249,7 +252,6 @@ export class SlotTable {
     slot.set(this.slot);
     if (this.members === 0) slot.fill(-1, slots * 2);
     else {
-      const lane = this.lane;
       // s + B joins its owner's list right after s: one pass in slot order, no lane touched.
       for (let s = 0; s < slots; s++) {
         const t = s + slots;
@@ -257,20 +259,36 @@ export class SlotTable {
         slot[t * 2 + 1] = slot[s * 2 + 1];
         slot[s * 2 + 1] = t;
       }
-      const byCount = new Map<number, number[]>();
-      for (const [c, lanes] of this.byCount) {
-        byCount.set(c * 2, lanes);
-        for (const id of lanes) lane[id * L + COUNT] = c * 2;
-      }
-      this.byCount = byCount;
-      this.fewest *= 2;
-      this.most *= 2;
+      this.doubleCounts();
     }
     this.slot = slot;
     this.mask = slots * 2 - 1;
   }
 
-  /** Per-lane records cover lane ids below `n`. */
+  /** Every member's count doubles (B did); the stacks keep their order. */
+  private doubleCounts(): void {
+    const lane = this.lane;
+    const stacks = this.stacks.slice();
+    const depths = this.depths.slice();
+    this.depths.fill(0);
+    const spare: Int32Array[] = [];
+    for (let k = 0; k < 4; k++) if (depths[k] === 0) spare.push(stacks[k]);
+    // Before an add the counts span at most two values, c and c + 1: (2c) & 3 and (2c + 2) & 3 differ.
+    for (let c = this.fewest; c <= this.most; c++) {
+      const k = c & 3;
+      const depth = depths[k];
+      if (depth === 0) continue;
+      const members = stacks[k];
+      for (let i = 0; i < depth; i++) lane[members[i] * L + COUNT] = c * 2;
+      this.stacks[(c * 2) & 3] = members;
+      this.depths[(c * 2) & 3] = depth;
+    }
+    for (let k = 0; k < 4; k++) if (this.depths[k] === 0) this.stacks[k] = spare.pop()!;
+    this.fewest *= 2;
+    this.most *= 2;
+  }
+
+  /** Per-lane records (and the stacks) cover lane ids below `n`. */
   private reserve(n: number): void {
     if (n * L <= this.lane.length) return;
     const ids = Math.min(LANE_SPACE, Math.max(64, (this.lane.length / L) * 2, n));
@@ -281,19 +299,52 @@ export class SlotTable {
     }
     lane.set(this.lane);
     this.lane = lane;
+    this.stacks = this.stacks.map((members) => {
+      const grown = new Int32Array(ids);
+      grown.set(members);
+      return grown;
+    });
   }
 
-  private bucket(c: number): number[] {
-    let lanes = this.byCount.get(c);
-    if (lanes === undefined) this.byCount.set(c, (lanes = []));
-    return lanes;
+  /**
+   * The next lane to give a slot to a lane being added: the last of those with the most. It
+   * moves to the end of the stack one below, so after floor(B / (N + 1)) slots the old lanes
+   * differ by at most one.
+   */
+  private donor(): number {
+    const c = this.most;
+    const k = c & 3;
+    const below = (c - 1) & 3;
+    const depths = this.depths;
+    const id = this.stacks[k][--depths[k]];
+    this.lane[id * L + COUNT] = c - 1;
+    this.lane[id * L + POS] = depths[below];
+    this.stacks[below][depths[below]++] = id;
+    if (depths[k] === 0) this.most = c - 1;
+    if (c - 1 < this.fewest) this.fewest = c - 1;
+    return id;
+  }
+
+  /** The next lane to take a slot of a lane removed: the last of those with the fewest. */
+  private taker(): number {
+    const c = this.fewest;
+    const k = c & 3;
+    const above = (c + 1) & 3;
+    const depths = this.depths;
+    const id = this.stacks[k][--depths[k]];
+    this.lane[id * L + COUNT] = c + 1;
+    this.lane[id * L + POS] = depths[above];
+    this.stacks[above][depths[above]++] = id;
+    if (depths[k] === 0) this.fewest = c + 1;
+    if (c + 1 > this.most) this.most = c + 1;
+    return id;
   }
 
   private enter(laneId: number, slots: number): void {
-    const to = this.bucket(slots);
+    const k = slots & 3;
     this.lane[laneId * L + COUNT] = slots;
-    this.lane[laneId * L + POS] = to.length;
-    to.push(laneId);
+    this.lane[laneId * L + POS] = this.depths[k];
+    this.stacks[k][this.depths[k]++] = laneId;
     this.members++;
     if (this.members === 1) this.fewest = this.most = slots;
     else {
@@ -306,20 +357,157 @@ export class SlotTable {
     const lane = this.lane;
     const c = lane[laneId * L + COUNT];
     const at = lane[laneId * L + POS];
-    const from = this.byCount.get(c)!;
-    const last = from.pop()!;
+    const k = c & 3;
+    const members = this.stacks[k];
+    const last = members[--this.depths[k]];
     if (last !== laneId) {
-      from[at] = last;
+      members[at] = last;
       lane[last * L + POS] = at;
     }
     lane[laneId * L + COUNT] = -1;
     this.members--;
-    if (from.length > 0) return;
-    this.byCount.delete(c);
-    if (this.members === 0) return;
+    if (this.depths[k] > 0 || this.members === 0) return;
     // Counts span at most three values (two, but for the moment a split doubles them).
-    while (!this.byCount.has(this.fewest)) this.fewest++;
-    while (!this.byCount.has(this.most)) this.most--;
+    while (this.depths[this.fewest & 3] === 0) this.fewest++;
+    while (this.depths[this.most & 3] === 0) this.most--;
+  }
+
+  /**
+   * Adds `fresh[from..]` (new ids, the table not empty) as `add` would, one after another,
+   * without touching a slot per move. Each lane's list is a stack while lanes are only added:
+   * a donor gives its first slot, a new lane's list is what it received, last first. So the
+   * lists are read once into segments of one array (`pool`, first slot on top), the donations
+   * pop and push there (the same donors, from the same stacks of counts, as `add`), a split
+   * doubles each segment as `split` doubles each list, and the slots are written once at the
+   * end: O(B + slots moved), where a move is bookkeeping on small arrays and one read of the
+   * slot given (see `resolve`), not the read and write of a slot at a random place of `add`.
+   */
+  private build(fresh: readonly number[], from: number): void {
+    const lane = this.lane;
+    const start = new Int32Array(lane.length / L);
+    const length = new Int32Array(lane.length / L);
+    let slots = this.slots;
+    let pool = this.readLists(
+      start,
+      length,
+      slots,
+      takes(this.members, slots, fresh.length - from),
+    );
+    let free = slots;
+    for (let i = from; i < fresh.length; i++) {
+      const laneId = fresh[i];
+      if (slots < slotsFor(this.members + 1)) {
+        resolve(pool, slots, free);
+        this.doubleCounts();
+        slots *= 2;
+        const room = slots + takes(this.members, slots, fresh.length - i);
+        pool = doubleSegments(pool, room, this.stacks, this.depths, start, length, slots / 2);
+        free = slots;
+      }
+      const take = Math.floor(slots / (this.members + 1));
+      this.donate(pool, free, take, start, length);
+      start[laneId] = free;
+      length[laneId] = take;
+      free += take;
+      this.enter(laneId, take);
+    }
+    resolve(pool, slots, free);
+    this.writeLists(pool, start, length, slots);
+    this.restamp();
+  }
+
+  /**
+   * `take` slots for a lane being built, from the donors of `add`, a run at a time from the
+   * stack of the most to the one below (counts and places in the stacks are written once, at
+   * the end). What each gives is its top entry; where that sits is enough for now (see
+   * `resolve`). A method of its own, called once a lane: a loop run once is never optimized.
+   */
+  private donate(
+    pool: Int32Array,
+    at: number,
+    take: number,
+    start: Int32Array,
+    length: Int32Array,
+  ): void {
+    const { stacks, depths } = this;
+    for (let given = 0; given < take;) {
+      const c = this.most;
+      const from = stacks[c & 3];
+      const to = stacks[(c - 1) & 3];
+      let f = depths[c & 3];
+      let t = depths[(c - 1) & 3];
+      const end = Math.min(take, given + f);
+      while (given < end) {
+        const donor = from[--f];
+        to[t++] = donor;
+        pool[at + given++] = start[donor] + --length[donor];
+      }
+      depths[c & 3] = f;
+      depths[(c - 1) & 3] = t;
+      if (f === 0) this.most = c - 1;
+      if (c - 1 < this.fewest) this.fewest = c - 1;
+    }
+  }
+
+  /** Each member's count and place in its stack, from the stacks. */
+  private restamp(): void {
+    const lane = this.lane;
+    for (let c = this.fewest; c <= this.most; c++) {
+      const members = this.stacks[c & 3];
+      for (let i = 0; i < this.depths[c & 3]; i++) {
+        lane[members[i] * L + COUNT] = c;
+        lane[members[i] * L + POS] = i;
+      }
+    }
+  }
+
+  /** Every member's list into a new pool (its first slot last), with `room` entries to spare. */
+  private readLists(
+    start: Int32Array,
+    length: Int32Array,
+    slots: number,
+    room: number,
+  ): Int32Array {
+    const pool = new Int32Array(slots + room);
+    const slot = this.slot;
+    let at = 0;
+    this.eachMember((id) => {
+      const n = this.lane[id * L + COUNT];
+      start[id] = at;
+      length[id] = n;
+      for (let s = this.lane[id * L + HEAD], j = at + n - 1; s !== -1; s = slot[s * 2 + 1]) {
+        pool[j--] = s;
+      }
+      at += n;
+    });
+    return pool;
+  }
+
+  /** The members' segments become their lists: owners and links of all `slots` slots. */
+  private writeLists(pool: Int32Array, start: Int32Array, length: Int32Array, slots: number): void {
+    const slot = slots === this.slots ? this.slot : new Int32Array(slots * 2);
+    const lane = this.lane;
+    this.eachMember((id) => {
+      const first = start[id];
+      const n = length[id];
+      let next = -1;
+      for (let j = first; j < first + n; j++) {
+        const s = pool[j];
+        slot[s * 2] = id;
+        slot[s * 2 + 1] = next;
+        next = s;
+      }
+      lane[id * L + HEAD] = next;
+    });
+    this.slot = slot;
+    this.mask = slots - 1;
+  }
+
+  private eachMember(visit: (laneId: number) => void): void {
+    for (let k = 0; k < 4; k++) {
+      const members = this.stacks[k];
+      for (let i = 0; i < this.depths[k]; i++) visit(members[i]);
+    }
   }
 }
 
@@ -329,6 +517,83 @@ const COUNT = 1;
 const POS = 2;
 const SEEN = 3;
 const L = 4;
+
+/**
+ * `addAll` builds the table in one go when its adds move at least this many times B slots
+ * (a pool of 65,536 lanes: 2,800 B; 4,096 -> 65,536 lanes: 9.6 B; 16,384 -> 65,536: 1.4 B,
+ * where `build` took 1.6 times as long as adding one by one).
+ */
+const BULK_MOVES_PER_SLOT = 4;
+
+function checkLaneId(laneId: number): number {
+  if (!Number.isInteger(laneId) || laneId < 0 || laneId >= LANE_SPACE) {
+    throw new RangeError(`Lane ids must be integers from 0 to ${LANE_SPACE - 1}; got ${laneId}.`);
+  }
+  return laneId;
+}
+
+/** Slots moved by `adds` lanes joining `members` that share `slots` (B doubling as it must). */
+function moves(members: number, slots: number, adds: number): number {
+  let moved = 0;
+  for (let m = members; m < members + adds; m++) {
+    if (m === 0)
+      slots = MIN_SLOTS; // the first lane takes a new table: no move
+    else {
+      while (slots < slotsFor(m + 1)) slots *= 2;
+      moved += Math.floor(slots / (m + 1));
+    }
+  }
+  return moved;
+}
+
+/** Slots moved by up to `adds` lanes joining `members` while B stays `slots`. */
+function takes(members: number, slots: number, adds: number): number {
+  let moved = 0;
+  for (let m = members; m < members + adds && slotsFor(m + 1) <= slots; m++) {
+    moved += Math.floor(slots / (m + 1));
+  }
+  return moved;
+}
+
+/**
+ * Entries from `from` to `to` of `pool` hold the place of the entry they were given (always
+ * before them: a donor was added before its taker); each takes that entry's slot, in order.
+ */
+function resolve(pool: Int32Array, from: number, to: number): void {
+  for (let at = from; at < to; at++) pool[at] = pool[pool[at]];
+}
+
+/**
+ * `split` on segments: a list s1, s2, ... becomes s1, s1 + B, s2, s2 + B, ...; stored first
+ * slot last, segment [.., s2, s1] becomes [.., s2 + B, s2, s1 + B, s1]. Returns a pool of
+ * `room` entries holding the members' doubled segments, packed from 0.
+ */
+function doubleSegments(
+  pool: Int32Array,
+  room: number,
+  stacks: readonly Int32Array[],
+  depths: Int32Array,
+  start: Int32Array,
+  length: Int32Array,
+  half: number,
+): Int32Array {
+  const doubled = new Int32Array(room);
+  let at = 0;
+  for (let k = 0; k < 4; k++) {
+    for (let i = 0; i < depths[k]; i++) {
+      const id = stacks[k][i];
+      const first = start[id];
+      const n = length[id];
+      start[id] = at;
+      length[id] = n * 2;
+      for (let j = first; j < first + n; j++) {
+        doubled[at++] = pool[j] + half;
+        doubled[at++] = pool[j];
+      }
+    }
+  }
+  return doubled;
+}
 
 /** Slots a table of `lanes` lanes needs at least. */
 function slotsFor(lanes: number): number {
