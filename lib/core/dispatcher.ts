@@ -30,7 +30,7 @@ const ACCEPTED: Promise<void> = Promise.resolve();
 /** See `Dispatcher.sessionInfo`. */
 export interface SessionInfo {
   sessionId: string;
-  /** The lane of its work while active; else the lane the ring gives its next task. */
+  /** The lane of its work while active; else the lane the placement gives its next task. */
   laneId: number;
   /** It has work in the pool (queued, running, or waiting to retry). */
   active: boolean;

@@ -24,7 +24,7 @@ export interface LaneStats {
   queued: number;
   running: number;
   concurrency: number;
-  /** Removed from the ring, finishing its running tasks. */
+  /** Removed from the placement, finishing its running tasks. */
   retiring: boolean;
   /** Time this lane's run loops have been busy since it was added (ms). */
   busyMs: number;

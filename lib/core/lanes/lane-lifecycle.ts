@@ -7,16 +7,16 @@ import type { WaitingWork } from './waiting-work.js';
 
 /** Told of lanes as they come and go (thread lanes keep one thread per lane). */
 export interface LaneListener {
-  /** A lane joined the ring. */
+  /** A lane joined the placement. */
   added(laneId: number): void;
-  /** A lane left the ring; its running tasks still finish. */
+  /** A lane left the placement; its running tasks still finish. */
   removed(laneId: number): void;
   /** A removed lane's last running task has settled. */
   gone(laneId: number): void;
 }
 
 /**
- * Lanes coming and going: a lane is added to the ring, removed from it (its waiting work
+ * Lanes coming and going: a lane is added to the placement, removed from it (its waiting work
  * moves at once, its running tasks finish where they are) and, once its last running task
  * has settled, retired (gone). The listener hears of each step.
  *
@@ -59,7 +59,7 @@ export class LaneLifecycle {
     return added;
   }
 
-  /** Takes the lane out of the ring and moves its waiting work; resolves once it is gone. */
+  /** Takes the lane out of the placement and moves its waiting work; resolves once it is gone. */
   remove(id: number): Promise<void> {
     const { byId, live } = this.lanes;
     const lane = byId.get(id);

@@ -31,7 +31,7 @@ export class Lane {
   queued = 0;
   running = 0;
   slots = 0;
-  /** Taken out of the ring: finishes what it runs, then is gone. */
+  /** Taken out of the placement: finishes what it runs, then is gone. */
   removed = false;
   /** Resolves removal waiters once the last running task has settled. */
   gone: (() => void)[] = [];

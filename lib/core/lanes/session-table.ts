@@ -5,7 +5,7 @@ import { Session } from './session.js';
 
 /**
  * Idle sessions kept for reuse, at most. A chatty session that goes idle between bursts is
- * then not rebuilt each time (a ring lookup, an allocation, a Map set and delete: about a
+ * then not rebuilt each time (a placement lookup, an allocation, a Map set and delete: about a
  * seventh of a keyed task's cost at 10 tasks per burst); the bound keeps a million distinct
  * sessions over time from costing more than this many small objects.
  */
@@ -21,7 +21,7 @@ export const IDLE_SESSIONS_KEPT = 1024;
  *   is idle, whatever the placement would say meanwhile (unless `betweenTasks`); then its
  *   state is dropped, or kept in the idle cache: at most IDLE_SESSIONS_KEPT idle sessions
  *   stay in `byId` (the cache is emptied whenever the lanes change; a load-aware policy
- *   places a kept session again when it wakes, the ring's answer cannot have changed);
+ *   places a kept session again when it wakes, the placement's answer cannot have changed);
  * - when a session's lane is removed, the session goes where the placement says: at once if
  *   it is waiting in the lane's ready queue, or when its running task settles otherwise, so
  *   its next task never starts before the previous one has settled.
@@ -32,13 +32,13 @@ export class SessionTable {
   /** Idle sessions kept, oldest first; entries of sessions active again are skipped. */
   private readonly idle = new Deque<Session>();
   idleKept = 0;
-  /** Counts ring changes, so a session can tell whether its place may be stale. */
-  private ringVersion = 0;
+  /** Counts lane changes (the placement's answers may change with them), so a session can tell whether its place may be stale. */
+  private laneSetVersion = 0;
 
   constructor(
     readonly placement: SessionPlacement,
     private readonly lanes: LaneSet,
-    /** An active session follows a changed ring between two of its tasks (rebalance). */
+    /** An active session follows a changed placement between two of its tasks (rebalance). */
     private readonly betweenTasks: boolean,
   ) {}
 
@@ -51,7 +51,7 @@ export class SessionTable {
   open(id: string): Session {
     const lanes = this.lanes;
     const s = new Session(id, lanes.byId.get(this.placement.place(id, lanes.loads))!);
-    s.homedAt = this.ringVersion;
+    s.homedAt = this.laneSetVersion;
     this.byId.set(id, s);
     return s;
   }
@@ -65,7 +65,7 @@ export class SessionTable {
     if (s === undefined || s.cached) {
       return {
         // Where its next task would go now: the placement's answer (a kept idle session is
-        // placed again when it wakes, or is homed where the ring says).
+        // placed again when it wakes, or is homed where the placement says).
         laneId: this.placement.place(id, this.lanes.loads),
         active: false,
         queued: 0,
@@ -79,14 +79,14 @@ export class SessionTable {
   wake(s: Session): void {
     s.cached = false;
     this.idleKept--;
-    // The ring's answer cannot have changed: the cache is emptied whenever it does.
+    // The placement's answer cannot have changed: the cache is emptied whenever it does.
     if (this.placement.loadAware)
       s.lane = this.lanes.byId.get(this.placement.place(s.id, this.lanes.loads))!;
   }
 
-  /** Places a session again (its lane was removed, or the ring moved it); its queued tasks follow. */
+  /** Places a session again (its lane was removed, or the placement moved it); its queued tasks follow. */
   rehome(s: Session): void {
-    s.homedAt = this.ringVersion;
+    s.homedAt = this.laneSetVersion;
     // Its own tasks leave the old lane first, so a load-aware policy does not count them twice.
     s.lane.queued -= s.size;
     const to = this.lanes.byId.get(this.placement.place(s.id, this.lanes.loads))!;
@@ -101,31 +101,31 @@ export class SessionTable {
   settled(s: Session): boolean {
     s.running = false;
     // A removed lane's sessions move; with rebalance 'between-tasks', so does a session the
-    // ring has since given to another lane (nothing of it runs now).
-    if (s.lane.removed || (s.homedAt !== this.ringVersion && this.betweenTasks && s.size > 0))
+    // placement has since given to another lane (nothing of it runs now).
+    if (s.lane.removed || (s.homedAt !== this.laneSetVersion && this.betweenTasks && s.size > 0))
       this.rehome(s);
     if (s.size > 0) return true;
-    // Homed by an older ring (it kept its lane while active): idle now, it must follow the ring.
-    if (s.homedAt !== this.ringVersion) this.byId.delete(s.id);
+    // Homed before a lane change (it kept its lane while active): idle now, it must follow the placement.
+    if (s.homedAt !== this.laneSetVersion) this.byId.delete(s.id);
     else this.keepIdle(s);
     return false;
   }
 
-  /** Lanes joined: the ring changed. */
+  /** Lanes joined: the placement changed. */
   added(laneIds: readonly number[]): void {
     this.placement.added(laneIds);
-    this.ringVersion++;
+    this.laneSetVersion++;
     this.dropIdle();
   }
 
-  /** A lane left: the ring changed. */
+  /** A lane left: the placement changed. */
   removed(laneId: number): void {
     this.placement.removed(laneId);
-    this.ringVersion++;
+    this.laneSetVersion++;
     this.dropIdle();
   }
 
-  /** Empties the idle cache: the ring changed (kept sessions may be homed wrong) or the pool stops. */
+  /** Empties the idle cache: the placement changed (kept sessions may be homed wrong) or the pool stops. */
   dropIdle(): void {
     let s: Session | undefined;
     while ((s = this.idle.shift()) !== undefined) this.evict(s);

@@ -15,7 +15,7 @@ export class Session {
   tail: Task | undefined = undefined;
   size = 0;
   running = false;
-  /** The ring's version when the session was placed on `lane` (see SessionTable.ringVersion). */
+  /** The lane set's version when the session was placed on `lane` (see SessionTable.laneSetVersion). */
   homedAt = 0;
   /** Idle, and held by the SessionTable's idle cache (counted in `idleKept`). */
   cached = false;

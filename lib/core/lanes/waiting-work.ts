@@ -147,7 +147,7 @@ export class WaitingWork {
     this.release(s);
   }
 
-  // Work a rate limit held back goes back to the front of its lane (or to the ring's choice)
+  // Work a rate limit held back goes back to the front of its lane (or to the placement's choice)
   // when tokens return, so work queued behind it meanwhile does not take its token.
   private unpark(item: Limitable): void {
     if (item instanceof Task) {
