@@ -6,6 +6,10 @@
  * sessions of one 20 ms task each on 4 lanes against an even spread (13 tasks on the
  * busiest lane: 260 ms). Keyed latency reuses scenario 4's open-loop machinery.
  */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Dispatcher } from '../lib/core/index.js';
 import { createPlacement } from '../lib/core/placement/create-placement.js';
 import {
@@ -298,9 +302,21 @@ export function printPlacement(r: PlacementResult, out: (s: string) => void): vo
   );
 }
 
-// Alone: node --expose-gc dist/bench/placement.js
+// Alone: node --expose-gc dist/bench/placement.js; writes bench/results/<date>-placement.json.
 if (process.argv[1]?.endsWith('placement.js')) {
   const rounds = Number(process.env.PLACEMENT_ROUNDS ?? 3);
+  const date = new Date().toISOString();
+  const loadavgAtStart = os.loadavg();
   const r = await runPlacement({ measureMs: 1_000, warmupMs: 200, rounds });
   printPlacement(r, (s) => console.log(s));
+  const file = join(
+    dirname(fileURLToPath(import.meta.url)),
+    `../../bench/results/${date.slice(0, 16).replace(':', '-')}-placement.json`,
+  );
+  const meta = { date, node: process.version, cpus: os.cpus().length, rounds, loadavgAtStart };
+  writeFileSync(
+    file,
+    JSON.stringify({ meta: { ...meta, loadavgAtEnd: os.loadavg() }, placement: r }, null, 2),
+  );
+  console.log(`wrote ${file}`);
 }
