@@ -305,7 +305,8 @@ export class ShardFetcher {
           if (settled === undefined) return;
           const refreshed = new Set(settled);
           for (const h of touched) {
-            // Not refreshed because it settled meanwhile: released, or about to be.
+            // Released meanwhile: its outcome is written. (One whose outcome is being written
+            // is aborted, which does nothing to a task that has settled.)
             if (refreshed.has(h.attempt.id) || this.held.get(h.attempt.id) !== h) continue;
             h.claim.abort(new ClusterClaimLostError(h.type, h.attempt.id));
           }
