@@ -13,7 +13,6 @@ import type { Dispatcher } from '../core/dispatcher.js';
 import type { DrainReport } from '../core/drain-report.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkDelay } from '../core/options.js';
-import { hash32 } from '../core/hash.js';
 import type { DrainOptions, HandlerRegistration } from '../core/submit-options.js';
 import type { TaskHandlerFn } from '../core/task.js';
 import {
@@ -24,14 +23,8 @@ import {
   clusterBatchHandler,
   clusterHandler,
 } from './cluster.delivery.js';
-import {
-  ClusterConnectionError,
-  ClusterDependencyError,
-  ClusterNotRunningError,
-  ClusterQueuePolicyError,
-  ClusterUnavailableError,
-  NotJsonError,
-} from './cluster.errors.js';
+import { ClusterNotRunningError, ClusterUnavailableError, NotJsonError } from './cluster.errors.js';
+import { ClusterDatabase } from './cluster.database.js';
 import { HeldCount, ShardFetcher } from './cluster.fetcher.js';
 import type { ClusterStats, ClusterWideStats } from './cluster.stats.js';
 import {
@@ -55,10 +48,10 @@ export interface ClusterSubmitOptions extends ClusterEnqueueOptions {
   timeoutMs?: number;
 }
 
-const MIN_NODE = [22, 12];
-
 export class Cluster {
   readonly options: ResolvedClusterOptions;
+  /** Queue names, shards, opening and reading the database (no connection of its own). */
+  private readonly database: ClusterDatabase;
   private state: ClusterState = 'created';
   private starting: Promise<void> | undefined;
   private stopping: Promise<DrainReport> | undefined;
@@ -82,15 +75,16 @@ export class Cluster {
   ) {
     this.options = resolveClusterOptions(options);
     this.room = new HeldCount(this.options.maxHeld);
+    this.database = new ClusterDatabase(this.options);
   }
 
   /** The name of shard `i`'s queue. */
   queueName(shard: number): string {
-    return `${this.options.queuePrefix}.${shard}`;
+    return this.database.queueName(shard);
   }
 
   get deadLetterQueue(): string {
-    return `${this.options.queuePrefix}.dead`;
+    return this.database.deadLetterQueue;
   }
 
   /**
@@ -138,8 +132,12 @@ export class Cluster {
   private async connectAndFetch(): Promise<void> {
     this.state = 'starting';
     try {
-      this.boss = (this.options.boss as PgBoss | undefined) ?? (await this.connect());
-      await this.makeQueues(this.boss);
+      if (this.options.boss !== undefined) this.boss = this.options.boss as PgBoss;
+      else {
+        this.boss = await this.database.open();
+        this.ownsBoss = true;
+      }
+      await this.database.makeQueues(this.boss);
     } catch (error) {
       this.state = 'stopped';
       if (this.ownsBoss) await this.boss?.stop({ graceful: false }).catch(() => {});
@@ -214,7 +212,7 @@ export class Cluster {
     const id = randomUUID();
     const stored = this.inOrder(job.key, async () => {
       await results.listen().catch((error: unknown) => {
-        throw new ClusterUnavailableError(type, this.target, error);
+        throw new ClusterUnavailableError(type, this.database.target, error);
       });
       const result = results.wait(id, job.queue, type, timeoutMs);
       try {
@@ -242,18 +240,11 @@ export class Cluster {
     try {
       await this.writers[job.shard]!.store({ id, singletonKey: job.key, data: job.data });
     } catch (error) {
-      throw new ClusterUnavailableError(type, this.target, error);
+      throw new ClusterUnavailableError(type, this.database.target, error);
     }
     // This replica fetches what it stored now rather than at its next poll (other replicas
     // still poll: waking them all on every store cost more than it saved, see docs/cluster.md).
     this.fetchers[job.shard]?.wake();
-  }
-
-  /** Where the database is, for messages: never a password. */
-  private get target(): string {
-    return this.options.connectionString === undefined
-      ? 'the database of cluster.boss'
-      : redact(this.options.connectionString);
   }
 
   /**
@@ -302,7 +293,7 @@ export class Cluster {
     if (bad !== undefined) throw new NotJsonError('payload', type, bad.path, bad.found);
     // Session keys and unkeyed keys cannot collide: 's:' and 'u:'.
     const key = sessionId === undefined ? `u:${randomUUID()}` : `s:${sessionId}`;
-    const shard = hash32(key) % this.options.shards;
+    const shard = this.database.shardOf(key);
     return {
       shard,
       queue: this.queueName(shard),
@@ -365,37 +356,8 @@ export class Cluster {
   }
 
   /** The whole cluster, read from the database now (a few queries per shard). */
-  async clusterStats(): Promise<ClusterWideStats> {
-    const boss = this.running();
-    const stats: ClusterWideStats = {
-      queued: 0,
-      active: 0,
-      oldestWaitMs: 0,
-      blockedSessions: [],
-      replicas: 0,
-    };
-    const queues = Array.from({ length: this.options.shards }, (_, i) => this.queueName(i));
-    // Counted now, not pg-boss's cached counts (up to a monitor interval old).
-    const { rows } = await boss.getDb().executeSql(
-      `SELECT count(*) FILTER (WHERE state < 'active')::int AS queued,
-              count(*) FILTER (WHERE state = 'active')::int AS active,
-              (extract(epoch FROM now() - min(created_on) FILTER (WHERE state < 'active')) * 1000)::float8 AS oldest
-         FROM ${this.options.schema}.job WHERE name = ANY($1::text[])`,
-      [queues],
-    );
-    const row = rows[0] as { queued: number; active: number; oldest: number | null };
-    stats.queued = row.queued;
-    stats.active = row.active;
-    stats.oldestWaitMs = Math.max(0, Math.round(row.oldest ?? 0));
-    for (const queue of queues) {
-      for (const key of await boss.getBlockedKeys(queue, { limit: 100 })) {
-        if (key.startsWith('s:')) stats.blockedSessions.push(key.slice(2));
-      }
-    }
-    const instances = await boss.getInstances();
-    stats.replicas = instances.filter((i) => i.live && i.name === this.instanceName).length;
-    stats.blockedSessions.sort();
-    return stats;
+  clusterStats(): Promise<ClusterWideStats> {
+    return this.database.clusterStats(this.running());
   }
 
   /**
@@ -403,7 +365,7 @@ export class Cluster {
    * later tasks. False when the session is not blocked.
    */
   async retrySession(sessionId: string): Promise<boolean> {
-    const found = await this.failedTask(sessionId);
+    const found = await this.database.failedTask(this.running(), sessionId);
     if (found === undefined) return false;
     await this.running().retry(found.queue, found.id);
     return true;
@@ -411,32 +373,16 @@ export class Cluster {
 
   /** onFailure 'block': drops the session's failed task, so its later tasks run. False when not blocked. */
   async skipSession(sessionId: string): Promise<boolean> {
-    const found = await this.failedTask(sessionId);
+    const found = await this.database.failedTask(this.running(), sessionId);
     if (found === undefined) return false;
     await this.running().deleteJob(found.queue, found.id);
     return true;
-  }
-
-  private async failedTask(sessionId: string): Promise<{ queue: string; id: string } | undefined> {
-    if (typeof sessionId !== 'string' || sessionId.length === 0) {
-      throw new InvalidOptionError('sessionId', sessionId, 'a non-empty string');
-    }
-    const key = `s:${sessionId}`;
-    const queue = this.queueName(hash32(key) % this.options.shards);
-    const jobs = await this.running().findJobs(queue, { key });
-    const failed = jobs.find((j) => j.state === 'failed');
-    return failed === undefined ? undefined : { queue, id: failed.id };
   }
 
   private running(): PgBoss {
     if (this.boss === undefined || this.state === 'created' || this.state === 'stopped')
       throw new ClusterNotRunningError(this.state);
     return this.boss;
-  }
-
-  /** The name our own pg-boss instances register under, so replicas can be counted. */
-  private get instanceName(): string {
-    return `nest-worker-pool:${this.options.queuePrefix}`;
   }
 
   private runLocally(delivery: Delivery, claim: AbortSignal): Promise<unknown> {
@@ -448,75 +394,5 @@ export class Cluster {
       delivery,
       s === null ? { retry: 1, signal: claim } : { sessionId: s, retry: 1, signal: claim },
     );
-  }
-
-  private async connect(): Promise<PgBoss> {
-    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-    if (major < MIN_NODE[0]! || (major === MIN_NODE[0] && minor < MIN_NODE[1]!)) {
-      throw new ClusterDependencyError(`this is Node ${process.versions.node}`);
-    }
-    let PgBossClass: typeof PgBoss;
-    try {
-      ({ PgBoss: PgBossClass } = await import('pg-boss'));
-    } catch (error) {
-      throw new ClusterDependencyError('pg-boss could not be loaded', error);
-    }
-    const url = this.options.connectionString!;
-    const boss = new PgBossClass({
-      connectionString: url,
-      schedule: false,
-      connectionTimeoutMillis: 10_000,
-      max: this.options.poolSize,
-      instanceName: this.instanceName,
-      schema: this.options.schema,
-      superviseIntervalSeconds: this.options.monitorIntervalSeconds,
-      monitorIntervalSeconds: this.options.monitorIntervalSeconds,
-    });
-    boss.on('error', (error) => this.options.onError(error));
-    this.ownsBoss = true;
-    try {
-      await boss.start();
-    } catch (error) {
-      await boss.stop({ graceful: false }).catch(() => {});
-      this.ownsBoss = false;
-      throw new ClusterConnectionError(redact(url), error);
-    }
-    return boss;
-  }
-
-  private async makeQueues(boss: PgBoss): Promise<void> {
-    const { retry, onFailure, heartbeatSeconds } = this.options;
-    const deadLetter = onFailure === 'dead-letter' ? this.deadLetterQueue : undefined;
-    if (deadLetter !== undefined) await boss.createQueue(deadLetter, { policy: 'standard' });
-    const settings = {
-      retryLimit: retry.limit,
-      retryDelay: retry.delaySeconds,
-      retryBackoff: retry.backoff,
-      heartbeatSeconds,
-    };
-    for (let shard = 0; shard < this.options.shards; shard++) {
-      const name = this.queueName(shard);
-      // createQueue leaves an existing queue as it is: check its policy, then apply the settings.
-      await boss.createQueue(name, {
-        policy: 'key_strict_fifo',
-        ...settings,
-        ...(deadLetter === undefined ? {} : { deadLetter }),
-      });
-      const queue = await boss.getQueue(name);
-      if (queue !== null && queue.policy !== 'key_strict_fifo')
-        throw new ClusterQueuePolicyError(name, String(queue.policy));
-      await boss.updateQueue(name, { ...settings, deadLetter: deadLetter ?? null });
-    }
-  }
-}
-
-/** The connection string without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the connection string given (it is not a valid URL)';
   }
 }
