@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry, register as globalRegistry } from 'prom-client';
 import type { Cluster } from '../cluster/cluster.js';
-import type { ClusterStats, ClusterWideStats } from '../cluster/cluster.stats.js';
+import type { ClusterWideStats } from '../cluster/cluster.stats.js';
+import { perScrape } from './per-scrape.js';
 import type { PoolMetricsOptions } from './pool-metrics.js';
 
 /** What the metrics read of a Cluster. */
@@ -22,14 +23,7 @@ export function registerClusterMetrics(
   const prefix = `${options.prefix ?? 'worker_pool_'}cluster_`;
   const pool = options.pool ?? 'default';
   // One read of each per scrape: a registry collects its metrics together.
-  let local: ClusterStats | undefined;
-  const readLocal = (): ClusterStats => {
-    if (local === undefined) {
-      local = cluster.stats();
-      queueMicrotask(() => (local = undefined));
-    }
-    return local;
-  };
+  const readLocal = perScrape(() => cluster.stats());
   let wide: Promise<ClusterWideStats | undefined> | undefined;
   const readWide = (): Promise<ClusterWideStats | undefined> => {
     if (wide === undefined) {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry, register as globalRegistry } from 'prom-client';
 import type { Dispatcher, PoolStats } from '../core/index.js';
+import { perScrape } from './per-scrape.js';
 
 export interface PoolMetricsOptions {
   /** Where to register. Default: prom-client's global registry. */
@@ -21,15 +22,7 @@ export function registerPoolMetrics(
   const registry = options.registry ?? globalRegistry;
   const prefix = options.prefix ?? 'worker_pool_';
   const pool = options.pool ?? 'default';
-  // One stats() per scrape: a registry collects its metrics in one synchronous pass.
-  let snapshot: PoolStats | undefined;
-  const read = (): PoolStats => {
-    if (snapshot === undefined) {
-      snapshot = dispatcher.stats();
-      queueMicrotask(() => (snapshot = undefined));
-    }
-    return snapshot;
-  };
+  const read = perScrape(() => dispatcher.stats());
   const names: string[] = [];
   const gauge = (name: string, help: string, value: (s: PoolStats) => number) => {
     names.push(prefix + name);
